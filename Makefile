@@ -1,0 +1,89 @@
+# Kerno build. `make` builds build/kerno; `make test` runs every test; `make bench` measures.
+# SAN=1 builds the userspace with AddressSanitizer and UndefinedBehaviorSanitizer into build-san/.
+
+ARCH ?= x86
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= cc
+SAN ?= 0
+
+ifeq ($(SAN),1)
+OUT := build-san
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+OUT := build
+SAN_FLAGS :=
+endif
+
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+INCLUDES := -Ikern -Iskel -Iuser -I$(OUT)
+CFLAGS ?= -g -O2
+CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+	  -D_GNU_SOURCE -DKERNO_VERSION='"$(VERSION)"' $(INCLUDES) $(SAN_FLAGS)
+LDFLAGS += $(SAN_FLAGS)
+LDLIBS := -lbpf -lelf -lz -ljansson -lm
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ikern -Wall \
+	      -Wno-unused-function -mcpu=v3
+
+BPF_SRCS := $(wildcard kern/*.bpf.c)
+BPF_OBJS := $(patsubst kern/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst kern/%.bpf.c,skel/%.skel.h,$(BPF_SRCS))
+KERN_HDRS := $(wildcard kern/*.h)
+
+USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
+USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
+USER_HDRS := $(wildcard user/*.h)
+
+UNIT_SRCS := $(wildcard selftests/unit/test_*.c)
+UNIT_BINS := $(patsubst selftests/unit/%.c,$(OUT)/unit/%,$(UNIT_SRCS))
+
+.PHONY: all test unit-test host-test bench format lint clean
+.DELETE_ON_ERROR:
+
+all: $(OUT)/kerno
+
+$(OUT)/%.bpf.o: kern/%.bpf.c $(KERN_HDRS) | $(OUT)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+skel/%.skel.h: $(OUT)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+$(OUT)/user/%.o: user/%.c $(USER_HDRS) $(KERN_HDRS) $(SKELS) | $(OUT)/user
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUT)/libkerno.a: $(USER_OBJS)
+	$(AR) rcs $@ $^
+
+$(OUT)/kerno: user/main.c $(OUT)/libkerno.a $(USER_HDRS) | $(OUT)
+	$(CC) $(CFLAGS) $< $(OUT)/libkerno.a -o $@ $(LDFLAGS) $(LDLIBS)
+
+$(OUT)/unit/%: selftests/unit/%.c $(OUT)/libkerno.a | $(OUT)/unit
+	$(CC) $(CFLAGS) $< $(OUT)/libkerno.a -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
+
+$(OUT) $(OUT)/user $(OUT)/unit:
+	mkdir -p $@
+
+# The whole suite: unit tests and host tests against the sanitizer build.
+test:
+	selftests/run_all.sh
+
+unit-test: $(UNIT_BINS)
+	selftests/run_unit.sh $(OUT)/unit
+
+host-test: $(OUT)/kerno
+	selftests/host/runner.py --kerno $(OUT)/kerno
+
+bench: build/kerno
+	selftests/bench/bench.sh
+
+format:
+	clang-format -i $$(git ls-files 'kern/*.c' 'kern/*.h' 'user/*.c' 'user/*.h' 'selftests/*.c')
+
+lint: $(SKELS)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--suppress=missingIncludeSystem --inline-suppr -D__x86_64__ $(INCLUDES) user/
+	clang-tidy --quiet $$(git ls-files 'user/*.c') -- $(filter-out $(SAN_FLAGS),$(CFLAGS))
+
+clean:
+	rm -rf build build-san skel/*.skel.h

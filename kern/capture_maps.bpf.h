@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Maps and small helpers shared by the capture programs. The maps named here
+ * are pinned under /sys/fs/bpf/kerno/ by userspace.
+ */
+#ifndef KERNO_CAPTURE_MAPS_BPF_H
+#define KERNO_CAPTURE_MAPS_BPF_H
+
+#include "capture.h"
+
+/* Bytes of user memory read at a time while looking for line ends. */
+#define KERNO_WIN 256
+/* Bytes of a line its parsers may look at (start line, header name and value). */
+#define KERNO_LINE_VIEW KERNO_LINE_KEEP
+
+/* Load-time settings, written by userspace before the programs load. */
+const volatile __u32 self_tgid = 0;
+const volatile __u32 max_header_bytes = 16384;
+
+/* Generation counter: every connection gets a fresh id. */
+__u64 conn_generation = 0;
+
+/* One entry per tracked TCP connection, keyed by its struct sock address. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, struct kerno_conn);
+} conns SEC(".maps");
+
+/* One latency histogram per series; userspace reads deltas every interval. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct kerno_series_key);
+	__type(value, struct kerno_series_val);
+} series SEC(".maps");
+
+/* Drops and connection events, indexed by enum kerno_counter. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KERNO_COUNTER__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/*
+ * State of the parse of one segment (see http1.bpf.h). It lives in scratch
+ * memory rather than on the stack: the verifier does not track values kept
+ * in a map, so every bpf_loop() step looks alike to it and is checked once.
+ */
+struct seg_ctx {
+	__u64 ubuf;		/* user address of the segment */
+	__u64 now;
+	__u32 len;		/* bytes in the segment */
+	__u32 off;		/* bytes of it consumed */
+	__u32 win_off;		/* segment offset of win[0] */
+	__u32 win_len;		/* valid bytes in win, 0 when none */
+	__u32 tid;
+	__u32 dir;
+};
+
+/* State of the endpoint templating loop (see template_char). */
+struct tmpl_ctx {
+	__u32 src_off;		/* where the target starts in line[] */
+	__u32 n;		/* target bytes available */
+	__u32 out;		/* bytes written to tmpl[] */
+	__u32 seg_start;	/* where the current segment starts in tmpl[] */
+	__u32 seg_len;
+	__u8 seg_digit;		/* a digit was seen in the segment */
+	__u8 seg_hexish;	/* only hex digits and dashes so far */
+	__u8 seg_first_digit;
+	__u8 pad;
+};
+
+/*
+ * Per-CPU working memory. A program never runs twice at once on one CPU (the
+ * kernel skips and counts a recursive run), so this is private to one run.
+ */
+struct kerno_scratch {
+	char win[KERNO_WIN + KERNO_LINE_VIEW + 8];	/* window of user bytes */
+	char line[2 * KERNO_LINE_VIEW + 32];		/* head of the current line */
+	char tmpl[2 * KERNO_PATH_LEN];			/* endpoint template being built */
+	struct seg_ctx seg;
+	struct tmpl_ctx tm;
+	struct kerno_conn zero_conn;			/* stays zeroed: new entries */
+	struct kerno_series_val zero_series;		/* stays zeroed: new series */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kerno_scratch);
+} scratch SEC(".maps");
+
+static __always_inline void count(__u32 which)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &which);
+
+	if (v)
+		__sync_fetch_and_add(v, 1);
+}
+
+static __always_inline void count_n(__u32 which, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &which);
+
+	if (v)
+		__sync_fetch_and_add(v, n);
+}
+
+static __always_inline struct kerno_scratch *get_scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&scratch, &zero);
+}
+
+#endif /* KERNO_CAPTURE_MAPS_BPF_H */

@@ -1,0 +1,858 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * HTTP/1.x parsing and request/response matching, in the kernel.
+ *
+ * Each direction of a connection runs a small state machine over the byte
+ * stream it carries (enum kerno_http_state). Bodies are skipped by counting,
+ * never read; only start lines, header lines and chunk-size lines are looked
+ * at, one line per bpf_loop() step, so the verifier sees each step once
+ * whatever the size of the data. A line split across syscalls keeps its
+ * first KERNO_LINE_KEEP bytes in the connection, which is all any parser
+ * below looks at.
+ *
+ * Requests take a slot in the connection's FIFO when their start line is
+ * parsed and are published when their header block ends; a completed
+ * response takes the oldest published request (pipelining) and the pair is
+ * added to its series histogram.
+ */
+#ifndef KERNO_HTTP1_BPF_H
+#define KERNO_HTTP1_BPF_H
+
+#include "capture_maps.bpf.h"
+
+/* Steps (lines or body runs) parsed per segment before giving up on it. */
+#define KERNO_MAX_STEPS 1024
+
+/* Set on a request in progress that found the FIFO full: not published. */
+#define KERNO_F_NO_SLOT (1 << 5)
+/* Flags that describe the stream, not the message in progress. */
+#define KERNO_F_STREAM (KERNO_F_REQUEST | KERNO_F_RESPONSE)
+
+/* One syscall's data on one connection, in one direction. */
+struct flow {
+	struct kerno_conn *conn;
+	__u64 key;		/* conn's key in the table */
+	__u64 now;
+	__u32 dir;
+	__u32 tid;
+};
+
+static __always_inline __u64 flow_dir_tid(const struct flow *f)
+{
+	return (__u64)f->dir << 32 | f->tid;
+}
+
+/* What a bpf_loop() step over a segment needs; the rest lives in scratch->seg. */
+struct seg_ref {
+	struct kerno_conn *conn;
+	struct seg_ctx *x;
+};
+
+static __always_inline struct kerno_scratch *scratch_of(struct seg_ctx *x)
+{
+	return (void *)x - __builtin_offsetof(struct kerno_scratch, seg);
+}
+
+static __always_inline struct kerno_http_dir *dir_of(struct kerno_conn *c, __u32 dir)
+{
+	return &c->dir[dir & 1];
+}
+
+static __always_inline __u64 load64(const char *p)
+{
+	return *(const __u64 *)p;
+}
+
+static __always_inline __u32 load32(const char *p)
+{
+	return *(const __u32 *)p;
+}
+
+static __always_inline int is_digit(char ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+static __always_inline int is_hex(char ch)
+{
+	return is_digit(ch) || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+}
+
+/* Little-endian constants for whole-word compares. */
+#define W4(a, b, c, d) ((__u32)(a) | (__u32)(b) << 8 | (__u32)(c) << 16 | (__u32)(d) << 24)
+#define W8(a, b, c, d, e, f, g, h) ((__u64)W4(a, b, c, d) | (__u64)W4(e, f, g, h) << 32)
+#define LOWER8 0x2020202020202020ULL
+
+/*
+ * Method of a request line and the length of its token. Known methods are
+ * matched as words; another token of capital letters is KERNO_M_OTHER.
+ * *len is 0 when the line does not start with a method followed by a space.
+ */
+static __always_inline __u8 parse_method(const char *l, __u32 *len)
+{
+	__u32 w = load32(l);
+	__u64 q = load64(l);
+
+	*len = 0;
+	if (w == W4('G', 'E', 'T', ' ')) {
+		*len = 3;
+		return KERNO_M_GET;
+	}
+	if (w == W4('P', 'U', 'T', ' ')) {
+		*len = 3;
+		return KERNO_M_PUT;
+	}
+	if (w == W4('P', 'O', 'S', 'T') && l[4] == ' ') {
+		*len = 4;
+		return KERNO_M_POST;
+	}
+	if (w == W4('H', 'E', 'A', 'D') && l[4] == ' ') {
+		*len = 4;
+		return KERNO_M_HEAD;
+	}
+	if ((q & 0xffffffffffffULL) == (W8('P', 'A', 'T', 'C', 'H', ' ', 0, 0))) {
+		*len = 5;
+		return KERNO_M_PATCH;
+	}
+	if ((q & 0xffffffffffffULL) == (W8('T', 'R', 'A', 'C', 'E', ' ', 0, 0))) {
+		*len = 5;
+		return KERNO_M_TRACE;
+	}
+	if ((q & 0xffffffffffffffULL) == (W8('D', 'E', 'L', 'E', 'T', 'E', ' ', 0))) {
+		*len = 6;
+		return KERNO_M_DELETE;
+	}
+	if (q == W8('O', 'P', 'T', 'I', 'O', 'N', 'S', ' ')) {
+		*len = 7;
+		return KERNO_M_OPTIONS;
+	}
+	if (q == W8('C', 'O', 'N', 'N', 'E', 'C', 'T', ' ')) {
+		*len = 7;
+		return KERNO_M_CONNECT;
+	}
+	return KERNO_M_OTHER;
+}
+
+/* Length of a token of capital letters followed by a space, 0 if none. */
+static __always_inline __u32 other_method_len(const char *l)
+{
+	__u32 i;
+
+	for (i = 0; i < 16; i++) {
+		if (l[i] == ' ')
+			return i;
+		if (l[i] < 'A' || l[i] > 'Z')
+			return 0;
+	}
+	return 0;
+}
+
+static __always_inline int is_target_start(char ch)
+{
+	return ch == '/' || ch == '*' || ch == 'h';
+}
+
+static __always_inline int is_status_line(const char *l)
+{
+	return (load64(l) & 0xffffffffffffffULL) == W8('H', 'T', 'T', 'P', '/', '1', '.', 0) &&
+	       l[8] == ' ' && is_digit(l[9]) && is_digit(l[10]) && is_digit(l[11]);
+}
+
+/* Does a chunk that starts here begin a request (1), a response (2) or neither (0)? */
+static __always_inline int classify_start(const char *l)
+{
+	__u32 mlen;
+	__u8 m = parse_method(l, &mlen);
+
+	if (m != KERNO_M_OTHER && is_target_start(l[(mlen + 1) & 15]))
+		return 1;
+	if (is_status_line(l))
+		return 2;
+	return 0;
+}
+
+/*
+ * A path segment is an identifier (and becomes {id}) if it starts with a
+ * digit, or holds a digit and is made of 8 or more hex digits and dashes
+ * (hashes, UUIDs).
+ */
+static __always_inline void finish_segment(struct kerno_scratch *sc, struct tmpl_ctx *t)
+{
+	__u32 s = t->seg_start;
+
+	if (!t->seg_len)
+		return;
+	if (!(t->seg_first_digit || (t->seg_digit && t->seg_hexish && t->seg_len >= 8)))
+		return;
+	if (s > KERNO_PATH_LEN - 5)
+		return;
+	sc->tmpl[s] = '{';
+	sc->tmpl[s + 1] = 'i';
+	sc->tmpl[s + 2] = 'd';
+	sc->tmpl[s + 3] = '}';
+	t->out = s + 4;
+}
+
+static long template_char(__u32 i, struct kerno_scratch **ref)
+{
+	struct kerno_scratch *sc = *ref;
+	struct tmpl_ctx *t = &sc->tm;
+	__u32 out;
+	char ch;
+
+	if (i >= t->n || i >= KERNO_LINE_VIEW)
+		goto end;
+	ch = sc->line[(t->src_off & 15) + (i & (KERNO_LINE_VIEW - 1))];
+	if (ch == ' ' || ch == '?' || ch == '#' || ch == '\r' || ch == '\n' || ch == 0)
+		goto end;
+	if (ch == '/') {
+		finish_segment(sc, t);
+		t->seg_start = t->out + 1;
+		t->seg_len = 0;
+		t->seg_digit = 0;
+		t->seg_hexish = 1;
+		t->seg_first_digit = 0;
+	} else {
+		if (!t->seg_len)
+			t->seg_first_digit = is_digit(ch);
+		t->seg_digit |= is_digit(ch);
+		t->seg_hexish &= is_hex(ch) || ch == '-';
+		t->seg_len++;
+	}
+	out = t->out;
+	if (out >= KERNO_PATH_LEN - 1)
+		return 0; /* keep scanning so the last segment is judged whole */
+	sc->tmpl[out] = ch;
+	t->out = out + 1;
+	return 0;
+end:
+	finish_segment(sc, t);
+	return 1;
+}
+
+/*
+ * Write the endpoint template of the request target at src into dst. It is
+ * built in scratch memory first: there the bytes a shortened {id} segment
+ * left behind can be cleared at offsets the verifier can bound.
+ */
+static __always_inline void template_path(struct kerno_scratch *sc, __u32 src_off, __u32 n,
+					  char *dst)
+{
+	struct tmpl_ctx *t = &sc->tm;
+	__u32 out;
+
+	__builtin_memset(t, 0, sizeof(*t));
+	t->src_off = src_off;
+	t->n = n;
+	t->seg_hexish = 1;
+	bpf_loop(KERNO_LINE_VIEW, template_char, &sc, 0);
+	out = t->out;
+	if (out < KERNO_PATH_LEN)
+		bpf_probe_read_kernel(sc->tmpl + out, KERNO_PATH_LEN - out, &sc->zero_series);
+	__builtin_memcpy(dst, sc->tmpl, KERNO_PATH_LEN);
+}
+
+static __always_inline void record(struct kerno_conn *c, struct kerno_req_slot *s, __u16 status,
+				   __u64 now)
+{
+	struct kerno_scratch *sc = get_scratch();
+	struct kerno_series_key key = {};
+	struct kerno_series_val *v;
+	__u64 dur = now - s->start_ns;
+	__u32 b;
+
+	if (!sc)
+		return;
+	key.cgroup_id = c->cgroup_id;
+	key.tgid = c->tgid;
+	key.server_port = c->role == KERNO_ROLE_SERVER ? c->local_port : c->peer_port;
+	key.status = status;
+	key.role = c->role;
+	key.method = s->method;
+	key.family = c->family;
+	__builtin_memcpy(key.peer_addr, c->peer_addr, sizeof(key.peer_addr));
+	__builtin_memcpy(key.path, s->path, sizeof(key.path));
+
+	v = bpf_map_lookup_elem(&series, &key);
+	if (!v) {
+		bpf_map_update_elem(&series, &key, &sc->zero_series, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&series, &key);
+		if (!v) {
+			count(KERNO_DROP_SERIES_TABLE_FULL);
+			return;
+		}
+	}
+	b = kerno_hist_bucket(dur);
+	__sync_fetch_and_add(&v->count, 1);
+	__sync_fetch_and_add(&v->sum_ns, dur);
+	if (b < KERNO_HIST_BUCKETS)
+		__sync_fetch_and_add(&v->buckets[b], 1);
+	count(KERNO_EV_REQUESTS);
+}
+
+static __always_inline void reset_message(struct kerno_http_dir *d, __u8 state)
+{
+	d->state = state;
+	d->flags &= KERNO_F_STREAM;
+	d->remaining = 0;
+	d->header_bytes = 0;
+	d->line_len = 0;
+	d->part_len = 0;
+}
+
+/* A whole message passed in direction d. */
+static __always_inline void message_done(struct kerno_conn *c, struct kerno_http_dir *d, __u64 now)
+{
+	struct kerno_req_slot *s;
+	__u16 status = d->status;
+
+	if (d->flags & KERNO_F_RESPONSE) {
+		if (c->fifo_head == c->fifo_tail) {
+			count(KERNO_DROP_UNMATCHED_RESPONSE);
+		} else {
+			s = &c->fifo[c->fifo_head & (KERNO_FIFO_LEN - 1)];
+			record(c, s, status, now);
+			c->fifo_head++;
+		}
+	}
+	reset_message(d, KERNO_H_START);
+	if (status == 101 && (d->flags & KERNO_F_RESPONSE)) {
+		/* Switching protocols: what follows is not HTTP/1.x. */
+		c->dir[0].state = KERNO_H_STOPPED;
+		c->dir[1].state = KERNO_H_STOPPED;
+	}
+}
+
+/*
+ * Stop parsing direction d until a chunk starts with a new message. A
+ * response given up on takes its request with it, so that the next response
+ * is not matched to the wrong request.
+ */
+static __always_inline void give_up(struct kerno_conn *c, struct kerno_http_dir *d, __u32 why)
+{
+	count(why);
+	if ((d->flags & KERNO_F_RESPONSE) && c->fifo_head != c->fifo_tail)
+		c->fifo_head++;
+	reset_message(d, KERNO_H_UNSYNC);
+}
+
+static __always_inline int parse_request_line(struct seg_ctx *x, struct kerno_conn *c,
+					      struct kerno_http_dir *d, __u32 total)
+{
+	struct kerno_scratch *sc = scratch_of(x);
+	const char *l = sc->line;
+	struct kerno_req_slot *s;
+	__u32 mlen, view;
+	__u8 m;
+
+	m = parse_method(l, &mlen);
+	if (m == KERNO_M_OTHER)
+		mlen = other_method_len(l);
+	if (!mlen || !is_target_start(l[(mlen + 1) & 15]))
+		return -1;
+	d->method = m;
+	if (c->fifo_tail - c->fifo_head >= KERNO_FIFO_LEN) {
+		d->flags |= KERNO_F_NO_SLOT;
+		return 0;
+	}
+	s = &c->fifo[c->fifo_tail & (KERNO_FIFO_LEN - 1)];
+	s->start_ns = d->msg_start_ns;
+	s->tid = x->tid;
+	s->method = m;
+	view = total < KERNO_LINE_VIEW ? total : KERNO_LINE_VIEW;
+	mlen = (mlen + 1) & 15;
+	template_path(sc, mlen, view > mlen ? view - mlen : 0, s->path);
+	return 0;
+}
+
+static __always_inline int parse_status_line(struct kerno_http_dir *d, const char *l)
+{
+	if (!is_status_line(l))
+		return -1;
+	d->status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
+	return 0;
+}
+
+/* Value of a decimal number after optional spaces; -1 if there is none. */
+static __always_inline __s64 parse_decimal(const char *l, __u32 from, __u32 view)
+{
+	__s64 v = 0;
+	__u32 i, digits = 0;
+
+	for (i = 0; i < 40; i++) {
+		__u32 p = from + i;
+		char ch;
+
+		if (p >= view)
+			break;
+		ch = l[p & (2 * KERNO_LINE_VIEW - 1)];
+		if (ch == ' ' || ch == '\t') {
+			if (digits)
+				break;
+			continue;
+		}
+		if (!is_digit(ch))
+			break;
+		if (++digits > 18)
+			return -1;
+		v = v * 10 + (ch - '0');
+	}
+	return digits ? v : -1;
+}
+
+/* Does the value of this header line end in "chunked"? */
+static __always_inline int ends_chunked(const char *l, __u32 total)
+{
+	__u32 end = total - 1; /* index of '\n' */
+	__u64 w;
+
+	if (end > 0 && l[(end - 1) & (2 * KERNO_LINE_VIEW - 1)] == '\r')
+		end--;
+	/* The value's last 7 bytes are l[end - 7, end): load 8 and drop the first. */
+	if (end < 8 || end > KERNO_LINE_VIEW)
+		return 0;
+	w = load64(l + ((end - 8) & (2 * KERNO_LINE_VIEW - 1)));
+	return ((w >> 8) | 0x0020202020202020ULL) == W8('c', 'h', 'u', 'n', 'k', 'e', 'd', 0);
+}
+
+static __always_inline int parse_header_line(struct kerno_http_dir *d, const char *l, __u32 total)
+{
+	__u32 view = total < KERNO_LINE_VIEW ? total : KERNO_LINE_VIEW;
+	__s64 len;
+
+	if ((load64(l) | LOWER8) == W8('c', 'o', 'n', 't', 'e', 'n', 't', '-') &&
+	    (load64(l + 7) | LOWER8) == W8('-', 'l', 'e', 'n', 'g', 't', 'h', ':')) {
+		len = parse_decimal(l, 15, view);
+		if (len < 0)
+			return -1;
+		d->remaining = len;
+		d->flags |= KERNO_F_LENGTH;
+	} else if ((load64(l) | LOWER8) == W8('t', 'r', 'a', 'n', 's', 'f', 'e', 'r') &&
+		   (load64(l + 8) | LOWER8) == W8('-', 'e', 'n', 'c', 'o', 'd', 'i', 'n') &&
+		   (load64(l + 10) | LOWER8) == W8('n', 'c', 'o', 'd', 'i', 'n', 'g', ':')) {
+		if (ends_chunked(l, total))
+			d->flags |= KERNO_F_CHUNKED;
+	}
+	return 0;
+}
+
+static __always_inline void request_headers_done(struct kerno_conn *c, struct kerno_http_dir *d,
+						 __u64 now)
+{
+	if (d->flags & KERNO_F_NO_SLOT)
+		count(KERNO_DROP_FIFO_FULL);
+	else
+		c->fifo_tail++;
+	if (d->flags & KERNO_F_CHUNKED) {
+		d->state = KERNO_H_CHUNK_SIZE;
+		d->header_bytes = 0;
+	} else if ((d->flags & KERNO_F_LENGTH) && d->remaining) {
+		d->state = KERNO_H_BODY;
+	} else {
+		message_done(c, d, now);
+	}
+}
+
+static __always_inline void response_headers_done(struct kerno_conn *c, struct kerno_http_dir *d,
+						  __u64 now)
+{
+	__u16 st = d->status;
+	__u8 req_method = KERNO_M_OTHER;
+
+	if (st >= 100 && st < 200 && st != 101) {
+		/* Interim response (100 Continue): the final one follows. */
+		reset_message(d, KERNO_H_START);
+		return;
+	}
+	if (c->fifo_head != c->fifo_tail)
+		req_method = c->fifo[c->fifo_head & (KERNO_FIFO_LEN - 1)].method;
+	if (st == 101 || st == 204 || st == 304 || req_method == KERNO_M_HEAD)
+		message_done(c, d, now);
+	else if (d->flags & KERNO_F_CHUNKED) {
+		d->state = KERNO_H_CHUNK_SIZE;
+		d->header_bytes = 0;
+	} else if (d->flags & KERNO_F_LENGTH) {
+		if (d->remaining)
+			d->state = KERNO_H_BODY;
+		else
+			message_done(c, d, now);
+	} else {
+		d->state = KERNO_H_BODY_EOF;
+	}
+}
+
+/* Size of a chunk from its chunk-size line; -1 if malformed. */
+static __always_inline __s64 parse_chunk_size(const char *l, __u32 total)
+{
+	__s64 v = 0;
+	__u32 i, digits = 0;
+
+	for (i = 0; i < 17; i++) {
+		char ch = l[i];
+		int h;
+
+		if (i >= total)
+			break;
+		if (is_digit(ch))
+			h = ch - '0';
+		else if (ch >= 'a' && ch <= 'f')
+			h = ch - 'a' + 10;
+		else if (ch >= 'A' && ch <= 'F')
+			h = ch - 'A' + 10;
+		else
+			break;
+		if (++digits > 15)
+			return -1;
+		v = v * 16 + h;
+	}
+	if (!digits)
+		return -1;
+	return v;
+}
+
+static __always_inline int is_empty_line(const char *l, __u32 total)
+{
+	return total == 1 || (total == 2 && l[0] == '\r');
+}
+
+/* A whole line of `total` bytes has been seen; its head is in sc->line. */
+static __always_inline int on_line(struct seg_ctx *x, struct kerno_conn *c,
+				   struct kerno_http_dir *d, __u32 total)
+{
+	const char *l = scratch_of(x)->line;
+	int empty = is_empty_line(l, total);
+	__s64 size;
+
+	switch (d->state) {
+	case KERNO_H_START:
+		if (empty)
+			return 0; /* stray CRLF between messages */
+		if (d->flags & KERNO_F_REQUEST ? parse_request_line(x, c, d, total) :
+						 parse_status_line(d, l))
+			return -1;
+		d->state = KERNO_H_HEADERS;
+		return 0;
+	case KERNO_H_HEADERS:
+		if (!empty)
+			return parse_header_line(d, l, total);
+		if (d->flags & KERNO_F_REQUEST)
+			request_headers_done(c, d, x->now);
+		else
+			response_headers_done(c, d, x->now);
+		return 0;
+	case KERNO_H_CHUNK_SIZE:
+		size = parse_chunk_size(l, total);
+		if (size < 0)
+			return -1;
+		d->remaining = size + 2; /* chunk data and its CRLF */
+		d->state = size ? KERNO_H_CHUNK_DATA : KERNO_H_TRAILERS;
+		if (!size)
+			d->header_bytes = 0;
+		return 0;
+	case KERNO_H_TRAILERS:
+		if (empty)
+			message_done(c, d, x->now);
+		return 0;
+	}
+	return 0;
+}
+
+static __always_inline int read_window(struct seg_ctx *x)
+{
+	__u32 n = x->len - x->off;
+
+	if (n > KERNO_WIN)
+		n = KERNO_WIN;
+	x->win_off = x->off;
+	x->win_len = 0;
+	if (bpf_probe_read_user(scratch_of(x)->win, n, (const char *)(x->ubuf + x->off)))
+		return -1;
+	x->win_len = n;
+	return 0;
+}
+
+/* Offset of the first '\n' in win[pos, len), or KERNO_WIN if there is none. */
+static __always_inline __u32 find_newline(const char *win, __u32 pos, __u32 len)
+{
+	__u32 i;
+
+	for (i = 0; i < KERNO_WIN / 8 + 1; i++) {
+		__u32 p = pos + i * 8;
+		__u64 w, t;
+
+		if (p >= len || p >= KERNO_WIN)
+			break;
+		w = load64(win + p) ^ 0x0a0a0a0a0a0a0a0aULL;
+		t = (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL;
+		if (t) {
+			p += kerno_msb64(t & -t) >> 3;
+			return p < len ? p : KERNO_WIN;
+		}
+	}
+	return KERNO_WIN;
+}
+
+/* Put the head of the line starting at win[pos] into sc->line, after any kept part. */
+static __always_inline void assemble_line(struct seg_ctx *x, struct kerno_http_dir *d, __u32 pos)
+{
+	struct kerno_scratch *sc = scratch_of(x);
+	__u32 have = d->part_len;
+
+	if (!have) {
+		__builtin_memcpy(sc->line, sc->win + (pos & (KERNO_WIN - 1)), KERNO_LINE_VIEW);
+		return;
+	}
+	__builtin_memcpy(sc->line, d->part, KERNO_LINE_KEEP);
+	if (have < KERNO_LINE_KEEP)
+		bpf_probe_read_kernel(sc->line + (have & (KERNO_LINE_KEEP - 1)),
+				      (KERNO_LINE_KEEP - have) & (2 * KERNO_LINE_KEEP - 1),
+				      sc->win + (pos & (KERNO_WIN - 1)));
+}
+
+/* Keep the head of an unfinished line (win[pos], n bytes) for the next syscall. */
+static __always_inline void keep_part(struct seg_ctx *x, struct kerno_http_dir *d, __u32 pos,
+				      __u32 n)
+{
+	__u32 have = d->part_len;
+
+	if (have >= KERNO_LINE_KEEP)
+		return;
+	if (n > KERNO_LINE_KEEP - have)
+		n = KERNO_LINE_KEEP - have;
+	if (n > KERNO_LINE_KEEP)
+		return;
+	bpf_probe_read_kernel(d->part + (have & (KERNO_LINE_KEEP - 1)), n,
+			      scratch_of(x)->win + (pos & (KERNO_WIN - 1)));
+	d->part_len = have + n;
+}
+
+static __always_inline int header_budget_ok(struct kerno_conn *c, struct kerno_http_dir *d,
+					    __u32 n)
+{
+	d->header_bytes += n;
+	if (d->header_bytes <= max_header_bytes)
+		return 1;
+	give_up(c, d, KERNO_DROP_HEADER_TOO_LONG);
+	return 0;
+}
+
+/* One step in a line state: consume one line, or the rest of the segment. */
+static __always_inline long line_step(struct seg_ctx *x, struct kerno_conn *c,
+				      struct kerno_http_dir *d)
+{
+	__u32 pos, nl, piece, total;
+
+	if (d->state == KERNO_H_START && !d->line_len)
+		d->msg_start_ns = x->now;
+	if (!x->win_len || x->off >= x->win_off + x->win_len) {
+		if (read_window(x)) {
+			give_up(c, d, KERNO_DROP_READ_FAULT);
+			return 1;
+		}
+	}
+	pos = x->off - x->win_off;
+	if (pos >= KERNO_WIN)
+		return 1;
+	nl = find_newline(scratch_of(x)->win, pos, x->win_len);
+	if (nl < KERNO_WIN) {
+		piece = nl - pos + 1;
+		total = d->line_len + piece;
+		assemble_line(x, d, pos);
+		x->off += piece;
+		d->line_len = 0;
+		d->part_len = 0;
+		if (!header_budget_ok(c, d, piece))
+			return 1;
+		if (on_line(x, c, d, total)) {
+			give_up(c, d, KERNO_DROP_BAD_MESSAGE);
+			return 1;
+		}
+		return 0;
+	}
+	piece = x->win_len - pos;
+	if (pos > 0 && x->win_off + x->win_len < x->len) {
+		/* The line may end just past this window: read again from its start. */
+		x->win_len = 0;
+		return 0;
+	}
+	keep_part(x, d, pos, piece);
+	d->line_len += piece;
+	x->off += piece;
+	if (!header_budget_ok(c, d, piece))
+		return 1;
+	return 0;
+}
+
+static __always_inline long skip_body(struct seg_ctx *x, struct kerno_conn *c,
+				      struct kerno_http_dir *d)
+{
+	__u64 n = x->len - x->off;
+
+	if (n > d->remaining)
+		n = d->remaining;
+	x->off += n;
+	d->remaining -= n;
+	if (d->remaining)
+		return 0;
+	if (d->state == KERNO_H_BODY) {
+		message_done(c, d, x->now);
+	} else {
+		d->state = KERNO_H_CHUNK_SIZE;
+		d->header_bytes = 0;
+	}
+	return 0;
+}
+
+/*
+ * An unsynced direction starts parsing again only where a chunk starts with
+ * a request or status line. One that never carried HTTP stops trying after a
+ * few chunks: it is another protocol.
+ */
+static __always_inline long try_sync(struct seg_ctx *x, struct kerno_conn *c,
+				     struct kerno_http_dir *d)
+{
+	int kind;
+
+	if (x->off) {
+		/* The rest of a chunk after a give-up, already counted. */
+		x->off = x->len;
+		return 1;
+	}
+	if (read_window(x) || x->win_len < 16) {
+		kind = 0;
+	} else {
+		struct kerno_scratch *sc = scratch_of(x);
+
+		__builtin_memcpy(sc->line, sc->win, 16);
+		kind = classify_start(sc->line);
+	}
+	if (!kind) {
+		count(KERNO_DROP_UNPARSED);
+		if (!(d->flags & KERNO_F_STREAM) && ++d->sync_misses >= 4)
+			d->state = KERNO_H_STOPPED;
+		x->off = x->len;
+		return 1;
+	}
+	d->flags = kind == 1 ? KERNO_F_REQUEST : KERNO_F_RESPONSE;
+	if (c->role == KERNO_ROLE_UNKNOWN)
+		c->role = (kind == 1) == (x->dir == KERNO_DIR_RX) ? KERNO_ROLE_SERVER :
+								    KERNO_ROLE_CLIENT;
+	reset_message(d, KERNO_H_START);
+	return 0;
+}
+
+static long http1_step(__u32 i, struct seg_ref *ref)
+{
+	struct kerno_conn *c = ref->conn;
+	struct seg_ctx *x = ref->x;
+	struct kerno_http_dir *d;
+
+	if (x->off >= x->len)
+		return 1;
+	d = dir_of(c, x->dir);
+	switch (d->state) {
+	case KERNO_H_BODY:
+	case KERNO_H_CHUNK_DATA:
+		return skip_body(x, c, d);
+	case KERNO_H_UNSYNC:
+		return try_sync(x, c, d);
+	case KERNO_H_START:
+	case KERNO_H_HEADERS:
+	case KERNO_H_CHUNK_SIZE:
+	case KERNO_H_TRAILERS:
+		return line_step(x, c, d);
+	default:
+		/* Body until close, or not HTTP: nothing to look at. */
+		x->off = x->len;
+		return 1;
+	}
+}
+
+/*
+ * Parse `len` bytes at user address ubuf on the connection whose table key
+ * is conn_key. A global function, so the verifier checks it once rather
+ * than once per call site; that is also why it takes only scalars.
+ * dir_tid packs the direction (high half) and the thread id.
+ */
+__noinline int http1_parse(__u64 conn_key, __u64 dir_tid, __u64 now, __u64 ubuf, __u32 len)
+{
+	struct kerno_conn *c = bpf_map_lookup_elem(&conns, &conn_key);
+	struct kerno_scratch *sc = get_scratch();
+	struct seg_ref ref;
+	struct seg_ctx *x;
+
+	if (!c || !sc)
+		return 0;
+	x = &sc->seg;
+	__builtin_memset(x, 0, sizeof(*x));
+	x->ubuf = ubuf;
+	x->len = len;
+	x->now = now;
+	x->dir = (dir_tid >> 32) & 1;
+	x->tid = (__u32)dir_tid;
+	ref.conn = c;
+	ref.x = x;
+	bpf_loop(KERNO_MAX_STEPS, http1_step, &ref, 0);
+	if (x->off < x->len && dir_of(c, x->dir)->state != KERNO_H_UNSYNC)
+		give_up(c, dir_of(c, x->dir), KERNO_DROP_SCAN_LIMIT);
+	return 0;
+}
+
+/*
+ * Bytes the program cannot see (sendfile, segments past the scan limit): fine
+ * inside a body, otherwise the stream is lost until the next message start.
+ */
+static __always_inline void http1_skip_opaque(struct kerno_conn *c, __u32 dir, __u64 n, __u64 now,
+					      __u32 why)
+{
+	struct kerno_http_dir *d = dir_of(c, dir);
+
+	switch (d->state) {
+	case KERNO_H_BODY:
+	case KERNO_H_CHUNK_DATA:
+		if (d->remaining >= n) {
+			d->remaining -= n;
+			if (!d->remaining && d->state == KERNO_H_BODY)
+				message_done(c, d, now);
+			else if (!d->remaining)
+				d->state = KERNO_H_CHUNK_SIZE;
+			return;
+		}
+		break;
+	case KERNO_H_BODY_EOF:
+	case KERNO_H_STOPPED:
+		return;
+	}
+	give_up(c, d, why);
+}
+
+/* The connection is closing: finish what the close completes, count the rest. */
+static __always_inline void http1_close(struct kerno_conn *c, __u64 now)
+{
+	struct kerno_http_dir *d;
+	__u32 i;
+
+	for (i = 0; i < 2; i++) {
+		d = dir_of(c, i);
+		switch (d->state) {
+		case KERNO_H_BODY_EOF:
+			message_done(c, d, now);
+			break;
+		case KERNO_H_START:
+			if (!d->line_len)
+				break;
+			/* fallthrough */
+		case KERNO_H_HEADERS:
+		case KERNO_H_BODY:
+		case KERNO_H_CHUNK_SIZE:
+		case KERNO_H_CHUNK_DATA:
+		case KERNO_H_TRAILERS:
+			give_up(c, d, KERNO_DROP_CLOSED_MID_MESSAGE);
+			break;
+		}
+	}
+	if (c->fifo_tail != c->fifo_head)
+		count_n(KERNO_DROP_NO_RESPONSE, c->fifo_tail - c->fifo_head);
+}
+
+#endif /* KERNO_HTTP1_BPF_H */

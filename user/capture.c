@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Loading the capture programs: pick the best hook flavour this kernel has
+ * (tp_btf, else raw_tp), size the maps from the configuration, load, attach,
+ * and pin the maps under pin_dir so that bpftool and `kerno top` can read
+ * them while the agent runs.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "capture.h"
+#include "capture.skel.h"
+
+static bool libbpf_verbose;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG && !libbpf_verbose)
+		return 0;
+	if (level == LIBBPF_INFO && !libbpf_verbose)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+void capture_set_libbpf_verbose(bool verbose)
+{
+	libbpf_verbose = verbose;
+	libbpf_set_print(libbpf_print);
+}
+
+/* Enable one flavour of the entry programs and disable the other. */
+static void choose_flavour(struct capture_bpf *skel, bool btf)
+{
+	bpf_program__set_autoload(skel->progs.kerno_sys_exit, btf);
+	bpf_program__set_autoload(skel->progs.kerno_sock_state, btf);
+	bpf_program__set_autoload(skel->progs.kerno_sys_exit_raw, !btf);
+	bpf_program__set_autoload(skel->progs.kerno_sock_state_raw, !btf);
+}
+
+static struct capture_bpf *open_and_load(const struct capture_opts *o, bool btf, int *err)
+{
+	struct capture_bpf *skel = capture_bpf__open();
+
+	if (!skel) {
+		*err = -errno;
+		return NULL;
+	}
+	skel->rodata->self_tgid = getpid();
+	skel->rodata->max_header_bytes = o->max_header_bytes;
+	bpf_map__set_max_entries(skel->maps.conns, o->max_conns);
+	bpf_map__set_max_entries(skel->maps.series, o->max_series);
+	choose_flavour(skel, btf);
+	*err = capture_bpf__load(skel);
+	if (*err) {
+		capture_bpf__destroy(skel);
+		return NULL;
+	}
+	return skel;
+}
+
+static int pin_map(struct capture *cap, struct bpf_map *map)
+{
+	char path[320];
+
+	snprintf(path, sizeof(path), "%s/%s", cap->pin_dir, bpf_map__name(map));
+	unlink(path); /* left over by an agent that did not stop cleanly */
+	return bpf_map__pin(map, path);
+}
+
+static int pin_maps(struct capture *cap, const char *dir, char *err, size_t errlen)
+{
+	struct capture_bpf *s = cap->skel;
+	int ret;
+
+	snprintf(cap->pin_dir, sizeof(cap->pin_dir), "%s", dir);
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot create %s: %s (is bpffs mounted on /sys/fs/bpf?)",
+			 dir, strerror(errno));
+		cap->pin_dir[0] = 0;
+		return ret;
+	}
+	ret = pin_map(cap, s->maps.conns);
+	if (!ret)
+		ret = pin_map(cap, s->maps.series);
+	if (!ret)
+		ret = pin_map(cap, s->maps.counters);
+	if (ret)
+		snprintf(err, errlen, "cannot pin maps under %s: %s", dir, strerror(-ret));
+	return ret;
+}
+
+static void unpin_maps(struct capture *cap)
+{
+	struct capture_bpf *s = cap->skel;
+
+	if (!cap->pin_dir[0])
+		return;
+	bpf_map__unpin(s->maps.conns, NULL);
+	bpf_map__unpin(s->maps.series, NULL);
+	bpf_map__unpin(s->maps.counters, NULL);
+	rmdir(cap->pin_dir);
+	cap->pin_dir[0] = 0;
+}
+
+int capture_start(struct capture *cap, const struct capture_opts *o, char *err, size_t errlen)
+{
+	int ret = 0;
+
+	memset(cap, 0, sizeof(*cap));
+	capture_set_libbpf_verbose(o->verbose);
+	if (!o->force_raw_tp) {
+		cap->skel = open_and_load(o, true, &ret);
+		cap->hook = "tp_btf";
+	}
+	if (!cap->skel) {
+		cap->skel = open_and_load(o, false, &ret);
+		cap->hook = "raw_tp";
+	}
+	if (!cap->skel) {
+		snprintf(err, errlen, "cannot load the capture programs: %s (run with --verbose "
+			 "for the verifier log)", strerror(-ret));
+		return ret;
+	}
+	ret = capture_bpf__attach(cap->skel);
+	if (ret) {
+		snprintf(err, errlen, "cannot attach the capture programs: %s", strerror(-ret));
+		goto cleanup;
+	}
+	if (o->pin_dir && o->pin_dir[0]) {
+		ret = pin_maps(cap, o->pin_dir, err, errlen);
+		if (ret)
+			goto cleanup;
+	}
+	cap->series_fd = bpf_map__fd(cap->skel->maps.series);
+	cap->counters_fd = bpf_map__fd(cap->skel->maps.counters);
+	cap->conns_fd = bpf_map__fd(cap->skel->maps.conns);
+	return 0;
+
+cleanup:
+	capture_stop(cap);
+	return ret;
+}
+
+void capture_stop(struct capture *cap)
+{
+	if (!cap->skel)
+		return;
+	unpin_maps(cap);
+	capture_bpf__destroy(cap->skel);
+	cap->skel = NULL;
+}
+
+static __u64 prog_misses(const struct bpf_program *prog)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_program__fd(prog);
+
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.recursion_misses;
+}
+
+__u64 capture_prog_misses(const struct capture *cap)
+{
+	struct capture_bpf *s = cap->skel;
+
+	if (!s)
+		return 0;
+	return prog_misses(s->progs.kerno_sys_exit) + prog_misses(s->progs.kerno_sock_state) +
+	       prog_misses(s->progs.kerno_sys_exit_raw) +
+	       prog_misses(s->progs.kerno_sock_state_raw);
+}
