@@ -49,8 +49,11 @@ $(OUT)/%.bpf.o: kern/%.bpf.c $(KERN_HDRS) | $(OUT)
 skel/%.skel.h: $(OUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
-$(OUT)/user/%.o: user/%.c $(USER_HDRS) $(KERN_HDRS) $(SKELS) | $(OUT)/user
+$(OUT)/user/%.o: user/%.c $(USER_HDRS) $(KERN_HDRS) | $(OUT)/user
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# Only the loaders include skeletons.
+$(OUT)/user/capture.o $(OUT)/user/floor.o: $(SKELS)
 
 $(OUT)/libkerno.a: $(USER_OBJS)
 	$(AR) rcs $@ $^

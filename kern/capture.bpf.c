@@ -95,11 +95,11 @@ static __always_inline void read_endpoints(struct kerno_conn *c, struct sock *sk
 	c->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	c->peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (c->family == AF_INET) {
-		BPF_CORE_READ_INTO(c->local_addr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO(c->peer_addr, sk, __sk_common.skc_daddr);
+		bpf_core_read(c->local_addr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(c->peer_addr, 4, &sk->__sk_common.skc_daddr);
 	} else {
-		BPF_CORE_READ_INTO(c->local_addr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(c->peer_addr, sk, __sk_common.skc_v6_daddr);
+		bpf_core_read(c->local_addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(c->peer_addr, 16, &sk->__sk_common.skc_v6_daddr);
 	}
 }
 
@@ -113,6 +113,17 @@ static __always_inline void set_role(struct kerno_conn *c, __u8 role)
 	c->dir[KERNO_DIR_TX].flags = rx ^ KERNO_F_STREAM;
 	c->dir[KERNO_DIR_RX].state = KERNO_H_START;
 	c->dir[KERNO_DIR_TX].state = KERNO_H_START;
+}
+
+static __always_inline void remember_proc(__u32 tgid, __u64 cgroup_id)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct kerno_proc p = { .cgroup_id = cgroup_id };
+
+	if (bpf_map_lookup_elem(&procs, &tgid))
+		return;
+	BPF_CORE_READ_STR_INTO(&p.comm, task, group_leader, comm);
+	bpf_map_update_elem(&procs, &tgid, &p, BPF_NOEXIST);
 }
 
 /*
@@ -140,6 +151,7 @@ static __noinline struct kerno_conn *conn_create(struct sock *sk, __u8 role, __u
 	c->id = __sync_fetch_and_add(&conn_generation, 1) + 1;
 	c->tgid = tgid;
 	c->cgroup_id = bpf_get_current_cgroup_id();
+	remember_proc(tgid, c->cgroup_id);
 	read_endpoints(c, sk);
 	if (role != KERNO_ROLE_UNKNOWN)
 		set_role(c, role);

@@ -90,6 +90,12 @@ struct kerno_series_val {
 	__u32 buckets[KERNO_HIST_BUCKETS];
 };
 
+/* A process that owned a tracked connection, so it can be named after it exits. */
+struct kerno_proc {
+	char comm[16];		/* command name of the thread group leader */
+	__u64 cgroup_id;
+};
+
 enum kerno_http_state {
 	KERNO_H_UNSYNC = 0,	/* waiting for a message start at a chunk start */
 	KERNO_H_START,		/* in the start line */

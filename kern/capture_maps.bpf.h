@@ -36,6 +36,14 @@ struct {
 	__type(value, struct kerno_series_val);
 } series SEC(".maps");
 
+/* Names of the processes seen, for userspace to report after they exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct kerno_proc);
+} procs SEC(".maps");
+
 /* Drops and connection events, indexed by enum kerno_counter. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

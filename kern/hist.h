@@ -2,16 +2,16 @@
 /*
  * Log-linear latency histogram shared by the kernel and userspace.
  *
- * Each power of two from 2^10 ns (1 us) to 2^36 ns (69 s) is split into 8
- * equal sub-buckets, so a bucket is at most 1/8 of its lower bound wide and a
- * percentile interpolated inside it is within about 6 % of the true value.
+ * Each power of two from 2^10 ns (1 us) to 2^36 ns (69 s) is split into 16
+ * equal sub-buckets, so a bucket is at most 1/16 of its lower bound wide and
+ * a percentile interpolated inside it is within 6.25 % of the true value.
  * Bucket 0 holds everything under 1 us; the last bucket also holds anything
  * over 2^37 ns. Only shifts and compares: cheap in a BPF program.
  */
 #ifndef KERNO_HIST_H
 #define KERNO_HIST_H
 
-#define KERNO_HIST_SUB_BITS 3
+#define KERNO_HIST_SUB_BITS 4
 #define KERNO_HIST_SUB (1 << KERNO_HIST_SUB_BITS)
 #define KERNO_HIST_MIN_MSB 10
 #define KERNO_HIST_MAX_MSB 36

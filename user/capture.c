@@ -14,7 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "capture.h"
+#include "capture_load.h"
 #include "capture.skel.h"
 
 static bool libbpf_verbose;
@@ -91,6 +91,8 @@ static int pin_maps(struct capture *cap, const char *dir, char *err, size_t errl
 		ret = pin_map(cap, s->maps.series);
 	if (!ret)
 		ret = pin_map(cap, s->maps.counters);
+	if (!ret)
+		ret = pin_map(cap, s->maps.procs);
 	if (ret)
 		snprintf(err, errlen, "cannot pin maps under %s: %s", dir, strerror(-ret));
 	return ret;
@@ -105,6 +107,7 @@ static void unpin_maps(struct capture *cap)
 	bpf_map__unpin(s->maps.conns, NULL);
 	bpf_map__unpin(s->maps.series, NULL);
 	bpf_map__unpin(s->maps.counters, NULL);
+	bpf_map__unpin(s->maps.procs, NULL);
 	rmdir(cap->pin_dir);
 	cap->pin_dir[0] = 0;
 }
@@ -141,6 +144,7 @@ int capture_start(struct capture *cap, const struct capture_opts *o, char *err, 
 	cap->series_fd = bpf_map__fd(cap->skel->maps.series);
 	cap->counters_fd = bpf_map__fd(cap->skel->maps.counters);
 	cap->conns_fd = bpf_map__fd(cap->skel->maps.conns);
+	cap->procs_fd = bpf_map__fd(cap->skel->maps.procs);
 	return 0;
 
 cleanup:

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* Loading, attaching and pinning the capture programs (kern/capture.bpf.c). */
-#ifndef KERNO_CAPTURE_USER_H
-#define KERNO_CAPTURE_USER_H
+#ifndef KERNO_CAPTURE_LOAD_H
+#define KERNO_CAPTURE_LOAD_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,6 +25,7 @@ struct capture {
 	int series_fd;
 	int counters_fd;
 	int conns_fd;
+	int procs_fd;
 };
 
 /*
@@ -40,4 +41,4 @@ __u64 capture_prog_misses(const struct capture *cap);
 /* Route libbpf's messages: warnings always, debug output only when verbose. */
 void capture_set_libbpf_verbose(bool verbose);
 
-#endif /* KERNO_CAPTURE_USER_H */
+#endif /* KERNO_CAPTURE_LOAD_H */

@@ -1,0 +1,286 @@
+#!/usr/bin/python3
+"""Kerno overhead benchmark (`make bench`; not part of the tests).
+
+nginx (one worker, keep-alive, no access log, `return 200`) pinned to one
+core and h2load --h1 at saturation pinned to the other. Each round measures
+three configurations back to back, in alternating order so drift does not
+favour one: no agent, `kerno run`, and `kerno bench-floor` (empty programs
+at the same attach points: the cost of the hooks themselves). Reports the
+median throughput ratios, BPF run time per program from
+kernel.bpf_stats_enabled, agent CPU time and peak RSS, as Markdown on stdout
+and in build/bench.md.
+
+Environment: BENCH_ROUNDS (7), BENCH_SECONDS (10), BENCH_CLIENTS (32), BENCH_PIN (1),
+KERNO (build/kerno).
+"""
+
+import contextlib
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "selftests", "host"))
+
+import h2load  # noqa: E402
+import otlp  # noqa: E402
+from servers import Nginx  # noqa: E402
+
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "32"))
+KERNO = os.path.abspath(os.environ.get("KERNO", os.path.join(REPO, "build", "kerno")))
+# Separate cores for server and load generator, unless BENCH_PIN=0.
+PIN = os.environ.get("BENCH_PIN", "1") != "0"
+NGINX_CPU, LOAD_CPU = (0, 1) if PIN else (None, None)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def vm_hwm_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def prog_ids_held_by(pid):
+    """Ids of the BPF programs `pid` holds through program or link fds.
+    /proc/PID/fdinfo, not bpftool's "pids" field: Debian's bpftool is built
+    without the skeleton support that field needs."""
+    ids = set()
+    fdinfo = f"/proc/{pid}/fdinfo"
+    for fd in os.listdir(fdinfo):
+        try:
+            with open(os.path.join(fdinfo, fd)) as f:
+                ids.update(int(line.split()[1]) for line in f if line.startswith("prog_id:"))
+        except (FileNotFoundError, ValueError):
+            pass
+    return ids
+
+
+def bpf_progs_of(pid):
+    """Programs `pid` holds, as dicts from `bpftool prog show -j`."""
+    ids = prog_ids_held_by(pid)
+    out = subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True, text=True,
+                         check=True).stdout
+    return [p for p in json.loads(out or "[]") if p.get("id") in ids]
+
+
+class Proc:
+    """A kerno subcommand in its own process group, stopped with SIGTERM."""
+
+    def __init__(self, argv):
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=self.log,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self.pid = self.proc.pid
+
+    def check_alive(self, what):
+        if self.proc.poll() is not None:
+            self.log.seek(0)
+            output = self.log.read().decode(errors="replace").strip()
+            raise RuntimeError(f"{what} exited with {self.proc.returncode}: {output[-300:]}")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.pid, signal.SIGKILL)
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def start_agent(data_dir):
+    agent = Proc([KERNO, "run", "--data-dir", data_dir, "--duration", "3600"])
+    deadline = time.monotonic() + 60
+    while not any(e.get("type") == "hello" for e in _safe_envelopes(data_dir)):
+        agent.check_alive("kerno run")
+        if time.monotonic() > deadline:
+            agent.stop()
+            raise RuntimeError("kerno run wrote no hello within 60 s")
+        time.sleep(0.1)
+    return agent
+
+
+def _safe_envelopes(data_dir):
+    try:
+        return otlp.read_envelopes(data_dir)
+    except ValueError:
+        return []  # a line half written
+
+
+def start_floor():
+    """bench-floor has no hello: wait until its program count stops growing."""
+    floor = Proc([KERNO, "bench-floor", "--duration", "3600"])
+    deadline, last, stable_since = time.monotonic() + 60, -1, time.monotonic()
+    while time.monotonic() < deadline:
+        floor.check_alive("kerno bench-floor")
+        count = len(prog_ids_held_by(floor.pid))
+        if count != last:
+            last, stable_since = count, time.monotonic()
+        elif count > 0 and time.monotonic() - stable_since > 1.0:
+            return floor
+        time.sleep(0.2)
+    floor.stop()
+    raise RuntimeError("kerno bench-floor attached no programs within 60 s")
+
+
+def load(port):
+    return h2load.run(f"http://127.0.0.1:{port}/ok", duration=SECONDS, warmup=1, clients=CLIENTS,
+                      cpu=LOAD_CPU, timeout=SECONDS * 3 + 30).req_per_s
+
+
+def run_none(port, stats):
+    return load(port)
+
+
+def run_agent(port, stats):
+    data_dir = tempfile.mkdtemp(prefix="kerno-bench-")
+    try:
+        agent = start_agent(data_dir)
+        try:
+            cpu0, t0 = cpu_seconds(agent.pid), time.monotonic()
+            rps = load(port)
+            stats["agent_cpu_pct"].append(100 * (cpu_seconds(agent.pid) - cpu0) / (time.monotonic() - t0))
+            stats["agent_cpu_us_per_req"].append(1e6 * (cpu_seconds(agent.pid) - cpu0) / (rps * SECONDS))
+            stats["agent_hwm_kib"].append(vm_hwm_kib(agent.pid))
+        finally:
+            stats["agent_rc"].append(agent.stop())
+        return rps
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def run_floor(port, stats):
+    if stats.get("floor_error"):
+        return None
+    try:
+        floor = start_floor()
+    except RuntimeError as exc:
+        stats["floor_error"] = " ".join(str(exc).split())
+        print(f"bench: floor unavailable: {stats['floor_error']}", file=sys.stderr)
+        return None
+    try:
+        return load(port)
+    finally:
+        floor.stop()
+
+
+def prog_stats(port):
+    """One more agent run under load with kernel.bpf_stats_enabled=1: the
+    stats cost a little themselves, so the throughput rounds run without."""
+    data_dir = tempfile.mkdtemp(prefix="kerno-bench-")
+    old = open("/proc/sys/kernel/bpf_stats_enabled").read().strip()
+    agent = start_agent(data_dir)
+    try:
+        subprocess.run(["sysctl", "-q", "-w", "kernel.bpf_stats_enabled=1"], check=True)
+        rps = load(port)
+        progs = bpf_progs_of(agent.pid)
+    finally:
+        subprocess.run(["sysctl", "-q", "-w", f"kernel.bpf_stats_enabled={old}"], check=False)
+        agent.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    rows = []
+    for p in progs:
+        cnt, ns = p.get("run_cnt", 0), p.get("run_time_ns", 0)
+        rows.append((p.get("name", "?"), p.get("type", "?"), cnt, ns / cnt if cnt else 0.0))
+    total_ns = sum(p.get("run_time_ns", 0) for p in progs)
+    return sorted(rows), total_ns / max(rps * SECONDS, 1)
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(value, spec):
+    return "n/a" if value is None else format(value, spec)
+
+
+def report(rounds, stats, progs, bpf_ns_per_req):
+    ratios_agent = [r["agent"] / r["none"] for r in rounds]
+    ratios_floor = [r["floor"] / r["none"] if r["floor"] else None for r in rounds]
+    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
+                         capture_output=True, text=True).stdout.strip()
+    lines = [
+        "# Kerno benchmark",
+        "",
+        f"Machine: {cpu}, {os.cpu_count()} CPUs, kernel {platform.release()}. nginx (1 worker, keep-alive, "
+        f"CPU {fmt(NGINX_CPU, 'd')}) and h2load --h1 -c {CLIENTS} -D {SECONDS} (CPU {fmt(LOAD_CPU, 'd')}); "
+        f"{len(rounds)} rounds of none/agent/floor in alternating order.",
+        "",
+        "| figure | value |",
+        "| --- | --- |",
+        f"| median throughput ratio agent / none | {fmt(median(ratios_agent), '.3f')} |",
+        f"| median throughput ratio floor / none (empty programs, same hooks) | "
+        f"{fmt(median(ratios_floor), '.3f')}{' (' + stats['floor_error'] + ')' if stats.get('floor_error') else ''} |",
+        f"| median req/s none / agent / floor | {fmt(median([r['none'] for r in rounds]), '.0f')} / "
+        f"{fmt(median([r['agent'] for r in rounds]), '.0f')} / {fmt(median([r['floor'] for r in rounds]), '.0f')} |",
+        f"| agent CPU, median of runs (% of one core) | {fmt(median(stats['agent_cpu_pct']), '.1f')} |",
+        f"| agent CPU per request, median (us) | {fmt(median(stats['agent_cpu_us_per_req']), '.3f')} |",
+        f"| agent peak RSS, max VmHWM (MiB) | {fmt(max(stats['agent_hwm_kib'] or [0]) / 1024, '.1f')} |",
+        f"| BPF run time per request, all programs (ns) | {fmt(bpf_ns_per_req, '.0f')} |",
+        f"| agent exit codes | {sorted(set(stats['agent_rc']))} |",
+        "",
+        "| BPF program | type | run_cnt | avg run time (ns) |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [f"| {name} | {ptype} | {cnt} | {avg:.0f} |" for name, ptype, cnt, avg in progs]
+    lines += ["", "| round | none req/s | agent req/s | floor req/s | agent/none | floor/none |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    for i, r in enumerate(rounds, 1):
+        lines.append(f"| {i} | {r['none']:.0f} | {r['agent']:.0f} | {fmt(r['floor'], '.0f')} | "
+                     f"{ratios_agent[i - 1]:.3f} | {fmt(ratios_floor[i - 1], '.3f')} |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    if os.geteuid() != 0:
+        print("bench: run as root (loads BPF programs)", file=sys.stderr)
+        return 2
+    if not os.path.exists(KERNO):
+        print(f"bench: {KERNO} not found: run make first", file=sys.stderr)
+        return 2
+    runners = {"none": run_none, "agent": run_agent, "floor": run_floor}
+    stats = {"agent_cpu_pct": [], "agent_cpu_us_per_req": [], "agent_hwm_kib": [], "agent_rc": []}
+    rounds = []
+    with contextlib.ExitStack() as cleanup:
+        nginx = Nginx(cleanup, cpu=NGINX_CPU)
+        load(nginx.port)  # warm-up run, not reported
+        for i in range(ROUNDS):
+            order = ["none", "agent", "floor"] if i % 2 == 0 else ["floor", "agent", "none"]
+            result = {}
+            for kind in order:
+                result[kind] = runners[kind](nginx.port, stats)
+            print(f"bench: round {i + 1}/{ROUNDS}: " + ", ".join(
+                f"{k} {fmt(result[k], '.0f')} req/s" for k in ("none", "agent", "floor")), flush=True)
+            rounds.append(result)
+        progs, bpf_ns_per_req = prog_stats(nginx.port)
+    text = report(rounds, stats, progs, bpf_ns_per_req)
+    os.makedirs(os.path.join(REPO, "build"), exist_ok=True)
+    with open(os.path.join(REPO, "build", "bench.md"), "w") as f:
+        f.write(text)
+    print(text)
+    return 0 if set(stats["agent_rc"]) == {0} else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""The agent as a program: CLI contract, pinned maps, signals, uplink."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+
+import capture_h
+import httpclient
+import otlp
+from asserts import ASSERT_EQ, ASSERT_GE, ASSERT_GT, ASSERT_TRUE, FATAL, log
+from test_http1 import CLIENT, SERVER
+
+PIN_DIR = "/sys/fs/bpf/kerno"
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def run_cli(argv, timeout=30):
+    """Runs a command to completion; a hang comes back as returncode None."""
+    try:
+        return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        return subprocess.CompletedProcess(argv, None, exc.stdout or "",
+                                           f"(still running after {timeout}s)")
+
+
+def check_usage_error(res, what, mention=None):
+    """Exit code 2 and exactly one non-empty line on stderr."""
+    lines = res.stderr.strip().splitlines()
+    ASSERT_EQ(res.returncode, 2, f"exit code of {what}")
+    ASSERT_EQ(len(lines), 1, f"stderr lines of {what} (stderr: {res.stderr!r})")
+    if mention and lines:
+        ASSERT_TRUE(re.search(mention, lines[0], re.I), f"stderr of {what} names /{mention}/",
+                    repr(lines[0]))
+
+
+def test_cli_errors(ctx):
+    if not os.path.exists(ctx.kerno):
+        FATAL(f"kerno binary not found: {ctx.kerno}")
+    data = tempfile.mkdtemp(prefix="kerno-cli-")
+    ctx.cleanup.callback(subprocess.run, ["rm", "-rf", "--", data], check=False)
+    os.chmod(data, 0o777)  # the unprivileged run must fail on privilege, not on the dir
+    base = [ctx.kerno, "run", "--data-dir", data, "--duration", "1"]
+
+    check_usage_error(run_cli([ctx.kerno, "run", "--bogus"]), "kerno run --bogus")
+    check_usage_error(run_cli(base + ["--config", "/nonexistent/kerno.conf"]),
+                      "--config of a missing file")
+    check_usage_error(run_cli(base + ["--config", data]), "--config of a directory")
+    check_usage_error(run_cli(NOBODY + base), "kerno run as uid 65534",
+                      mention=r"CAP_BPF|CAP_PERFMON|CAP_SYS_ADMIN|root|privilege")
+
+    # Each help must exit 0 and mention what it documents.
+    for args, mention in ((["--help"], "run"), (["run", "--help"], "--data-dir")):
+        res = run_cli([ctx.kerno] + args)
+        what = "kerno " + " ".join(args)
+        ASSERT_EQ(res.returncode, 0, f"exit code of {what}")
+        ASSERT_TRUE(mention in res.stdout, f"{what} mentions {mention} on stdout", res.stdout[:400])
+
+
+def dump_pinned(name):
+    """bpftool's JSON dump of a pinned map as [(key, [per-CPU value])]."""
+    res = run_cli(["bpftool", "map", "dump", "pinned", f"{PIN_DIR}/{name}", "-j"])
+    if res.returncode != 0:
+        FATAL(f"bpftool map dump pinned {PIN_DIR}/{name} failed: {(res.stdout + res.stderr).strip()}")
+    entries = []
+    for entry in json.loads(res.stdout):
+        if "formatted" not in entry:
+            FATAL(f"{PIN_DIR}/{name} has no BTF: bpftool printed raw bytes only")
+        fmt = entry["formatted"]
+        values = [v["value"] for v in fmt["values"]] if "values" in fmt else [fmt["value"]]
+        entries.append((fmt["key"], values))
+    return entries
+
+
+def pinned_map_id(name):
+    res = run_cli(["bpftool", "map", "show", "pinned", f"{PIN_DIR}/{name}", "-j"])
+    return json.loads(res.stdout).get("id") if res.returncode == 0 else None
+
+
+def map_ids_held_by(pid):
+    """Ids of the BPF maps whose fds `pid` holds (from /proc/PID/fdinfo)."""
+    ids = set()
+    fdinfo = f"/proc/{pid}/fdinfo"
+    for fd in os.listdir(fdinfo):
+        try:
+            with open(os.path.join(fdinfo, fd)) as f:
+                ids.update(int(line.split()[1]) for line in f if line.startswith("map_id:"))
+        except (FileNotFoundError, ValueError):
+            pass
+    return ids
+
+
+def c_string(value):
+    """A char array as bpftool prints it: a string, or a list of bytes."""
+    if isinstance(value, str):
+        return value
+    raw = bytes(int(b, 0) if isinstance(b, str) else b for b in value)
+    return raw.split(b"\0", 1)[0].decode("latin-1")
+
+
+def test_pinned_maps(ctx):
+    server = ctx.pyserver()
+    agent = ctx.agent()
+    n = 5
+    ASSERT_EQ(httpclient.get(server.port, "/ok", n), [200] * n, "statuses")
+    # Stale pins of an earlier run must not pass for this agent's maps.
+    held = map_ids_held_by(agent.pid)
+    for name in ("series", "counters"):
+        ASSERT_TRUE(pinned_map_id(name) in held, f"{PIN_DIR}/{name} is a map of agent pid {agent.pid}",
+                    f"pinned id {pinned_map_id(name)}, agent holds {sorted(held)}")
+    series = dump_pinned("series")
+    counters = dump_pinned("counters")
+    ASSERT_TRUE(agent.running(), "agent running while maps were dumped")
+    agent.stop()
+
+    fields = {"cgroup_id", "tgid", "server_port", "status", "role", "method", "family",
+              "peer_addr", "path"}
+    ASSERT_TRUE(series, "series map has entries")
+    if series:
+        ASSERT_EQ(fields - set(series[0][0]), set(), "series key fields missing")
+    ours = [(k, v) for k, v in series
+            if k.get("tgid") == server.pid and k.get("role") == 2]
+    ASSERT_EQ(sorted((k["server_port"], k["status"], c_string(k["path"])) for k, _ in ours),
+              [(server.port, 200, "/ok")], "server-role series of pyhttpd (port, status, path)")
+    count = sum(cpu["count"] for _, values in ours for cpu in values)
+    ASSERT_EQ(count, n, "per-CPU counts summed for that series")
+
+    ASSERT_EQ(len(counters), capture_h.counter_count(), "entries in counters (enum kerno_counter)")
+    by_index = {k: sum(values) for k, values in counters}
+    log(f"counters: {by_index}")
+    ASSERT_GE(by_index.get(capture_h.counter_index("requests"), 0), 2 * n,
+              "counter requests (server and client side)")
+    ASSERT_GT(by_index.get(capture_h.counter_index("accepted"), 0), 0, "counter accepted")
+
+
+def _flush_on(ctx, sig):
+    server = ctx.pyserver()
+    # A long interval: only the signal's flush can bring these requests out.
+    agent = ctx.agent(interval=60)
+    n = 7
+    ASSERT_EQ(httpclient.get(server.port, "/ok", n), [200] * n, "statuses")
+    agent.stop(sig)
+    points = agent.points()
+    ASSERT_EQ(otlp.total_count(otlp.select(points, SERVER, {"process.pid": server.pid})), n,
+              f"server-side count flushed by {sig.name}")
+    ASSERT_EQ(otlp.total_count(otlp.select(points, CLIENT, {"process.pid": os.getpid(),
+                                                           "server.port": server.port})), n,
+              f"client-side count flushed by {sig.name}")
+
+
+def test_signal_flush(ctx):
+    _flush_on(ctx, signal.SIGTERM)
+
+
+def test_signal_flush_sigint(ctx):
+    _flush_on(ctx, signal.SIGINT)
+
+
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
+
+def test_uplink_contract(ctx):
+    """Envelopes as docs/metrics.md says; --duration exits 0 by itself; the
+    agent's own resource reports every drop reason and connection event."""
+    server = ctx.pyserver()
+    agent = ctx.agent(duration=4)
+    ASSERT_EQ(httpclient.get(server.port, "/ok", 3), [200] * 3, "statuses")
+    started = time.monotonic()
+    rc = agent.wait_exit(30)
+    ASSERT_EQ(rc, 0, "exit code after --duration 4")
+    ASSERT_TRUE(time.monotonic() - started < 10, "exited within --duration (+ grace)")
+    agent.stop()
+    envs = agent.envelopes()
+    ASSERT_TRUE(envs, "uplink envelopes written")
+    if not envs:
+        return
+    ASSERT_EQ(envs[0].get("type"), "hello", "type of the first envelope")
+    ASSERT_EQ([e.get("seq") for e in envs], list(range(1, len(envs) + 1)), "seq numbers")
+    ASSERT_EQ({e.get("v") for e in envs}, {1}, "envelope versions")
+    bad_ts = [e.get("ts") for e in envs if not RFC3339.match(str(e.get("ts")))]
+    ASSERT_EQ(bad_ts, [], "timestamps that are not RFC3339")
+    ASSERT_GE(sum(e.get("type") == "metrics" for e in envs), 2, "metrics envelopes in 4 s at --interval 1")
+
+    points = agent.points()
+    drops = otlp.select(points, "kerno.capture.drops", {"service.name": "kerno"})
+    conns = otlp.select(points, "kerno.capture.connections", {"service.name": "kerno"})
+    ASSERT_EQ(sorted(set(otlp.sum_values(drops, "reason"))), sorted(capture_h.drop_reasons()),
+              "drop reasons reported (enum kerno_counter KERNO_DROP_*)")
+    ASSERT_EQ(sorted(set(otlp.sum_values(conns, "event"))), sorted(capture_h.conn_events()),
+              "connection events reported (enum kerno_counter KERNO_EV_*)")
+    server_pts = otlp.select(points, SERVER, {"process.pid": server.pid})
+    ASSERT_EQ(otlp.total_count(server_pts), 3, "server-side count")
+    for p in server_pts[:1]:
+        # Semantic conventions: the Name in /proc/PID/status, i.e. the comm.
+        ASSERT_TRUE(p.resource.get("process.executable.name") in ("python3", "python3.11"),
+                    "process.executable.name of pyhttpd", repr(p.resource.get("process.executable.name")))
+        ASSERT_TRUE(p.resource.get("host.name"), "host.name present")
+        ASSERT_EQ(p.get("server.port"), server.port, "server.port")
+        ASSERT_EQ(p.get("client.address"), "127.0.0.1", "client.address")

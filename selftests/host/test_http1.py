@@ -1,0 +1,138 @@
+"""Exact HTTP/1.x RED metrics: counts, statuses, latency, message shapes."""
+
+import os
+
+import h2load
+import httpclient
+import otlp
+from asserts import ASSERT_EQ, ASSERT_TRUE, ASSERT_WITHIN, log
+
+SERVER = "http.server.request.duration"
+CLIENT = "http.client.request.duration"
+# The Done-when criteria load each nginx location with 20000 requests.
+H2LOAD_N = 20000
+NGINX_PATHS = (("/ok", 200), ("/missing", 404), ("/fail", 500))
+
+
+def server_counts(points, where):
+    return otlp.counts_by(otlp.select(points, SERVER, where),
+                          "http.request.method", "http.route", "http.response.status_code")
+
+
+def client_counts(points, where):
+    return otlp.counts_by(otlp.select(points, CLIENT, where),
+                          "http.request.method", "url.template", "http.response.status_code")
+
+
+def check_no_parse_drops(points):
+    """This traffic is all well-formed: nothing may count as unparsable."""
+    drops = otlp.sum_values(otlp.select(points, "kerno.capture.drops"), "reason")
+    log(f"drops: {drops}")
+    for reason in ("unparsed", "bad_message"):
+        ASSERT_EQ(drops.get(reason), 0, f"kerno.capture.drops reason={reason}")
+
+
+def _status_counts(ctx, pipeline):
+    nginx = ctx.nginx()
+    agent = ctx.agent()
+    runs = {}
+    for path, status in NGINX_PATHS:
+        res = h2load.run(f"http://127.0.0.1:{nginx.port}{path}", n=H2LOAD_N, clients=20,
+                         pipeline=pipeline)
+        log(f"h2load {path}: {res.status_classes}, {res.req_per_s:.0f} req/s")
+        ASSERT_EQ(res.done, H2LOAD_N, f"h2load requests done for {path}")
+        runs[path] = res
+    agent.stop()
+    points = agent.points()
+
+    expected = {("GET", path, status): runs[path].status_class_count(status)
+                for path, status in NGINX_PATHS}
+    ASSERT_EQ(server_counts(points, {"process.executable.name": "nginx", "server.port": nginx.port}),
+              expected, "nginx server-side counts by (method, route, status)")
+    for path, status in NGINX_PATHS:
+        res = runs[path]
+        ASSERT_EQ(client_counts(points, {"process.pid": res.pid}),
+                  {("GET", path, status): res.status_class_count(status)},
+                  f"h2load (pid {res.pid}) client-side counts for {path}")
+        ASSERT_EQ(otlp.total_count(otlp.select(points, CLIENT, {"process.pid": res.pid,
+                                                               "server.port": nginx.port})),
+                  res.done, f"h2load client-side count with server.port={nginx.port} for {path}")
+    check_no_parse_drops(points)
+
+
+def test_http1_status_counts(ctx):
+    _status_counts(ctx, pipeline=1)
+
+
+def test_http1_status_counts_pipelined(ctx):
+    _status_counts(ctx, pipeline=8)
+
+
+def test_latency_percentiles(ctx):
+    """A server with a fixed 20 ms delay: p50 and p99 within 10 % of 20 ms."""
+    server = ctx.pyserver()
+    agent = ctx.agent()
+    n = 240
+    res = h2load.run(f"http://127.0.0.1:{server.port}/delay", n=n, clients=4)
+    ASSERT_EQ(res.status_classes["2xx"], n, "h2load 2xx responses from /delay")
+    agent.stop()
+    points = agent.points()
+    for side, metric, where in (("server", SERVER, {"process.pid": server.pid}),
+                                ("client", CLIENT, {"process.pid": res.pid})):
+        sel = otlp.select(points, metric, where)
+        ASSERT_EQ(otlp.total_count(sel), n, f"{side}-side count of /delay requests")
+        if not sel:
+            continue
+        buckets = otlp.merged_buckets(sel)
+        log(f"{side} buckets (s): {buckets}")
+        for q in (0.50, 0.99):
+            ASSERT_WITHIN(otlp.percentile(buckets, q), 0.020, 0.10, f"{side}-side p{q * 100:.0f} (s)")
+
+
+def test_http1_shapes(ctx):
+    """Chunked, HEAD, 204, 304, 100-continue, byte-split responses and
+    keep-alive: each exchange counted once, with its own status."""
+    server = ctx.pyserver()
+    agent = ctx.agent()
+    with httpclient.Client(server.port) as c:
+        got = [
+            ("GET", "/chunked", c.request("GET", "/chunked").status),
+            ("HEAD", "/head", c.request("HEAD", "/head").status),
+            ("GET", "/nocontent", c.request("GET", "/nocontent").status),
+            ("GET", "/notmodified", c.request("GET", "/notmodified").status),
+            ("POST", "/upload", c.upload_expect_continue("/upload", b"x" * 3000).status),
+            ("GET", "/split", c.request("GET", "/split").status),
+        ]
+        got += [("GET", "/ok", r.status) for r in c.pipeline(["/ok", "/ok", "/ok"])]
+        got += [("GET", "/ok", c.request("GET", "/ok").status) for _ in range(2)]
+    agent.stop()
+    expected = {}
+    for key in got:
+        expected[key] = expected.get(key, 0) + 1
+    ASSERT_EQ(expected, {("GET", "/chunked", 200): 1, ("HEAD", "/head", 200): 1,
+                         ("GET", "/nocontent", 204): 1, ("GET", "/notmodified", 304): 1,
+                         ("POST", "/upload", 200): 1, ("GET", "/split", 200): 1,
+                         ("GET", "/ok", 200): 5}, "statuses the client received")
+    points = agent.points()
+    ASSERT_EQ(server_counts(points, {"process.pid": server.pid}), expected,
+              "server-side counts by (method, route, status)")
+    ASSERT_EQ(client_counts(points, {"process.pid": os.getpid(), "server.port": server.port}),
+              expected, "client-side counts by (method, url.template, status)")
+
+
+def test_endpoint_templates(ctx):
+    """/users/1, /users/22 and /users/333?x=1 are one series /users/{id}."""
+    nginx = ctx.nginx()
+    agent = ctx.agent()
+    with httpclient.Client(nginx.port) as c:
+        statuses = [c.request("GET", p).status for p in ("/users/1", "/users/22", "/users/333?x=1")]
+    agent.stop()
+    ASSERT_EQ(statuses, [200, 200, 200], "nginx statuses for /users/<n>")
+    points = agent.points()
+    ASSERT_EQ(server_counts(points, {"process.executable.name": "nginx", "server.port": nginx.port}),
+              {("GET", "/users/{id}", 200): 3}, "nginx server-side series")
+    ASSERT_EQ(client_counts(points, {"process.pid": os.getpid(), "server.port": nginx.port}),
+              {("GET", "/users/{id}", 200): 3}, "client-side series")
+    ASSERT_TRUE(all(p.get("server.address") == "127.0.0.1"
+                    for p in otlp.select(points, CLIENT, {"process.pid": os.getpid()})),
+                "client-side server.address is 127.0.0.1")

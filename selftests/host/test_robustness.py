@@ -1,0 +1,98 @@
+"""Traffic the agent did not see start, and traffic that is not HTTP."""
+
+import os
+import threading
+
+import capture_h
+import httpclient
+import otlp
+from asserts import ASSERT_EQ, ASSERT_GT, ASSERT_TRUE, log
+from test_http1 import CLIENT, SERVER
+
+
+def test_preexisting_connections(ctx):
+    """A keep-alive connection opened before the agent: counted from its
+    first complete exchange after attach, exactly."""
+    server = ctx.pyserver()
+    n = 10
+    with httpclient.Client(server.port) as c:
+        ASSERT_EQ(c.request("GET", "/ok").status, 200, "request before the agent")
+        agent = ctx.agent()
+        statuses = [c.request("GET", "/ok").status for _ in range(n)]
+    agent.stop()
+    ASSERT_EQ(statuses, [200] * n, "statuses after the agent attached")
+    points = agent.points()
+    ASSERT_EQ(otlp.total_count(otlp.select(points, SERVER, {"process.pid": server.pid})), n,
+              "server-side count on the pre-existing connection")
+    ASSERT_EQ(otlp.total_count(otlp.select(points, CLIENT, {"process.pid": os.getpid(),
+                                                           "server.port": server.port})), n,
+              "client-side count on the pre-existing connection")
+    events = otlp.sum_values(otlp.select(points, "kerno.capture.connections"), "event")
+    ASSERT_GT(events.get("adopted", 0), 0, "kerno.capture.connections event=adopted")
+
+
+# Bad traffic and the drop reason each kind must show up under.
+BAD_TRAFFIC = (
+    (httpclient.send_binary, "unparsed"),
+    (httpclient.send_other_protocol, "unparsed"),
+    (httpclient.send_garbage, "unparsed"),
+    (httpclient.send_malformed_header, "bad_message"),
+    (httpclient.send_long_header, "header_too_long"),
+    (httpclient.request_cut_mid_response, "closed_mid_message"),
+)
+
+
+def _good_traffic(port, conns, per_conn, results):
+    for _ in range(conns):
+        results += httpclient.get(port, "/ok", per_conn)
+
+
+def _one_byte_requests(port, count, results):
+    with httpclient.Client(port) as c:
+        results += [c.request("GET", "/ok", one_byte_per_write=True).status for _ in range(count)]
+
+
+def _bad_traffic(port, rounds, errors):
+    for _ in range(rounds):
+        for send, _reason in BAD_TRAFFIC:
+            try:
+                send(port)
+            except Exception as exc:  # reported by the test, not lost in a thread
+                errors.append(f"{send.__name__}: {exc!r}")
+
+
+def test_bad_input(ctx):
+    """Garbage, binary, other protocols, a 64 KiB header line, one-byte
+    writes and a response cut by a close, beside K good requests: exactly
+    the well-formed exchanges counted, the rest in the drop counters."""
+    reasons = capture_h.drop_reasons()
+    for _send, reason in BAD_TRAFFIC:
+        ASSERT_TRUE(reason in reasons, f"drop reason {reason} exists in kern/capture.h", str(reasons))
+    server = ctx.pyserver()
+    agent = ctx.agent()
+    good, one_byte, errors = [], [], []
+    threads = [threading.Thread(target=_good_traffic, args=(server.port, 4, 10, good)),
+               threading.Thread(target=_one_byte_requests, args=(server.port, 3, one_byte)),
+               threading.Thread(target=_bad_traffic, args=(server.port, 3, errors))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ASSERT_EQ(errors, [], "bad-traffic senders ran")
+    ASSERT_EQ(good, [200] * 40, "statuses of the well-formed requests")
+    ASSERT_EQ(one_byte, [200] * 3, "statuses of the one-byte-per-write requests")
+    ASSERT_TRUE(agent.running(), "agent still running after the bad input")
+    agent.stop()
+    points = agent.points()
+    expected = {("GET", "/ok", 200): len(good) + len(one_byte)}
+    ASSERT_EQ(otlp.counts_by(otlp.select(points, SERVER, {"process.pid": server.pid}),
+                             "http.request.method", "http.route", "http.response.status_code"),
+              expected, "server-side counts: only the well-formed exchanges")
+    ASSERT_EQ(otlp.counts_by(otlp.select(points, CLIENT, {"process.pid": os.getpid(),
+                                                         "server.port": server.port}),
+                             "http.request.method", "url.template", "http.response.status_code"),
+              expected, "client-side counts: only the well-formed exchanges")
+    drops = otlp.sum_values(otlp.select(points, "kerno.capture.drops"), "reason")
+    log(f"drops: {drops}")
+    for reason in sorted({r for _, r in BAD_TRAFFIC}):
+        ASSERT_GT(drops.get(reason, 0), 0, f"kerno.capture.drops reason={reason}")

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Kerno's whole test suite (`make test`): builds the agent twice (ASan+UBSan
+# into build-san/, plain into build/), runs the unit tests against the
+# sanitizer build, then the host tests with the sanitizer-built agent.
+# Ends with one line `N passed, N failed` summing both suites.
+# Installs nothing: run selftests/setup.sh first.
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+LOG_DIR=$(mktemp -d /tmp/kerno-tests.XXXXXX)
+passed=0
+failed=0
+
+finish() {
+	echo "$passed passed, $failed failed"
+	if [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
+		exit 1
+	fi
+	exit 0
+}
+
+check_tools() {
+	local tool missing=()
+	for tool in clang bpftool make cc nginx h2load curl setpriv /usr/bin/python3; do
+		command -v "$tool" >/dev/null || missing+=("$tool")
+	done
+	if [ "${#missing[@]}" -gt 0 ]; then
+		echo "run_all.sh: missing ${missing[*]}: run selftests/setup.sh first" >&2
+		failed=$((failed + 1))
+		finish
+	fi
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "run_all.sh: the host tests load BPF programs: run as root" >&2
+		failed=$((failed + 1))
+		finish
+	fi
+}
+
+# A build failure is one failed "test": nothing after it can run.
+build() {
+	echo "== make -j2 $*"
+	if ! make -j2 "$@" >"$LOG_DIR/build.log" 2>&1; then
+		tail -n 40 "$LOG_DIR/build.log"
+		echo "run_all.sh: make $* failed (full log: $LOG_DIR/build.log)" >&2
+		failed=$((failed + 1))
+		finish
+	fi
+}
+
+# Adds a suite's counts from its `N passed, N failed` line, or else from
+# cmocka's [  PASSED  ] / [  FAILED  ] summaries; a suite that exits non-zero
+# without reporting a failure still counts as one failure.
+add_counts() {
+	local log=$1 rc=$2 p f line
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+	if [ -n "$line" ]; then
+		p=${line%% passed*}
+		f=${line#*, }
+		f=${f%% failed*}
+	else
+		p=$(sed -nE 's/^\[  PASSED  \] ([0-9]+) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+		f=$(sed -nE 's/^\[  FAILED  \] ([0-9]+) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+	fi
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+check_tools
+build SAN=1
+build
+
+echo "== unit tests (ASan+UBSan)"
+make --no-print-directory SAN=1 unit-test 2>&1 | tee "$LOG_DIR/unit.log"
+add_counts "$LOG_DIR/unit.log" "${PIPESTATUS[0]}"
+
+echo "== host tests against build-san/kerno (ASan+UBSan)"
+/usr/bin/python3 selftests/host/runner.py --kerno build-san/kerno "$@" 2>&1 | tee "$LOG_DIR/host.log"
+add_counts "$LOG_DIR/host.log" "${PIPESTATUS[0]}"
+
+finish

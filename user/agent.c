@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The local agent loop: load the capture, then every interval turn what the
+ * kernel aggregated into one `metrics` envelope. The last partial interval
+ * is flushed on exit, whatever ends the run.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+
+#include "agent.h"
+#include "capture_load.h"
+#include "drain.h"
+#include "otlp.h"
+#include "preflight.h"
+#include "procnames.h"
+#include "uplink.h"
+
+/* Drains a series must sit idle before it leaves the kernel map. */
+#define IDLE_ROUNDS 30
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static __u64 now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* Sleep until the monotonic deadline or a signal, whichever comes first. */
+static void sleep_until(__u64 deadline)
+{
+	struct timespec ts = { .tv_sec = deadline / 1000000000ULL,
+			       .tv_nsec = deadline % 1000000000ULL };
+
+	while (!stop_signal && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+struct agent {
+	const struct kerno_config *cfg;
+	struct capture cap;
+	struct drain drain;
+	struct uplink *up;
+	struct proc_names names;
+	__u64 interval_start;	/* unix-epoch ns */
+	__u64 prog_misses;	/* as last reported */
+};
+
+static int send_hello(struct agent *a)
+{
+	struct utsname un;
+	json_t *data;
+	int ret;
+
+	uname(&un);
+	data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "agent", "kerno", "version",
+			 KERNO_VERSION, "host.name", a->cfg->host_name, "kernel", un.release,
+			 "hook", a->cap.hook, "interval", (json_int_t)a->cfg->interval);
+	if (!data)
+		return -ENOMEM;
+	ret = uplink_send(a->up, "hello", data);
+	json_decref(data);
+	return ret;
+}
+
+/* One interval: drain the kernel maps and write one metrics envelope. */
+static int flush_interval(struct agent *a)
+{
+	__u64 counters[KERNO_COUNTER__COUNT], misses;
+	const struct kerno_sample *samples;
+	struct otlp_metrics_in in = {};
+	json_t *req;
+	long n;
+	int ret;
+
+	n = drain_series(&a->drain, &samples);
+	if (n < 0)
+		return n;
+	drain_counters(&a->drain, counters);
+	misses = capture_prog_misses(&a->cap);
+	counters[KERNO_DROP_PROG_MISSES] = misses - a->prog_misses;
+	a->prog_misses = misses;
+
+	in.samples = samples;
+	in.n_samples = n;
+	in.start_ns = a->interval_start;
+	in.end_ns = now_ns(CLOCK_REALTIME);
+	in.host = a->cfg->host_name;
+	in.counters = counters;
+	in.max_series_per_process = a->cfg->max_series_per_process;
+	in.lookup = proc_names_lookup;
+	in.lookup_ctx = &a->names;
+	req = otlp_metrics_request(&in);
+	if (!req)
+		return -ENOMEM;
+	ret = uplink_send(a->up, "metrics", req);
+	json_decref(req);
+	proc_names_prune(&a->names);
+	a->interval_start = in.end_ns;
+	return ret;
+}
+
+static int start(struct agent *a, char *err, size_t errlen)
+{
+	const struct kerno_config *cfg = a->cfg;
+	struct capture_opts o = {
+		.pin_dir = cfg->pin_dir,
+		.max_conns = cfg->max_conns,
+		.max_series = cfg->max_series,
+		.max_header_bytes = cfg->max_header_bytes,
+		.force_raw_tp = cfg->raw_tp,
+		.verbose = cfg->verbose,
+	};
+	int ret;
+
+	if (mkdir(cfg->data_dir, 0700) && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create data directory %s: %s", cfg->data_dir,
+			 strerror(errno));
+		return -errno;
+	}
+	ret = uplink_open(cfg->data_dir, cfg->host_name, &a->up);
+	if (ret) {
+		snprintf(err, errlen, "cannot open the uplink file under %s: %s", cfg->data_dir,
+			 strerror(-ret));
+		return ret;
+	}
+	a->names.cache = procinfo_cache_new(NULL, 0, 60);
+	if (!a->names.cache)
+		return -ENOMEM;
+	ret = capture_start(&a->cap, &o, err, errlen);
+	if (ret)
+		return ret;
+	a->names.procs_fd = a->cap.procs_fd;
+	ret = drain_init(&a->drain, a->cap.series_fd, a->cap.counters_fd, cfg->max_series,
+			 IDLE_ROUNDS);
+	if (ret) {
+		snprintf(err, errlen, "cannot set up draining: %s", strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+static void finish(struct agent *a)
+{
+	drain_free(&a->drain);
+	capture_stop(&a->cap);
+	if (a->names.cache)
+		procinfo_cache_free(a->names.cache);
+	if (a->up)
+		uplink_close(a->up);
+}
+
+static int loop(struct agent *a)
+{
+	const struct kerno_config *cfg = a->cfg;
+	__u64 t0 = now_ns(CLOCK_MONOTONIC), next = t0, end = 0;
+	int ret;
+
+	if (cfg->duration)
+		end = t0 + cfg->duration * 1000000000ULL;
+	for (;;) {
+		next += cfg->interval * 1000000000ULL;
+		if (end && next > end)
+			next = end;
+		sleep_until(next);
+		ret = flush_interval(a);
+		if (ret) {
+			fprintf(stderr, "kerno: cannot write metrics: %s\n", strerror(-ret));
+			return 1;
+		}
+		if (stop_signal || (end && now_ns(CLOCK_MONOTONIC) >= end))
+			return 0;
+	}
+}
+
+int agent_run(const struct kerno_config *cfg)
+{
+	struct agent a = { .cfg = cfg, .names.procs_fd = -1 };
+	char err[512] = "";
+	int ret, code;
+
+	if (preflight_capture(err, sizeof(err))) {
+		fprintf(stderr, "kerno: %s\n", err);
+		return 2;
+	}
+	install_signals();
+	a.interval_start = now_ns(CLOCK_REALTIME);
+	ret = start(&a, err, sizeof(err));
+	if (!ret)
+		ret = send_hello(&a);
+	if (ret) {
+		fprintf(stderr, "kerno: %s\n", err[0] ? err : strerror(-ret));
+		finish(&a);
+		return ret == -EPERM || ret == -EACCES ? 2 : 1;
+	}
+	fprintf(stderr, "kerno: capturing with %s hooks, maps pinned in %s, writing %s\n",
+		a.cap.hook, cfg->pin_dir, uplink_path(a.up));
+	code = loop(&a);
+	finish(&a);
+	return code;
+}

@@ -1,0 +1,442 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Options from defaults, config file, environment and command line: see config.h. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#define OPT(field) offsetof(struct kerno_config, field)
+#define DAY (24 * 3600LL)
+
+const struct kerno_opt kerno_options[] = {
+	{ "data-dir", KERNO_OPT_STR, "./kerno-data", 0, 0, OPT(data_dir), "DIR",
+	  "where objects/ and uplink/ are written" },
+	{ "interval", KERNO_OPT_SECS, "10", 1, DAY, OPT(interval), "SECS",
+	  "drain and flush period" },
+	{ "duration", KERNO_OPT_SECS, "0", 0, 365 * DAY, OPT(duration), "SECS",
+	  "run that long, flush and exit; 0: until SIGINT or SIGTERM" },
+	{ "max-conns", KERNO_OPT_INT, "8192", 1, 1 << 24, OPT(max_conns), "N",
+	  "connections tracked at once" },
+	{ "max-series", KERNO_OPT_INT, "4096", 1, 1 << 24, OPT(max_series), "N",
+	  "metric series kept by the kernel" },
+	{ "max-series-per-process", KERNO_OPT_INT, "200", 0, 1 << 24, OPT(max_series_per_process),
+	  "N", "series per process and interval before 'other' (0: no limit)" },
+	{ "max-header-bytes", KERNO_OPT_INT, "16384", 256, 1 << 20, OPT(max_header_bytes), "N",
+	  "HTTP header block size past which a message is dropped" },
+	{ "host-name", KERNO_OPT_STR, NULL, 0, 0, OPT(host_name), "NAME",
+	  "host.name of the telemetry (default: the system's host name)" },
+	{ "pin-dir", KERNO_OPT_STR, "/sys/fs/bpf/kerno", 0, 0, OPT(pin_dir), "DIR",
+	  "where the BPF maps are pinned" },
+	{ "refresh", KERNO_OPT_SECS, "2", 1, DAY, OPT(refresh), "SECS",
+	  "kerno top: seconds between screens" },
+	{ "iterations", KERNO_OPT_INT, "0", 0, 1 << 30, OPT(iterations), "N",
+	  "kerno top: screens to show before exiting; 0: until interrupted" },
+	{ "raw-tp", KERNO_OPT_BOOL, "false", 0, 0, OPT(raw_tp), NULL,
+	  "attach the raw_tp flavour even where tp_btf is available" },
+	{ "verbose", KERNO_OPT_BOOL, "false", 0, 0, OPT(verbose), NULL,
+	  "log more, including libbpf's debug output" },
+	{ "config", KERNO_OPT_STR, NULL, 0, 0, OPT(config), "FILE",
+	  "read options from FILE (lines of `name = value`)" },
+};
+const size_t kerno_n_options = sizeof(kerno_options) / sizeof(kerno_options[0]);
+
+static int fail(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	/* clang-analyzer 14 misreads the va_list: a false positive. */
+	vsnprintf(err, len, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized) */
+	va_end(ap);
+	return -1;
+}
+
+/* Option names compare with '-' and '_' as the same character. */
+static const struct kerno_opt *find_opt(const struct kerno_opt *opts, size_t n, const char *name,
+					size_t len)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < len && opts[i].name[j]; j++) {
+			char a = name[j] == '_' ? '-' : name[j];
+
+			if (a != opts[i].name[j])
+				break;
+		}
+		if (j == len && !opts[i].name[j])
+			return &opts[i];
+	}
+	return NULL;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		if (!strcasecmp(s, yes[i]) || !strcasecmp(s, no[i])) {
+			*out = !strcasecmp(s, yes[i]);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* A whole decimal number, for SECS optionally followed by one unit letter. */
+static int parse_number(const char *s, bool secs, long long *out)
+{
+	static const struct {
+		char unit;
+		long long mult;
+	} units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', DAY } };
+	long long v, mult = 1;
+	char *end;
+	size_t i;
+
+	if (!isdigit((unsigned char)*s) && *s != '-')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	if (secs && *end && !end[1]) {
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (*end == units[i].unit)
+				break;
+		if (i == sizeof(units) / sizeof(units[0]))
+			return -1;
+		mult = units[i].mult;
+		end++;
+	}
+	if (*end || __builtin_mul_overflow(v, mult, out))
+		return -1;
+	return 0;
+}
+
+/* Store `value` into the option's field; `src` names where it came from, for errors. */
+static int set_value(const struct kerno_opt *o, void *base, const char *value, const char *src,
+		     char *err, size_t len)
+{
+	void *field = (char *)base + o->offset;
+	long long v;
+	char *copy;
+
+	switch (o->type) {
+	case KERNO_OPT_STR:
+		copy = strdup(value);
+		if (!copy)
+			return fail(err, len, "%s: out of memory", src);
+		free(*(char **)field);
+		*(char **)field = copy;
+		return 0;
+	case KERNO_OPT_BOOL:
+		if (parse_bool(value, field))
+			return fail(err, len, "%s: '%s' is not a boolean (true or false)", src,
+				    value);
+		return 0;
+	case KERNO_OPT_INT:
+	case KERNO_OPT_SECS:
+		if (parse_number(value, o->type == KERNO_OPT_SECS, &v))
+			return fail(err, len, "%s: '%s' is not a whole number%s", src, value,
+				    o->type == KERNO_OPT_SECS ? " of seconds (or with m, h, d)" :
+								"");
+		if (v < o->min || v > o->max)
+			return fail(err, len, "%s: %lld is out of range (%lld to %lld)", src, v,
+				    o->min, o->max);
+		*(long long *)field = v;
+		return 0;
+	}
+	return fail(err, len, "%s: bad option type", src);
+}
+
+static int set_defaults(const struct kerno_opt *opts, size_t n, void *base, char *err, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (opts[i].def && set_value(&opts[i], base, opts[i].def, opts[i].name, err, len))
+			return -1;
+	return 0;
+}
+
+static void env_name(const char *prefix, const char *name, char *out, size_t size)
+{
+	size_t i = snprintf(out, size, "%s", prefix);
+
+	for (; *name && i + 1 < size; name++, i++)
+		out[i] = *name == '-' ? '_' : toupper((unsigned char)*name);
+	out[i < size ? i : size - 1] = '\0';
+}
+
+static int load_env(const struct kerno_opt *opts, size_t n, void *base, const char *prefix,
+		    char *err, size_t len)
+{
+	char var[128];
+	const char *val;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		env_name(prefix, opts[i].name, var, sizeof(var));
+		val = getenv(var);
+		if (val && *val && set_value(&opts[i], base, val, var, err, len))
+			return -1;
+	}
+	return 0;
+}
+
+/* The option an argument names, with its value; -1 when the argument is not an option we know. */
+static int split_arg(const struct kerno_opt *opts, size_t n, int argc, char **argv, int *i,
+		     const struct kerno_opt **o, const char **value, char *err, size_t len)
+{
+	const char *name = argv[*i] + 2, *eq = strchr(name, '=');
+	size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+	bool negated = false;
+
+	*o = find_opt(opts, n, name, nlen);
+	if (!*o && nlen > 3 && !strncmp(name, "no-", 3)) {
+		*o = find_opt(opts, n, name + 3, nlen - 3);
+		negated = *o && (*o)->type == KERNO_OPT_BOOL;
+		if (*o && !negated)
+			return fail(err, len, "--%.*s: --%s is not a boolean", (int)nlen, name,
+				    (*o)->name);
+	}
+	if (!*o)
+		return fail(err, len, "unknown option '--%.*s' (try --help)", (int)nlen, name);
+	if (negated && eq)
+		return fail(err, len, "--%.*s takes no value", (int)nlen, name);
+	if (negated)
+		*value = "false";
+	else if (eq)
+		*value = eq + 1;
+	else if ((*o)->type == KERNO_OPT_BOOL)
+		*value = "true";
+	else if (*i + 1 < argc)
+		*value = argv[++*i];
+	else
+		return fail(err, len, "--%s needs a value", (*o)->name);
+	return 0;
+}
+
+/*
+ * Walk the command line. With `only` set, store that option alone (the
+ * config file must be known before the rest is applied) while still
+ * checking every argument. Returns 0, 1 for --help, or -1.
+ */
+static int load_argv(const struct kerno_opt *opts, size_t n, void *base, int argc, char **argv,
+		     const struct kerno_opt *only, char *err, size_t len)
+{
+	const struct kerno_opt *o;
+	const char *value = NULL;
+	char src[128];
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return 1;
+		if (!strcmp(argv[i], "--") && i + 1 == argc)
+			break;
+		if (!strcmp(argv[i], "--"))
+			return fail(err, len, "unexpected argument '%s' (try --help)", argv[i + 1]);
+		if (strncmp(argv[i], "--", 2) || !argv[i][2])
+			return fail(err, len, "unexpected argument '%s' (try --help)", argv[i]);
+		if (split_arg(opts, n, argc, argv, &i, &o, &value, err, len))
+			return -1;
+		if (only && o != only)
+			continue;
+		snprintf(src, sizeof(src), "--%s", o->name);
+		if (set_value(o, base, value, src, err, len))
+			return -1;
+	}
+	return 0;
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+/*
+ * The value of a `key = value` line: either "quoted" (kept as is inside the
+ * quotes) or bare, cut at a `#` that follows a blank so paths may hold `#`.
+ */
+static char *clean_value(char *v)
+{
+	char *close, *rest, *hash;
+
+	v = trim(v);
+	if (*v == '"') {
+		close = strchr(v + 1, '"');
+		rest = close ? trim(close + 1) : NULL;
+		if (rest && (!*rest || *rest == '#')) {
+			*close = '\0';
+			return v + 1;
+		}
+		return v;
+	}
+	for (hash = strchr(v, '#'); hash; hash = strchr(hash + 1, '#')) {
+		if (hash > v && isspace((unsigned char)hash[-1])) {
+			*hash = '\0';
+			break;
+		}
+	}
+	return trim(v);
+}
+
+static int file_line(const struct kerno_opt *opts, size_t n, void *base, const char *path,
+		     int lineno, char *line, char *err, size_t len)
+{
+	const struct kerno_opt *o;
+	char *key, *eq, src[PATH_MAX + 160];
+
+	key = trim(line);
+	if (!*key || *key == '#')
+		return 0;
+	eq = strchr(key, '=');
+	if (!eq)
+		return fail(err, len, "%s:%d: expected `name = value`", path, lineno);
+	*eq = '\0';
+	key = trim(key);
+	o = find_opt(opts, n, key, strlen(key));
+	if (!o)
+		return fail(err, len, "%s:%d: unknown option '%s'", path, lineno, key);
+	snprintf(src, sizeof(src), "%s:%d: %s", path, lineno, o->name);
+	return set_value(o, base, clean_value(eq + 1), src, err, len);
+}
+
+static int load_file(const struct kerno_opt *opts, size_t n, void *base, const char *path,
+		     char *err, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int lineno = 0, ret = 0;
+
+	if (!f)
+		return fail(err, len, "cannot read config file '%s': %s", path, strerror(errno));
+	while (!ret && getline(&line, &cap, f) >= 0)
+		ret = file_line(opts, n, base, path, ++lineno, line, err, len);
+	if (!ret && ferror(f))
+		ret = fail(err, len, "cannot read config file '%s': %s", path, strerror(errno));
+	free(line);
+	fclose(f);
+	return ret;
+}
+
+int kerno_opts_load(const struct kerno_opt *opts, size_t n, void *base, const char *env_prefix,
+		    int argc, char **argv, char *err, size_t errlen)
+{
+	const struct kerno_opt *cfg_opt = find_opt(opts, n, "config", 6);
+	char var[128], *path = NULL;
+	const char *name = NULL;
+	int ret;
+
+	if (set_defaults(opts, n, base, err, errlen))
+		return -1;
+	/* The file sits below the environment and the command line, but they name it. */
+	ret = load_argv(opts, n, base, argc, argv, cfg_opt, err, errlen);
+	if (ret)
+		return ret;
+	if (cfg_opt) {
+		name = *(char **)((char *)base + cfg_opt->offset);
+		env_name(env_prefix, cfg_opt->name, var, sizeof(var));
+		if (!name)
+			name = getenv(var);
+	}
+	/* A copy: the file may set `config` itself, freeing the string name points to. */
+	if (name && *name) {
+		path = strdup(name);
+		ret = path ? load_file(opts, n, base, path, err, errlen) :
+			     fail(err, errlen, "out of memory");
+		free(path);
+		if (ret)
+			return -1;
+	}
+	if (load_env(opts, n, base, env_prefix, err, errlen))
+		return -1;
+	return load_argv(opts, n, base, argc, argv, NULL, err, errlen);
+}
+
+void kerno_opts_free(const struct kerno_opt *opts, size_t n, void *base)
+{
+	char **field;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (opts[i].type != KERNO_OPT_STR)
+			continue;
+		field = (char **)((char *)base + opts[i].offset);
+		free(*field);
+		*field = NULL;
+	}
+}
+
+void kerno_opts_help(FILE *out, const struct kerno_opt *opts, size_t n, const char *env_prefix,
+		     const char *usage)
+{
+	char flag[64], var[128];
+	size_t i;
+
+	fprintf(out,
+		"Usage: %s\n\nOptions (also %s<NAME> in the environment, `name = value` "
+		"in the --config file):\n",
+		usage, env_prefix);
+	for (i = 0; i < n; i++) {
+		const struct kerno_opt *o = &opts[i];
+
+		if (o->type == KERNO_OPT_BOOL)
+			snprintf(flag, sizeof(flag), "--[no-]%s", o->name);
+		else
+			snprintf(flag, sizeof(flag), "--%s %s", o->name, o->arg ? o->arg : "VALUE");
+		env_name(env_prefix, o->name, var, sizeof(var));
+		fprintf(out, "  %-32s %s\n", flag, o->help);
+		fprintf(out, "  %-32s %s", "", var);
+		if (o->def)
+			fprintf(out, ", default %s%s", o->def,
+				o->type == KERNO_OPT_SECS ? "s" : "");
+		fputc('\n', out);
+	}
+	fprintf(out, "  %-32s %s\n", "-h, --help", "show this help and exit");
+}
+
+int kerno_config_load(struct kerno_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+	char host[HOST_NAME_MAX + 1];
+	int ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	ret = kerno_opts_load(kerno_options, kerno_n_options, cfg, "KERNO_", argc, argv, err,
+			      errlen);
+	if (ret || (cfg->host_name && *cfg->host_name))
+		return ret;
+	if (gethostname(host, sizeof(host)))
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	free(cfg->host_name);
+	cfg->host_name = strdup(host);
+	return cfg->host_name ? 0 : fail(err, errlen, "out of memory");
+}
+
+void kerno_config_free(struct kerno_config *cfg)
+{
+	kerno_opts_free(kerno_options, kerno_n_options, cfg);
+}
+
+void kerno_config_help(FILE *out, const char *usage)
+{
+	kerno_opts_help(out, kerno_options, kerno_n_options, "KERNO_", usage);
+}

@@ -1,0 +1,459 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * OTLP/JSON metrics: see otlp.h and docs/metrics.md. Built with json_pack,
+ * whose "o" stealing and NULL propagation make an allocation failure
+ * anywhere surface as a NULL request without a check at every step.
+ */
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "histogram.h"
+#include "names.h"
+#include "otlp.h"
+
+#ifndef KERNO_VERSION
+#define KERNO_VERSION "dev"
+#endif
+
+#define SCOPE_NAME "kerno.preon"
+#define TEMPORALITY_DELTA 1
+#define OTHER_ROUTE "other"
+
+/* The interval and the lookups every data point needs. */
+struct ctx {
+	const struct otlp_metrics_in *in;
+	json_t *start; /* startTimeUnixNano, shared by every data point */
+	json_t *end; /* timeUnixNano */
+};
+
+static json_t *u64_str(__u64 v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+	return json_string(buf);
+}
+
+/* Append a new reference; -1 (and the reference dropped) on failure. */
+static int append(json_t *arr, json_t *v)
+{
+	return v && !json_array_append_new(arr, v) ? 0 : -1;
+}
+
+static int attr_str(json_t *attrs, const char *key, const char *val)
+{
+	return append(attrs, json_pack("{s:s, s:{s:s}}", "key", key, "value", "stringValue", val));
+}
+
+/* OTLP/JSON AnyValue.intValue is an int64, hence a string. */
+static int attr_int(json_t *attrs, const char *key, long long val)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%lld", val);
+	return append(attrs, json_pack("{s:s, s:{s:s}}", "key", key, "value", "intValue", buf));
+}
+
+static double ns_to_s(__u64 ns)
+{
+	return (double)ns / 1e9;
+}
+
+void otlp_escape_path(const char *path, size_t len, char *out)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char ch;
+	size_t i;
+
+	for (i = 0; i < len && path[i]; i++) {
+		ch = (unsigned char)path[i];
+		if (ch > 0x20 && ch < 0x7f) {
+			*out++ = ch;
+			continue;
+		}
+		*out++ = '%';
+		*out++ = hex[ch >> 4];
+		*out++ = hex[ch & 15];
+	}
+	*out = '\0';
+}
+
+/*
+ * Format the peer address. IPv4-mapped IPv6 addresses, which a dual-stack
+ * listener sees for IPv4 clients, are printed as the IPv4 they are.
+ */
+static bool format_addr(const struct kerno_series_key *k, char *buf, size_t size)
+{
+	static const __u8 v4mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	if (k->family == AF_INET6 && !memcmp(k->peer_addr, v4mapped, sizeof(v4mapped)))
+		return inet_ntop(AF_INET, k->peer_addr + 12, buf, size) != NULL;
+	if (k->family == AF_INET || k->family == AF_INET6)
+		return inet_ntop(k->family, k->peer_addr, buf, size) != NULL;
+	return false;
+}
+
+/*
+ * error.type as the semantic conventions define it for HTTP: the status
+ * code, when it is a server error (servers) or any 4xx/5xx (clients).
+ */
+static int attr_error_type(json_t *attrs, const struct kerno_series_key *k)
+{
+	char buf[8];
+
+	if (k->status < (k->role == KERNO_ROLE_SERVER ? 500 : 400))
+		return 0;
+	snprintf(buf, sizeof(buf), "%u", k->status);
+	return attr_str(attrs, "error.type", buf);
+}
+
+/* A folded series (see fold_tail) has only method "_OTHER", status and route "other". */
+static json_t *point_attrs(const struct kerno_series_key *k, bool folded)
+{
+	char route[3 * KERNO_PATH_LEN + 1], addr[INET6_ADDRSTRLEN];
+	bool server = k->role == KERNO_ROLE_SERVER;
+	json_t *attrs = json_array();
+	int err = 0;
+
+	if (!attrs)
+		return NULL;
+	if (folded)
+		strcpy(route, OTHER_ROUTE);
+	else
+		otlp_escape_path(k->path, sizeof(k->path), route);
+	err |= attr_str(attrs, "http.request.method",
+			folded ? "_OTHER" : kerno_method_name(k->method));
+	if (k->status)
+		err |= attr_int(attrs, "http.response.status_code", k->status);
+	err |= attr_str(attrs, server ? "http.route" : "url.template", route);
+	if (!folded && !server && format_addr(k, addr, sizeof(addr)))
+		err |= attr_str(attrs, "server.address", addr);
+	if (!folded)
+		err |= attr_int(attrs, "server.port", k->server_port);
+	if (!folded && server && format_addr(k, addr, sizeof(addr)))
+		err |= attr_str(attrs, "client.address", addr);
+	err |= attr_error_type(attrs, k);
+	if (err) {
+		json_decref(attrs);
+		return NULL;
+	}
+	return attrs;
+}
+
+/*
+ * The populated range [f, l] of the kernel histogram as OTLP explicit
+ * buckets: bounds upper(f) .. upper(l-1) and counts c_f .. c_l. OTLP's
+ * first bucket (-inf, upper(f)] then holds exactly c_f and its last one
+ * (upper(l-1), +inf) exactly c_l; min = lower(f) and max = upper(l) close
+ * the two open ends.
+ */
+static int put_buckets(json_t *dp, const __u32 *buckets, unsigned int f, unsigned int l)
+{
+	json_t *bounds = json_array(), *counts = json_array();
+	unsigned int b;
+	int err = !bounds || !counts;
+
+	for (b = f; b <= l && !err; b++) {
+		err |= append(counts, u64_str(buckets[b]));
+		if (b < l)
+			err |= append(bounds, json_real(ns_to_s(kerno_hist_upper(b))));
+	}
+	err |= json_object_set_new(dp, "bucketCounts", counts);
+	err |= json_object_set_new(dp, "explicitBounds", bounds);
+	err |= json_object_set_new(dp, "min", json_real(ns_to_s(kerno_hist_lower(f))));
+	err |= json_object_set_new(dp, "max", json_real(ns_to_s(kerno_hist_upper(l))));
+	return err ? -1 : 0;
+}
+
+/*
+ * One histogram data point. Its count is the sum of the buckets rather
+ * than the sample's count, which a torn per-CPU read may put off by one:
+ * OTLP wants the two equal.
+ */
+static json_t *data_point(const struct ctx *c, const struct kerno_sample *s, bool folded)
+{
+	unsigned int f, l;
+	json_t *dp;
+
+	if (!kerno_hist_range(s->buckets, &f, &l))
+		return NULL;
+	dp = json_pack("{s:o, s:O, s:O, s:o, s:f}", "attributes", point_attrs(&s->key, folded),
+		       "startTimeUnixNano", c->start, "timeUnixNano", c->end, "count",
+		       u64_str(kerno_hist_total(s->buckets)), "sum", ns_to_s(s->sum_ns));
+	if (dp && put_buckets(dp, s->buckets, f, l)) {
+		json_decref(dp);
+		dp = NULL;
+	}
+	return dp;
+}
+
+static json_t *histogram_metric(const char *name, const char *desc, json_t *points)
+{
+	return json_pack("{s:s, s:s, s:s, s:{s:i, s:o}}", "name", name, "description", desc, "unit",
+			 "s", "histogram", "aggregationTemporality", TEMPORALITY_DELTA,
+			 "dataPoints", points);
+}
+
+/* Busiest series first within a process, so the series cap keeps the ones that matter. */
+static int cmp_sample(const void *a, const void *b)
+{
+	const struct kerno_sample *x = *(const struct kerno_sample *const *)a;
+	const struct kerno_sample *y = *(const struct kerno_sample *const *)b;
+
+	if (x->key.tgid != y->key.tgid)
+		return x->key.tgid < y->key.tgid ? -1 : 1;
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	/* Ties broken by the whole key so the output does not depend on map order. */
+	return memcmp(&x->key, &y->key, sizeof(x->key));
+}
+
+static void merge_into(struct kerno_sample *dst, const struct kerno_sample *src)
+{
+	unsigned int b;
+
+	dst->count += src->count;
+	dst->sum_ns += src->sum_ns;
+	for (b = 0; b < KERNO_HIST_BUCKETS; b++)
+		dst->buckets[b] = src->buckets[b] > UINT32_MAX - dst->buckets[b] ?
+					  UINT32_MAX :
+					  dst->buckets[b] + src->buckets[b];
+}
+
+/*
+ * Fold the series past the cap into one per (role, status). Returns how
+ * many folded series `out` (room for n) now holds.
+ */
+static size_t fold_tail(const struct kerno_sample *const *tail, size_t n, struct kerno_sample *out)
+{
+	size_t i, j, used = 0;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < used; j++)
+			if (out[j].key.role == tail[i]->key.role &&
+			    out[j].key.status == tail[i]->key.status)
+				break;
+		if (j == used) {
+			memset(&out[j], 0, sizeof(out[j]));
+			out[j].key.tgid = tail[i]->key.tgid;
+			out[j].key.role = tail[i]->key.role;
+			out[j].key.status = tail[i]->key.status;
+			used++;
+		}
+		merge_into(&out[j], tail[i]);
+	}
+	return used;
+}
+
+/* Append the data points of the role's series to points: kept ones, then folded ones. */
+static int role_points(const struct ctx *c, json_t *points, unsigned int role,
+		       const struct kerno_sample *const *kept, size_t n_kept,
+		       const struct kerno_sample *folded, size_t n_folded)
+{
+	size_t i;
+
+	for (i = 0; i < n_kept; i++)
+		if (kept[i]->key.role == role && append(points, data_point(c, kept[i], false)))
+			return -1;
+	for (i = 0; i < n_folded; i++)
+		if (folded[i].key.role == role && append(points, data_point(c, &folded[i], true)))
+			return -1;
+	return 0;
+}
+
+static json_t *process_metrics(const struct ctx *c, const struct kerno_sample *const *kept,
+			       size_t n_kept, const struct kerno_sample *folded, size_t n_folded)
+{
+	static const struct {
+		unsigned int role;
+		const char *name, *desc;
+	} kinds[] = {
+		{ KERNO_ROLE_SERVER, "http.server.request.duration",
+		  "Duration of HTTP server requests." },
+		{ KERNO_ROLE_CLIENT, "http.client.request.duration",
+		  "Duration of HTTP client requests." },
+	};
+	json_t *metrics = json_array(), *points;
+	size_t i;
+
+	for (i = 0; metrics && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		points = json_array();
+		if (!points ||
+		    role_points(c, points, kinds[i].role, kept, n_kept, folded, n_folded)) {
+			json_decref(points);
+			goto fail;
+		}
+		if (!json_array_size(points)) {
+			json_decref(points);
+			continue;
+		}
+		if (append(metrics, histogram_metric(kinds[i].name, kinds[i].desc, points)))
+			goto fail;
+	}
+	return metrics;
+fail:
+	json_decref(metrics);
+	return NULL;
+}
+
+static json_t *process_resource(const struct ctx *c, __u32 pid)
+{
+	json_t *attrs = json_array();
+	struct procinfo info;
+	int err;
+
+	if (!attrs)
+		return NULL;
+	err = attr_str(attrs, "host.name", c->in->host);
+	err |= attr_int(attrs, "process.pid", pid);
+	if (c->in->lookup && !c->in->lookup(c->in->lookup_ctx, pid, &info)) {
+		err |= attr_str(attrs, "process.executable.name", info.exe);
+		if (info.container_id[0])
+			err |= attr_str(attrs, "container.id", info.container_id);
+	}
+	if (err) {
+		json_decref(attrs);
+		return NULL;
+	}
+	return json_pack("{s:o}", "attributes", attrs);
+}
+
+static json_t *resource_metrics(json_t *resource, json_t *metrics)
+{
+	return json_pack("{s:o, s:[{s:{s:s, s:s}, s:o}]}", "resource", resource, "scopeMetrics",
+			 "scope", "name", SCOPE_NAME, "version", KERNO_VERSION, "metrics", metrics);
+}
+
+/*
+ * The resourceMetrics of one process, whose n samples (sorted busiest
+ * first) start at group. NULL with *err = 0 when it has no traffic.
+ */
+static json_t *process_entry(const struct ctx *c, const struct kerno_sample *const *group, size_t n,
+			     int *err)
+{
+	size_t cap = c->in->max_series_per_process, n_kept = n, n_folded = 0;
+	struct kerno_sample *folded = NULL;
+	json_t *metrics, *out = NULL;
+
+	*err = 0;
+	if (cap && n > cap) {
+		folded = malloc((n - cap) * sizeof(*folded));
+		if (!folded)
+			goto fail;
+		n_kept = cap;
+		n_folded = fold_tail(group + cap, n - cap, folded);
+	}
+	metrics = process_metrics(c, group, n_kept, folded, n_folded);
+	if (!metrics)
+		goto fail;
+	free(folded);
+	if (!json_array_size(metrics)) {
+		json_decref(metrics);
+		return NULL;
+	}
+	out = resource_metrics(process_resource(c, group[0]->key.tgid), metrics);
+	*err = !out;
+	return out;
+fail:
+	free(folded);
+	*err = 1;
+	return NULL;
+}
+
+/* A monotonic delta sum with one point per counter of the kind, zeros included. */
+static json_t *counter_metric(const struct ctx *c, bool drops)
+{
+	const char *attr = drops ? "reason" : "event";
+	json_t *points = json_array(), *dp;
+	unsigned int i;
+
+	for (i = 0; points && i < KERNO_COUNTER__COUNT; i++) {
+		if (kerno_counter_is_drop(i) != drops)
+			continue;
+		dp = json_pack("{s:[{s:s, s:{s:s}}], s:O, s:O, s:o}", "attributes", "key", attr,
+			       "value", "stringValue", kerno_counter_name(i), "startTimeUnixNano",
+			       c->start, "timeUnixNano", c->end, "asInt",
+			       u64_str(c->in->counters ? c->in->counters[i] : 0));
+		if (append(points, dp)) {
+			json_decref(points);
+			return NULL;
+		}
+	}
+	return json_pack("{s:s, s:s, s:s, s:{s:i, s:b, s:o}}", "name",
+			 drops ? "kerno.capture.drops" : "kerno.capture.connections", "description",
+			 drops ? "Things seen and not measured, by reason." :
+				 "Connection and request events, by event.",
+			 "unit", "{event}", "sum", "aggregationTemporality", TEMPORALITY_DELTA,
+			 "isMonotonic", 1, "dataPoints", points);
+}
+
+static json_t *agent_entry(const struct ctx *c)
+{
+	json_t *resource;
+
+	resource = json_pack("{s:[{s:s, s:{s:s}}, {s:s, s:{s:s}}, {s:s, s:{s:s}}]}", "attributes",
+			     "key", "service.name", "value", "stringValue", "kerno", "key",
+			     "service.version", "value", "stringValue", KERNO_VERSION, "key",
+			     "host.name", "value", "stringValue", c->in->host);
+	return resource_metrics(resource, json_pack("[o, o]", counter_metric(c, true),
+						    counter_metric(c, false)));
+}
+
+/* Pointers to the samples worth a data point, sorted by process then busiest first. */
+static const struct kerno_sample **sorted_samples(const struct otlp_metrics_in *in, size_t *n)
+{
+	const struct kerno_sample **v = malloc((in->n_samples + 1) * sizeof(*v));
+	const struct kerno_sample *s;
+	size_t i;
+
+	if (!v)
+		return NULL;
+	*n = 0;
+	for (i = 0; i < in->n_samples; i++) {
+		s = &in->samples[i];
+		if ((s->key.role == KERNO_ROLE_SERVER || s->key.role == KERNO_ROLE_CLIENT) &&
+		    kerno_hist_total(s->buckets))
+			v[(*n)++] = s;
+	}
+	qsort(v, *n, sizeof(*v), cmp_sample);
+	return v;
+}
+
+static int add_processes(const struct ctx *c, json_t *rms)
+{
+	const struct kerno_sample **v;
+	size_t n, i, j;
+	json_t *rm;
+	int err = 0;
+
+	v = sorted_samples(c->in, &n);
+	if (!v)
+		return -1;
+	for (i = 0; i < n && !err; i = j) {
+		for (j = i + 1; j < n && v[j]->key.tgid == v[i]->key.tgid; j++)
+			;
+		rm = process_entry(c, v + i, j - i, &err);
+		if (rm && append(rms, rm))
+			err = 1;
+	}
+	free(v);
+	return err ? -1 : 0;
+}
+
+json_t *otlp_metrics_request(const struct otlp_metrics_in *in)
+{
+	struct ctx c = { .in = in, .start = u64_str(in->start_ns), .end = u64_str(in->end_ns) };
+	json_t *rms = json_array(), *req = NULL;
+
+	if (c.start && c.end && rms && !add_processes(&c, rms) && !append(rms, agent_entry(&c)))
+		req = json_pack("{s:O}", "resourceMetrics", rms);
+	json_decref(rms);
+	json_decref(c.start);
+	json_decref(c.end);
+	return req;
+}

@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * `kerno top` opens the series map a running agent pinned and reads it
+ * without changing it (no idle deletion: the agent owns the map), so any
+ * number of viewers can run beside the agent. Each screen shows the
+ * endpoints that moved during the last refresh period.
+ */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "drain.h"
+#include "histogram.h"
+#include "names.h"
+#include "procnames.h"
+#include "top.h"
+
+#define TOP_ROWS 40
+
+/* One line of the table: every status of one endpoint of one process. */
+struct top_row {
+	struct kerno_series_key key;	/* status zeroed */
+	__u64 count;
+	__u64 errors;
+	__u32 buckets[KERNO_HIST_BUCKETS];
+};
+
+static volatile sig_atomic_t top_stop;
+
+static void on_signal(int sig)
+{
+	top_stop = 1;
+}
+
+static int is_error(const struct kerno_series_key *k)
+{
+	return k->status >= 500 || (k->role == KERNO_ROLE_CLIENT && k->status >= 400);
+}
+
+static size_t merge(const struct kerno_sample *s, long n, struct top_row *rows, size_t max)
+{
+	size_t nrows = 0, i;
+	long j;
+	unsigned int b;
+
+	for (j = 0; j < n; j++) {
+		struct kerno_series_key k = s[j].key;
+
+		k.status = 0;
+		for (i = 0; i < nrows; i++)
+			if (!memcmp(&rows[i].key, &k, sizeof(k)))
+				break;
+		if (i == nrows) {
+			if (nrows == max)
+				continue;
+			memset(&rows[nrows], 0, sizeof(rows[0]));
+			rows[nrows++].key = k;
+		}
+		rows[i].count += s[j].count;
+		if (is_error(&s[j].key))
+			rows[i].errors += s[j].count;
+		for (b = 0; b < KERNO_HIST_BUCKETS; b++)
+			rows[i].buckets[b] += s[j].buckets[b];
+	}
+	return nrows;
+}
+
+static int by_rate(const void *a, const void *b)
+{
+	const struct top_row *x = a, *y = b;
+
+	return x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
+}
+
+static void print_ms(double ns)
+{
+	if (isnan(ns))
+		printf(" %9s", "-");
+	else
+		printf(" %9.2f", ns / 1e6);
+}
+
+static void show(struct top_row *rows, size_t n, double secs, struct proc_names *names)
+{
+	struct procinfo pi;
+	size_t i;
+
+	qsort(rows, n, sizeof(rows[0]), by_rate);
+	printf("%-7s %-15s %-6s %-7s %-32s %6s %9s %7s %9s %9s\n", "PID", "PROCESS", "ROLE",
+	       "METHOD", "ENDPOINT", "PORT", "REQ/S", "ERR%", "P50(ms)", "P99(ms)");
+	for (i = 0; i < n && i < TOP_ROWS; i++) {
+		const struct top_row *r = &rows[i];
+		char path[3 * KERNO_PATH_LEN + 1];
+
+		if (proc_names_lookup(names, r->key.tgid, &pi))
+			snprintf(pi.exe, sizeof(pi.exe), "?");
+		otlp_escape_path(r->key.path, strnlen(r->key.path, KERNO_PATH_LEN), path);
+		printf("%-7u %-15.15s %-6s %-7s %-32.32s %6u %9.1f %6.1f%%", r->key.tgid, pi.exe,
+		       kerno_role_name(r->key.role), kerno_method_name(r->key.method), path,
+		       r->key.server_port, r->count / secs, 100.0 * r->errors / r->count);
+		print_ms(kerno_hist_quantile(r->buckets, r->count, 0.50));
+		print_ms(kerno_hist_quantile(r->buckets, r->count, 0.99));
+		printf("\n");
+	}
+	if (!n)
+		printf("(no requests in the last %.0f s)\n", secs);
+	fflush(stdout);
+}
+
+int top_run(const struct kerno_config *cfg)
+{
+	static struct top_row rows[1024];
+	struct proc_names names = { .procs_fd = -1 };
+	const struct kerno_sample *s;
+	struct drain d = {};
+	char path[512];
+	int fd, cfd, ret = 1;
+	long long shown = 0;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/series", cfg->pin_dir);
+	fd = bpf_obj_get(path);
+	snprintf(path, sizeof(path), "%s/counters", cfg->pin_dir);
+	cfd = bpf_obj_get(path);
+	if (fd < 0 || cfd < 0) {
+		fprintf(stderr, "kerno: no running agent: cannot open %s (%s); start `kerno run` "
+			"first, as root\n", path, strerror(errno));
+		ret = errno == EACCES || errno == EPERM ? 2 : 1;
+		goto cleanup;
+	}
+	snprintf(path, sizeof(path), "%s/procs", cfg->pin_dir);
+	names.procs_fd = bpf_obj_get(path);
+	names.cache = procinfo_cache_new(NULL, 0, 60);
+	if (!names.cache || drain_init(&d, fd, cfd, cfg->max_series, 0))
+		goto cleanup;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	drain_series(&d, &s); /* baseline: the first screen shows one period */
+	while (!top_stop) {
+		sleep(cfg->refresh);
+		n = drain_series(&d, &s);
+		if (n < 0)
+			break;
+		if (isatty(STDOUT_FILENO))
+			printf("\033[H\033[2J");
+		show(rows, merge(s, n, rows, 1024), cfg->refresh, &names);
+		procinfo_cache_prune(names.cache);
+		if (cfg->iterations && ++shown >= cfg->iterations)
+			break;
+	}
+	ret = 0;
+cleanup:
+	drain_free(&d);
+	if (names.cache)
+		procinfo_cache_free(names.cache);
+	if (names.procs_fd >= 0)
+		close(names.procs_fd);
+	if (fd >= 0)
+		close(fd);
+	if (cfd >= 0)
+		close(cfd);
+	return ret;
+}

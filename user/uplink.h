@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The local uplink sink: what would go to the cloud over the WebSocket is
+ * appended instead to DATA_DIR/uplink/uplink-<host>-<YYYYMMDD>.ndjson, one
+ * envelope per line (see docs/metrics.md and DESIGN.md):
+ *
+ *   {"v":1,"type":"metrics","seq":3,"ts":"2026-11-26T12:00:10Z","data":{...}}
+ */
+#ifndef KERNO_UPLINK_H
+#define KERNO_UPLINK_H
+
+#include <time.h>
+#include <jansson.h>
+
+struct uplink;
+
+/*
+ * Create DATA_DIR and DATA_DIR/uplink (mode 0700) as needed and open today's
+ * (UTC) file for appending. Characters of `host` outside [A-Za-z0-9._-]
+ * become '_' in the file name. Returns 0 with *out set, or a negative errno.
+ */
+int uplink_open(const char *data_dir, const char *host, struct uplink **out);
+
+/*
+ * Append one envelope of `type` ("hello", "metrics", "errors", "k8s_events",
+ * "heartbeat") carrying `data` (borrowed, not stolen). The line goes out in
+ * one write(2) and is fdatasync'ed; should writing fail part way (disk
+ * full), the file is cut back so it never ends in a partial line. seq starts
+ * at 1 and counts the envelopes written by this run: a failed send uses no
+ * number. Moves to a new file when the UTC day changes.
+ * Returns 0 or a negative errno.
+ */
+int uplink_send(struct uplink *u, const char *type, json_t *data);
+
+/* uplink_send() stamped with `now` instead of the clock (tests, replays). */
+int uplink_send_at(struct uplink *u, const char *type, json_t *data, time_t now);
+
+/* seq of the last envelope written, 0 before the first. */
+unsigned long long uplink_last_seq(const struct uplink *u);
+
+/* Path of the file being written (valid until the next send or close). */
+const char *uplink_path(const struct uplink *u);
+
+/* Close the file and free u (NULL is fine). */
+void uplink_close(struct uplink *u);
+
+#endif /* KERNO_UPLINK_H */
