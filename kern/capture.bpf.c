@@ -160,12 +160,26 @@ static __noinline struct kerno_conn *conn_create(struct sock *sk, __u8 role, __u
 	return c;
 }
 
-/* The entry for the TCP socket behind fd, created if it is new to us. */
-static __always_inline struct kerno_conn *conn_of_fd(__u64 fd, __u32 tgid, __u64 *key)
+/* The socket the sock_*_length hook saw this very syscall use, or NULL. */
+static __always_inline struct sock *hinted_sock(__u64 pid_tgid, __u64 nr, __s64 ret)
 {
-	struct sock *sk = fd_to_sock(fd);
+	__u32 zero = 0;
+	struct sock_hint *h = bpf_map_lookup_elem(&sock_hints, &zero);
+
+	if (!h || h->pid_tgid != pid_tgid || h->nr != nr || h->ret != ret)
+		return NULL;
+	h->pid_tgid = 0;
+	return (struct sock *)h->sk;
+}
+
+/* The entry for the TCP socket behind fd, created if it is new to us. */
+static __always_inline struct kerno_conn *conn_of_fd(__u64 fd, __u32 tgid, __u64 *key,
+						     struct sock *sk)
+{
 	struct kerno_conn *c;
 
+	if (!sk)
+		sk = fd_to_sock(fd);
 	*key = (__u64)sk;
 	if (!sk)
 		return NULL;
@@ -274,7 +288,7 @@ static __noinline int on_data(__u64 nr, __u64 fd, __u64 buf, __u64 arg2, __s64 r
 
 	if (tgid == self_tgid)
 		return 0;
-	c = conn_of_fd(fd, tgid, &f.key);
+	c = conn_of_fd(fd, tgid, &f.key, hinted_sock(pid_tgid, nr, ret));
 	if (!c)
 		return 0;
 	f.conn = c;
@@ -382,6 +396,38 @@ int BPF_PROG(kerno_sys_exit_raw, struct pt_regs *regs, long ret)
 	if (is_conn_nr(nr))
 		return on_conn_syscall(nr, BPF_CORE_READ(regs, di), ret);
 	return 0;
+}
+
+/*
+ * Kernels with the sock_{send,recv}_length tracepoints (6.3+) name the socket
+ * of every socket read and write: leave it for this syscall's sys_exit.
+ */
+static __always_inline int leave_hint(struct sock *sk, int ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	__u32 zero = 0;
+	struct sock_hint *h = bpf_map_lookup_elem(&sock_hints, &zero);
+
+	if (!h || ret <= 0)
+		return 0;
+	h->pid_tgid = bpf_get_current_pid_tgid();
+	h->sk = (__u64)sk;
+	h->ret = ret;
+	h->nr = regs->orig_ax;
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(kerno_sock_send, struct sock *sk, int ret, int flags)
+{
+	return leave_hint(sk, ret);
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(kerno_sock_recv, struct sock *sk, int ret, int flags)
+{
+	return leave_hint(sk, ret);
 }
 
 static __always_inline int on_state(const struct sock *sk, int oldstate, int newstate)

@@ -102,6 +102,26 @@ struct {
 	__type(value, struct kerno_scratch);
 } scratch SEC(".maps");
 
+/*
+ * The socket a syscall in progress moved data on, left by the
+ * sock_{send,recv}_length tracepoints for the same syscall's sys_exit, which
+ * then needs no walk from fd to socket. Matched on thread, syscall number
+ * and byte count, so a hint left by another call never applies.
+ */
+struct sock_hint {
+	__u64 pid_tgid;
+	__u64 sk;
+	__s64 ret;
+	__u64 nr;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sock_hint);
+} sock_hints SEC(".maps");
+
 static __always_inline void count(__u32 which)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &which);

@@ -21,3 +21,15 @@ int BPF_PROG(floor_sock_state, const struct sock *sk, int oldstate, int newstate
 {
 	return 0;
 }
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(floor_sock_send, struct sock *sk, int ret, int flags)
+{
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(floor_sock_recv, struct sock *sk, int ret, int flags)
+{
+	return 0;
+}

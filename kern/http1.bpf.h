@@ -794,33 +794,46 @@ static long http1_step(__u32 i, struct seg_ref *ref)
 	}
 }
 
-/*
- * Parse `len` bytes at user address ubuf on the connection whose table key
- * is conn_key. A global function, so the verifier checks it once rather
- * than once per call site; that is also why it takes only scalars.
- * dir_tid packs the direction (high half) and the thread id.
- */
-__noinline int http1_parse(__u64 conn_key, __u64 dir_tid, __u64 now, __u64 ubuf, __u32 len)
+/* Parse `len` bytes at user address ubuf, carried by flow f. */
+static __always_inline void http1_parse_flow(const struct flow *f, __u64 ubuf, __u32 len)
 {
-	struct kerno_conn *c = bpf_map_lookup_elem(&conns, &conn_key);
+	struct kerno_conn *c = f->conn;
 	struct kerno_scratch *sc = get_scratch();
 	struct seg_ref ref;
 	struct seg_ctx *x;
 
-	if (!c || !sc)
-		return 0;
+	if (!sc)
+		return;
 	x = &sc->seg;
-	__builtin_memset(x, 0, sizeof(*x));
 	x->ubuf = ubuf;
+	x->now = f->now;
 	x->len = len;
-	x->now = now;
-	x->dir = (dir_tid >> 32) & 1;
-	x->tid = (__u32)dir_tid;
+	x->off = 0;
+	x->win_off = 0;
+	x->win_len = 0;
+	x->tid = f->tid;
+	x->dir = f->dir & 1;
 	ref.conn = c;
 	ref.x = x;
 	bpf_loop(KERNO_MAX_STEPS, http1_step, &ref, 0);
 	if (x->off < x->len && dir_of(c, x->dir)->state != KERNO_H_UNSYNC)
 		give_up(c, dir_of(c, x->dir), KERNO_DROP_SCAN_LIMIT);
+}
+
+/*
+ * The same for one of several segments (iovecs): a global function, so the
+ * verifier checks it once rather than once per segment; that is also why it
+ * takes only scalars. dir_tid packs the direction (high half) and thread.
+ */
+__noinline int http1_parse(__u64 conn_key, __u64 dir_tid, __u64 now, __u64 ubuf, __u32 len)
+{
+	struct flow f = {
+		.conn = bpf_map_lookup_elem(&conns, &conn_key),
+		.key = conn_key, .now = now, .dir = dir_tid >> 32, .tid = (__u32)dir_tid,
+	};
+
+	if (f.conn)
+		http1_parse_flow(&f, ubuf, len);
 	return 0;
 }
 

@@ -74,9 +74,10 @@ static int send_hello(struct agent *a)
 	int ret;
 
 	uname(&un);
-	data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "agent", "kerno", "version",
+	data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:I}", "agent", "kerno", "version",
 			 KERNO_VERSION, "host.name", a->cfg->host_name, "kernel", un.release,
-			 "hook", a->cap.hook, "interval", (json_int_t)a->cfg->interval);
+			 "hook", a->cap.hook, "sock_hints", a->cap.sock_hints,
+			 "interval", (json_int_t)a->cfg->interval);
 	if (!data)
 		return -ENOMEM;
 	ret = uplink_send(a->up, "hello", data);
@@ -130,6 +131,7 @@ static int start(struct agent *a, char *err, size_t errlen)
 		.max_series = cfg->max_series,
 		.max_header_bytes = cfg->max_header_bytes,
 		.force_raw_tp = cfg->raw_tp,
+		.sock_hints = cfg->sock_hints,
 		.verbose = cfg->verbose,
 	};
 	int ret;
@@ -214,8 +216,9 @@ int agent_run(const struct kerno_config *cfg)
 		finish(&a);
 		return ret == -EPERM || ret == -EACCES ? 2 : 1;
 	}
-	fprintf(stderr, "kerno: capturing with %s hooks, maps pinned in %s, writing %s\n",
-		a.cap.hook, cfg->pin_dir, uplink_path(a.up));
+	fprintf(stderr, "kerno: capturing with %s hooks%s, maps pinned in %s, writing %s\n",
+		a.cap.hook, a.cap.sock_hints ? " and socket hints" : "", cfg->pin_dir,
+		uplink_path(a.up));
 	code = loop(&a);
 	finish(&a);
 	return code;

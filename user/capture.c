@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "capture_load.h"
@@ -34,9 +35,33 @@ void capture_set_libbpf_verbose(bool verbose)
 	libbpf_set_print(libbpf_print);
 }
 
-/* Enable one flavour of the entry programs and disable the other. */
-static void choose_flavour(struct capture_bpf *skel, bool btf)
+/* Does the running kernel have this BTF-typed tracepoint? */
+static bool have_tracepoint(const char *name)
 {
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	char type[128];
+	bool ret;
+
+	if (!vmlinux)
+		return false;
+	snprintf(type, sizeof(type), "btf_trace_%s", name);
+	ret = btf__find_by_name_kind(vmlinux, type, BTF_KIND_TYPEDEF) > 0;
+	btf__free(vmlinux);
+	return ret;
+}
+
+/*
+ * Enable one flavour of the entry programs and disable the other. The
+ * socket hints need BTF tracepoints that came with Linux 6.3; without them
+ * sys_exit finds the socket from the fd itself.
+ */
+static void choose_flavour(struct capture_bpf *skel, bool btf, bool use_hints)
+{
+	bool hints = use_hints && btf && have_tracepoint("sock_send_length") &&
+		     have_tracepoint("sock_recv_length");
+
+	bpf_program__set_autoload(skel->progs.kerno_sock_send, hints);
+	bpf_program__set_autoload(skel->progs.kerno_sock_recv, hints);
 	bpf_program__set_autoload(skel->progs.kerno_sys_exit, btf);
 	bpf_program__set_autoload(skel->progs.kerno_sock_state, btf);
 	bpf_program__set_autoload(skel->progs.kerno_sys_exit_raw, !btf);
@@ -55,7 +80,7 @@ static struct capture_bpf *open_and_load(const struct capture_opts *o, bool btf,
 	skel->rodata->max_header_bytes = o->max_header_bytes;
 	bpf_map__set_max_entries(skel->maps.conns, o->max_conns);
 	bpf_map__set_max_entries(skel->maps.series, o->max_series);
-	choose_flavour(skel, btf);
+	choose_flavour(skel, btf, o->sock_hints);
 	*err = capture_bpf__load(skel);
 	if (*err) {
 		capture_bpf__destroy(skel);
@@ -141,6 +166,7 @@ int capture_start(struct capture *cap, const struct capture_opts *o, char *err, 
 		if (ret)
 			goto cleanup;
 	}
+	cap->sock_hints = bpf_program__autoload(cap->skel->progs.kerno_sock_send);
 	cap->series_fd = bpf_map__fd(cap->skel->maps.series);
 	cap->counters_fd = bpf_map__fd(cap->skel->maps.counters);
 	cap->conns_fd = bpf_map__fd(cap->skel->maps.conns);
@@ -179,6 +205,7 @@ __u64 capture_prog_misses(const struct capture *cap)
 	if (!s)
 		return 0;
 	return prog_misses(s->progs.kerno_sys_exit) + prog_misses(s->progs.kerno_sock_state) +
+	       prog_misses(s->progs.kerno_sock_send) + prog_misses(s->progs.kerno_sock_recv) +
 	       prog_misses(s->progs.kerno_sys_exit_raw) +
 	       prog_misses(s->progs.kerno_sock_state_raw);
 }

@@ -36,6 +36,8 @@ const struct kerno_opt kerno_options[] = {
 	  "kerno top: seconds between screens" },
 	{ "iterations", KERNO_OPT_INT, "0", 0, 1 << 30, OPT(iterations), "N",
 	  "kerno top: screens to show before exiting; 0: until interrupted" },
+	{ "sock-hints", KERNO_OPT_BOOL, "true", 0, 0, OPT(sock_hints), NULL,
+	  "take the socket from the sock_*_length tracepoints (Linux 6.3+) instead of the fd" },
 	{ "raw-tp", KERNO_OPT_BOOL, "false", 0, 0, OPT(raw_tp), NULL,
 	  "attach the raw_tp flavour even where tp_btf is available" },
 	{ "verbose", KERNO_OPT_BOOL, "false", 0, 0, OPT(verbose), NULL,

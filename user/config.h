@@ -54,6 +54,7 @@ struct kerno_config {
 	long long refresh;
 	long long iterations;
 	bool raw_tp;
+	bool sock_hints;
 	bool verbose;
 };
 

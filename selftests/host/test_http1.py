@@ -32,15 +32,18 @@ def check_no_parse_drops(points):
         ASSERT_EQ(drops.get(reason), 0, f"kerno.capture.drops reason={reason}")
 
 
-def _status_counts(ctx, pipeline):
+def _status_counts(ctx, pipeline, n=H2LOAD_N, agent_args=(), hello=None):
     nginx = ctx.nginx()
-    agent = ctx.agent()
+    agent = ctx.agent(extra_args=agent_args)
+    if hello:
+        got = {k: agent.envelopes()[0]["data"].get(k) for k in hello}
+        ASSERT_EQ(got, hello, "hook choice reported in the hello envelope")
     runs = {}
     for path, status in NGINX_PATHS:
-        res = h2load.run(f"http://127.0.0.1:{nginx.port}{path}", n=H2LOAD_N, clients=20,
+        res = h2load.run(f"http://127.0.0.1:{nginx.port}{path}", n=n, clients=20,
                          pipeline=pipeline)
         log(f"h2load {path}: {res.status_classes}, {res.req_per_s:.0f} req/s")
-        ASSERT_EQ(res.done, H2LOAD_N, f"h2load requests done for {path}")
+        ASSERT_EQ(res.done, n, f"h2load requests done for {path}")
         runs[path] = res
     agent.stop()
     points = agent.points()
@@ -66,6 +69,19 @@ def test_http1_status_counts(ctx):
 
 def test_http1_status_counts_pipelined(ctx):
     _status_counts(ctx, pipeline=8)
+
+
+def test_http1_fd_walk(ctx):
+    """Without the socket hints (kernels before 6.3) sys_exit finds the
+    socket from the fd: the same exact counts."""
+    _status_counts(ctx, pipeline=8, n=5000, agent_args=("--no-sock-hints",),
+                   hello={"hook": "tp_btf", "sock_hints": False})
+
+
+def test_http1_raw_tp(ctx):
+    """The raw_tp flavour, for kernels without tp_btf: the same exact counts."""
+    _status_counts(ctx, pipeline=1, n=5000, agent_args=("--raw-tp",),
+                   hello={"hook": "raw_tp", "sock_hints": False})
 
 
 def test_latency_percentiles(ctx):
