@@ -156,7 +156,8 @@ static __noinline struct kerno_conn *conn_create(struct sock *sk, __u8 role, __u
 	if (role != KERNO_ROLE_UNKNOWN)
 		set_role(c, role);
 	count(role == KERNO_ROLE_SERVER ? KERNO_EV_ACCEPTED :
-	      role == KERNO_ROLE_CLIENT ? KERNO_EV_CONNECTED : KERNO_EV_ADOPTED);
+	      role == KERNO_ROLE_CLIENT ? KERNO_EV_CONNECTED :
+					  KERNO_EV_ADOPTED);
 	return c;
 }
 
@@ -307,7 +308,8 @@ static __noinline int on_data(__u64 nr, __u64 fd, __u64 buf, __u64 arg2, __s64 r
 	case NR_write:
 	case NR_recvfrom:
 	case NR_sendto:
-		http1_parse(f.key, flow_dir_tid(&f), f.now, buf, ret > 0x7fffffff ? 0x7fffffff : ret);
+		http1_parse(f.key, flow_dir_tid(&f), f.now, buf,
+			    ret > 0x7fffffff ? 0x7fffffff : ret);
 		break;
 	case NR_readv:
 	case NR_writev:

@@ -43,42 +43,42 @@ enum kerno_method {
  * measured. The KERNO_EV_* ones count connection events.
  */
 enum kerno_counter {
-	KERNO_DROP_CONN_TABLE_FULL = 0,	/* connection not tracked: table full */
-	KERNO_DROP_SERIES_TABLE_FULL,	/* request measured, no room for its series */
-	KERNO_DROP_UNPARSED,		/* chunk on an unsynced stream that is not HTTP/1.x */
-	KERNO_DROP_BAD_MESSAGE,		/* malformed start line, header or chunk size */
-	KERNO_DROP_HEADER_TOO_LONG,	/* header block over max_header_bytes */
-	KERNO_DROP_FIFO_FULL,		/* more pipelined requests than KERNO_FIFO_LEN */
-	KERNO_DROP_UNMATCHED_RESPONSE,	/* response with no request waiting */
-	KERNO_DROP_CLOSED_MID_MESSAGE,	/* connection closed inside a message */
-	KERNO_DROP_NO_RESPONSE,		/* requests still waiting at close */
-	KERNO_DROP_SCAN_LIMIT,		/* iovecs, mmsg entries or lines past the per-call limit */
-	KERNO_DROP_READ_FAULT,		/* user memory could not be read */
-	KERNO_DROP_OPAQUE_BYTES,	/* sendfile bytes outside a body */
-	KERNO_DROP_PROG_MISSES,		/* program runs the kernel skipped (recursion); filled
+	KERNO_DROP_CONN_TABLE_FULL = 0, /* connection not tracked: table full */
+	KERNO_DROP_SERIES_TABLE_FULL, /* request measured, no room for its series */
+	KERNO_DROP_UNPARSED, /* chunk on an unsynced stream that is not HTTP/1.x */
+	KERNO_DROP_BAD_MESSAGE, /* malformed start line, header or chunk size */
+	KERNO_DROP_HEADER_TOO_LONG, /* header block over max_header_bytes */
+	KERNO_DROP_FIFO_FULL, /* more pipelined requests than KERNO_FIFO_LEN */
+	KERNO_DROP_UNMATCHED_RESPONSE, /* response with no request waiting */
+	KERNO_DROP_CLOSED_MID_MESSAGE, /* connection closed inside a message */
+	KERNO_DROP_NO_RESPONSE, /* requests still waiting at close */
+	KERNO_DROP_SCAN_LIMIT, /* iovecs, mmsg entries or lines past the per-call limit */
+	KERNO_DROP_READ_FAULT, /* user memory could not be read */
+	KERNO_DROP_OPAQUE_BYTES, /* sendfile bytes outside a body */
+	KERNO_DROP_PROG_MISSES, /* program runs the kernel skipped (recursion); filled
 					 * in by userspace from bpf_prog_info */
 	KERNO_DROP__COUNT,
 
 	KERNO_EV_ACCEPTED = KERNO_DROP__COUNT, /* server connections accepted */
-	KERNO_EV_CONNECTED,		/* client connections opened */
-	KERNO_EV_CONNECT_FAILED,	/* SYN_SENT -> CLOSE */
-	KERNO_EV_CLOSED,		/* tracked connections closed */
-	KERNO_EV_ADOPTED,		/* connections first seen mid-life (open before us) */
-	KERNO_EV_REQUESTS,		/* request/response exchanges measured */
+	KERNO_EV_CONNECTED, /* client connections opened */
+	KERNO_EV_CONNECT_FAILED, /* SYN_SENT -> CLOSE */
+	KERNO_EV_CLOSED, /* tracked connections closed */
+	KERNO_EV_ADOPTED, /* connections first seen mid-life (open before us) */
+	KERNO_EV_REQUESTS, /* request/response exchanges measured */
 	KERNO_COUNTER__COUNT,
 };
 
 /* Key of one metric series: one histogram per key in the `series` map. */
 struct kerno_series_key {
-	__u64 cgroup_id;	/* cgroup v2 id of the process that owns the socket */
-	__u32 tgid;		/* that process */
-	__u16 server_port;	/* local port for servers, peer port for clients */
-	__u16 status;		/* HTTP status code */
-	__u8 role;		/* enum kerno_role */
-	__u8 method;		/* enum kerno_method */
-	__u8 family;		/* AF_INET or AF_INET6 */
+	__u64 cgroup_id; /* cgroup v2 id of the process that owns the socket */
+	__u32 tgid; /* that process */
+	__u16 server_port; /* local port for servers, peer port for clients */
+	__u16 status; /* HTTP status code */
+	__u8 role; /* enum kerno_role */
+	__u8 method; /* enum kerno_method */
+	__u8 family; /* AF_INET or AF_INET6 */
 	__u8 pad;
-	__u8 peer_addr[16];	/* client address for servers, server address for clients;
+	__u8 peer_addr[16]; /* client address for servers, server address for clients;
 				 * IPv4 in the first four bytes */
 	char path[KERNO_PATH_LEN]; /* endpoint template, NUL-padded */
 };
@@ -92,42 +92,42 @@ struct kerno_series_val {
 
 /* A process that owned a tracked connection, so it can be named after it exits. */
 struct kerno_proc {
-	char comm[16];		/* command name of the thread group leader */
+	char comm[16]; /* command name of the thread group leader */
 	__u64 cgroup_id;
 };
 
 enum kerno_http_state {
-	KERNO_H_UNSYNC = 0,	/* waiting for a message start at a chunk start */
-	KERNO_H_START,		/* in the start line */
-	KERNO_H_HEADERS,	/* in the header block */
-	KERNO_H_BODY,		/* `remaining` body bytes to skip */
-	KERNO_H_CHUNK_SIZE,	/* in a chunk-size line */
-	KERNO_H_CHUNK_DATA,	/* `remaining` bytes of chunk data and its CRLF */
-	KERNO_H_TRAILERS,	/* in the trailer block after the last chunk */
-	KERNO_H_BODY_EOF,	/* body runs until the connection closes */
-	KERNO_H_STOPPED,	/* no longer HTTP/1.x (upgraded or given up) */
+	KERNO_H_UNSYNC = 0, /* waiting for a message start at a chunk start */
+	KERNO_H_START, /* in the start line */
+	KERNO_H_HEADERS, /* in the header block */
+	KERNO_H_BODY, /* `remaining` body bytes to skip */
+	KERNO_H_CHUNK_SIZE, /* in a chunk-size line */
+	KERNO_H_CHUNK_DATA, /* `remaining` bytes of chunk data and its CRLF */
+	KERNO_H_TRAILERS, /* in the trailer block after the last chunk */
+	KERNO_H_BODY_EOF, /* body runs until the connection closes */
+	KERNO_H_STOPPED, /* no longer HTTP/1.x (upgraded or given up) */
 };
 
 enum kerno_msg_flags {
-	KERNO_F_CHUNKED = 1 << 0,	/* Transfer-Encoding ends in chunked */
-	KERNO_F_LENGTH = 1 << 1,	/* Content-Length seen */
-	KERNO_F_REQUEST = 1 << 2,	/* this stream carries requests */
-	KERNO_F_RESPONSE = 1 << 3,	/* this stream carries responses */
-	KERNO_F_LINE_CR = 1 << 4,	/* the line in progress is a bare CRLF so far */
+	KERNO_F_CHUNKED = 1 << 0, /* Transfer-Encoding ends in chunked */
+	KERNO_F_LENGTH = 1 << 1, /* Content-Length seen */
+	KERNO_F_REQUEST = 1 << 2, /* this stream carries requests */
+	KERNO_F_RESPONSE = 1 << 3, /* this stream carries responses */
+	KERNO_F_LINE_CR = 1 << 4, /* the line in progress is a bare CRLF so far */
 };
 
 /* Parser state of one direction of a connection. */
 struct kerno_http_dir {
-	__u64 msg_start_ns;	/* when the first byte of this message passed */
-	__u64 remaining;	/* body or chunk bytes still to skip */
-	__u32 header_bytes;	/* header bytes of this message so far */
-	__u32 line_len;		/* bytes of the line in progress so far */
-	__u16 status;		/* status of the response in progress */
-	__u8 state;		/* enum kerno_http_state */
-	__u8 flags;		/* enum kerno_msg_flags */
-	__u8 method;		/* method of the request in progress */
-	__u8 part_len;		/* bytes of `part` in use, at most KERNO_LINE_KEEP */
-	__u8 sync_misses;	/* chunks that did not start a message before first sync */
+	__u64 msg_start_ns; /* when the first byte of this message passed */
+	__u64 remaining; /* body or chunk bytes still to skip */
+	__u32 header_bytes; /* header bytes of this message so far */
+	__u32 line_len; /* bytes of the line in progress so far */
+	__u16 status; /* status of the response in progress */
+	__u8 state; /* enum kerno_http_state */
+	__u8 flags; /* enum kerno_msg_flags */
+	__u8 method; /* method of the request in progress */
+	__u8 part_len; /* bytes of `part` in use, at most KERNO_LINE_KEEP */
+	__u8 sync_misses; /* chunks that did not start a message before first sync */
 	__u8 pad;
 	/* Head of a line that spans syscalls. Twice KERNO_LINE_KEEP so that
 	 * masked offsets provably stay inside it. */
@@ -137,7 +137,7 @@ struct kerno_http_dir {
 /* A request waiting for its response. */
 struct kerno_req_slot {
 	__u64 start_ns;
-	__u32 tid;		/* thread that carried the request */
+	__u32 tid; /* thread that carried the request */
 	__u8 method;
 	__u8 pad[3];
 	char path[KERNO_PATH_LEN];
@@ -145,7 +145,7 @@ struct kerno_req_slot {
 
 /* One tracked TCP connection, keyed by its struct sock address. */
 struct kerno_conn {
-	__u64 id;		/* generation: unique per connection, never reused */
+	__u64 id; /* generation: unique per connection, never reused */
 	__u64 cgroup_id;
 	__u32 tgid;
 	__u16 local_port;
@@ -153,10 +153,10 @@ struct kerno_conn {
 	__u8 local_addr[16];
 	__u8 peer_addr[16];
 	__u8 family;
-	__u8 role;		/* enum kerno_role */
+	__u8 role; /* enum kerno_role */
 	__u8 pad[2];
-	__u32 fifo_head;	/* next request to answer (response side) */
-	__u32 fifo_tail;	/* next free slot (request side) */
+	__u32 fifo_head; /* next request to answer (response side) */
+	__u32 fifo_tail; /* next free slot (request side) */
 	__u64 rx_bytes;
 	__u64 tx_bytes;
 	struct kerno_http_dir dir[2]; /* KERNO_DIR_RX, KERNO_DIR_TX */

@@ -58,27 +58,27 @@ struct {
  * in a map, so every bpf_loop() step looks alike to it and is checked once.
  */
 struct seg_ctx {
-	__u64 ubuf;		/* user address of the segment */
+	__u64 ubuf; /* user address of the segment */
 	__u64 now;
-	__u32 len;		/* bytes in the segment */
-	__u32 off;		/* bytes of it consumed */
-	__u32 win_off;		/* segment offset of win[0] */
-	__u32 win_len;		/* valid bytes in win, 0 when none */
+	__u32 len; /* bytes in the segment */
+	__u32 off; /* bytes of it consumed */
+	__u32 win_off; /* segment offset of win[0] */
+	__u32 win_len; /* valid bytes in win, 0 when none */
 	__u32 tid;
 	__u32 dir;
-	__u32 nl;		/* line end found in this step */
-	__u32 colon;		/* a colon came before it */
+	__u32 nl; /* line end found in this step */
+	__u32 colon; /* a colon came before it */
 };
 
 /* State of the endpoint templating loop (see template_char). */
 struct tmpl_ctx {
-	__u32 src_off;		/* where the target starts in line[] */
-	__u32 n;		/* target bytes available */
-	__u32 out;		/* bytes written to tmpl[] */
-	__u32 seg_start;	/* where the current segment starts in tmpl[] */
+	__u32 src_off; /* where the target starts in line[] */
+	__u32 n; /* target bytes available */
+	__u32 out; /* bytes written to tmpl[] */
+	__u32 seg_start; /* where the current segment starts in tmpl[] */
 	__u32 seg_len;
-	__u8 seg_digit;		/* a digit was seen in the segment */
-	__u8 seg_hexish;	/* only hex digits and dashes so far */
+	__u8 seg_digit; /* a digit was seen in the segment */
+	__u8 seg_hexish; /* only hex digits and dashes so far */
 	__u8 seg_first_digit;
 	__u8 pad;
 };
@@ -88,13 +88,13 @@ struct tmpl_ctx {
  * kernel skips and counts a recursive run), so this is private to one run.
  */
 struct kerno_scratch {
-	char win[KERNO_WIN + KERNO_LINE_VIEW + 8];	/* window of user bytes */
-	char line[2 * KERNO_LINE_VIEW + 32];		/* head of the current line */
-	char tmpl[2 * KERNO_PATH_LEN];			/* endpoint template being built */
+	char win[KERNO_WIN + KERNO_LINE_VIEW + 8]; /* window of user bytes */
+	char line[2 * KERNO_LINE_VIEW + 32]; /* head of the current line */
+	char tmpl[2 * KERNO_PATH_LEN]; /* endpoint template being built */
 	struct seg_ctx seg;
 	struct tmpl_ctx tm;
-	struct kerno_conn zero_conn;			/* stays zeroed: new entries */
-	struct kerno_series_val zero_series;		/* stays zeroed: new series */
+	struct kerno_conn zero_conn; /* stays zeroed: new entries */
+	struct kerno_series_val zero_series; /* stays zeroed: new series */
 };
 
 struct {

@@ -31,7 +31,7 @@
 /* One syscall's data on one connection, in one direction. */
 struct flow {
 	struct kerno_conn *conn;
-	__u64 key;		/* conn's key in the table */
+	__u64 key; /* conn's key in the table */
 	__u64 now;
 	__u32 dir;
 	__u32 tid;
@@ -637,7 +637,8 @@ static __always_inline int header_matters(const char *win, __u32 ls, __u32 len)
 		return 1;
 	w = load64(win + ls) | LOWER8;
 	if (w == W8('c', 'o', 'n', 't', 'e', 'n', 't', '-'))
-		return (load64(win + ls + 7) | LOWER8) == W8('-', 'l', 'e', 'n', 'g', 't', 'h', ':');
+		return (load64(win + ls + 7) | LOWER8) ==
+		       W8('-', 'l', 'e', 'n', 'g', 't', 'h', ':');
 	return w == W8('t', 'r', 'a', 'n', 's', 'f', 'e', 'r');
 }
 
@@ -675,8 +676,7 @@ static __always_inline void keep_part(struct seg_ctx *x, struct kerno_http_dir *
 	d->part_len = have + n;
 }
 
-static __always_inline int header_budget_ok(struct kerno_conn *c, struct kerno_http_dir *d,
-					    __u32 n)
+static __always_inline int header_budget_ok(struct kerno_conn *c, struct kerno_http_dir *d, __u32 n)
 {
 	d->header_bytes += n;
 	if (d->header_bytes <= max_header_bytes)
@@ -868,7 +868,10 @@ __noinline int http1_parse(__u64 conn_key, __u64 dir_tid, __u64 now, __u64 ubuf,
 {
 	struct flow f = {
 		.conn = bpf_map_lookup_elem(&conns, &conn_key),
-		.key = conn_key, .now = now, .dir = dir_tid >> 32, .tid = (__u32)dir_tid,
+		.key = conn_key,
+		.now = now,
+		.dir = dir_tid >> 32,
+		.tid = (__u32)dir_tid,
 	};
 
 	if (f.conn)

@@ -63,8 +63,8 @@ struct agent {
 	struct drain drain;
 	struct uplink *up;
 	struct proc_names names;
-	__u64 interval_start;	/* unix-epoch ns */
-	__u64 prog_misses;	/* as last reported */
+	__u64 interval_start; /* unix-epoch ns */
+	__u64 prog_misses; /* as last reported */
 };
 
 static int send_hello(struct agent *a)
@@ -76,8 +76,8 @@ static int send_hello(struct agent *a)
 	uname(&un);
 	data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:I}", "agent", "kerno", "version",
 			 KERNO_VERSION, "host.name", a->cfg->host_name, "kernel", un.release,
-			 "hook", a->cap.hook, "sock_hints", a->cap.sock_hints,
-			 "interval", (json_int_t)a->cfg->interval);
+			 "hook", a->cap.hook, "sock_hints", a->cap.sock_hints, "interval",
+			 (json_int_t)a->cfg->interval);
 	if (!data)
 		return -ENOMEM;
 	ret = uplink_send(a->up, "hello", data);

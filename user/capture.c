@@ -152,8 +152,10 @@ int capture_start(struct capture *cap, const struct capture_opts *o, char *err, 
 		cap->hook = "raw_tp";
 	}
 	if (!cap->skel) {
-		snprintf(err, errlen, "cannot load the capture programs: %s (run with --verbose "
-			 "for the verifier log)", strerror(-ret));
+		snprintf(err, errlen,
+			 "cannot load the capture programs: %s (run with --verbose "
+			 "for the verifier log)",
+			 strerror(-ret));
 		return ret;
 	}
 	ret = capture_bpf__attach(cap->skel);

@@ -10,20 +10,20 @@
 struct capture_bpf;
 
 struct capture_opts {
-	const char *pin_dir;	/* where to pin the maps; NULL to not pin */
-	__u32 max_conns;	/* entries of the connection table */
-	__u32 max_series;	/* entries of the series table */
-	__u32 max_header_bytes;	/* header block size past which a message is given up */
-	bool force_raw_tp;	/* skip tp_btf even where the kernel has it */
-	bool sock_hints;	/* use the sock_*_length tracepoints where present */
-	bool verbose;		/* pass libbpf's debug output (verifier logs) through */
+	const char *pin_dir; /* where to pin the maps; NULL to not pin */
+	__u32 max_conns; /* entries of the connection table */
+	__u32 max_series; /* entries of the series table */
+	__u32 max_header_bytes; /* header block size past which a message is given up */
+	bool force_raw_tp; /* skip tp_btf even where the kernel has it */
+	bool sock_hints; /* use the sock_*_length tracepoints where present */
+	bool verbose; /* pass libbpf's debug output (verifier logs) through */
 };
 
 struct capture {
 	struct capture_bpf *skel;
-	const char *hook;	/* the flavour attached: "tp_btf" or "raw_tp" */
-	bool sock_hints;	/* the socket-hint programs are attached */
-	char pin_dir[256];	/* empty when not pinned */
+	const char *hook; /* the flavour attached: "tp_btf" or "raw_tp" */
+	bool sock_hints; /* the socket-hint programs are attached */
+	char pin_dir[256]; /* empty when not pinned */
 	int series_fd;
 	int counters_fd;
 	int conns_fd;

@@ -11,7 +11,7 @@
 struct drain_entry {
 	struct kerno_series_key key;
 	bool used;
-	__u64 last_change;		/* round of the last change */
+	__u64 last_change; /* round of the last change */
 	__u64 count;
 	__u64 sum_ns;
 	__u32 buckets[KERNO_HIST_BUCKETS]; /* mod 2^32, like the kernel's */

@@ -21,15 +21,15 @@ struct drain {
 	int series_fd;
 	int counters_fd;
 	int ncpus;
-	unsigned int idle_rounds;	/* 0: never delete (a read-only reader) */
-	size_t cap;			/* slots in the table, a power of two */
+	unsigned int idle_rounds; /* 0: never delete (a read-only reader) */
+	size_t cap; /* slots in the table, a power of two */
 	size_t used;
-	struct drain_entry *tab;	/* open addressing, linear probing */
+	struct drain_entry *tab; /* open addressing, linear probing */
 	__u64 round;
-	void *values;			/* one per-CPU value of the series map */
-	__u64 *cvalues;			/* one per-CPU value of the counters map */
+	void *values; /* one per-CPU value of the series map */
+	__u64 *cvalues; /* one per-CPU value of the counters map */
 	__u64 counters[KERNO_COUNTER__COUNT]; /* cumulative, as last seen */
-	struct kerno_sample *samples;	/* output of drain_series() */
+	struct kerno_sample *samples; /* output of drain_series() */
 	size_t samples_cap;
 };
 

@@ -30,12 +30,16 @@ static void usage(FILE *out)
 {
 	size_t i;
 
-	fprintf(out, "Usage: kerno COMMAND [OPTIONS]\n\nKerno %s: eBPF observability for "
-		"Kubernetes.\n\nCommands:\n", KERNO_VERSION);
+	fprintf(out,
+		"Usage: kerno COMMAND [OPTIONS]\n\nKerno %s: eBPF observability for "
+		"Kubernetes.\n\nCommands:\n",
+		KERNO_VERSION);
 	for (i = 0; i < N_COMMANDS; i++)
 		fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out, "  %-12s %s\n\n`kerno COMMAND --help` lists the options; each is also read "
-		"from KERNO_<NAME> and from --config FILE.\n", "version", "print the version");
+	fprintf(out,
+		"  %-12s %s\n\n`kerno COMMAND --help` lists the options; each is also read "
+		"from KERNO_<NAME> and from --config FILE.\n",
+		"version", "print the version");
 }
 
 static int run_command(const struct command *cmd, int argc, char **argv)

@@ -39,7 +39,8 @@ static int check_caps(char *msg, size_t len)
 	}
 	if (has_cap(data, CAP_SYS_ADMIN) || (has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON)))
 		return 0;
-	snprintf(msg, len, "missing privilege: needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN); "
+	snprintf(msg, len,
+		 "missing privilege: needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN); "
 		 "run as root or grant them (e.g. setcap cap_bpf,cap_perfmon+ep kerno)");
 	return -1;
 }
@@ -57,8 +58,10 @@ static int ensure_mounted(const char *dir, const char *type, long magic, char *m
 		return 0;
 	if (!mount(type, dir, type, 0, "mode=0700"))
 		return 0;
-	snprintf(msg, len, "%s is not mounted on %s and mounting it failed (%s): mount it with "
-		 "`mount -t %s %s %s`", type, dir, strerror(errno), type, type, dir);
+	snprintf(msg, len,
+		 "%s is not mounted on %s and mounting it failed (%s): mount it with "
+		 "`mount -t %s %s %s`",
+		 type, dir, strerror(errno), type, type, dir);
 	return -1;
 }
 
@@ -67,7 +70,8 @@ int preflight_capture(char *msg, size_t len)
 	if (check_caps(msg, len))
 		return -1;
 	if (access(BTF_VMLINUX, R_OK)) {
-		snprintf(msg, len, "this kernel exposes no BTF (%s: %s): use a kernel built with "
+		snprintf(msg, len,
+			 "this kernel exposes no BTF (%s: %s): use a kernel built with "
 			 "CONFIG_DEBUG_INFO_BTF=y (most distributions since Linux 5.4)",
 			 BTF_VMLINUX, strerror(errno));
 		return -1;

@@ -12,7 +12,7 @@
 
 struct proc_names {
 	struct procinfo_cache *cache;
-	int procs_fd;		/* the kernel's procs map */
+	int procs_fd; /* the kernel's procs map */
 };
 
 /* An otlp_proc_lookup_fn; ctx is a struct proc_names. */

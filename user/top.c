@@ -24,7 +24,7 @@
 
 /* One line of the table: every status of one endpoint of one process. */
 struct top_row {
-	struct kerno_series_key key;	/* status zeroed */
+	struct kerno_series_key key; /* status zeroed */
 	__u64 count;
 	__u64 errors;
 	__u32 buckets[KERNO_HIST_BUCKETS];
@@ -128,8 +128,10 @@ int top_run(const struct kerno_config *cfg)
 	snprintf(path, sizeof(path), "%s/counters", cfg->pin_dir);
 	cfd = bpf_obj_get(path);
 	if (fd < 0 || cfd < 0) {
-		fprintf(stderr, "kerno: no running agent: cannot open %s (%s); start `kerno run` "
-			"first, as root\n", path, strerror(errno));
+		fprintf(stderr,
+			"kerno: no running agent: cannot open %s (%s); start `kerno run` "
+			"first, as root\n",
+			path, strerror(errno));
 		ret = errno == EACCES || errno == EPERM ? 2 : 1;
 		goto cleanup;
 	}
