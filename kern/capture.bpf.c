@@ -285,11 +285,21 @@ static __noinline int on_data(__u64 nr, __u64 fd, __u64 buf, __u64 arg2, __s64 r
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
 	struct kerno_conn *c;
+	struct sock *sk;
 	struct flow f;
 
 	if (tgid == self_tgid)
 		return 0;
-	c = conn_of_fd(fd, tgid, &f.key, hinted_sock(pid_tgid, nr, ret));
+	sk = hinted_sock(pid_tgid, nr, ret);
+	/*
+	 * With the hints attached, every socket read and write leaves one, so a
+	 * plain read or write without a hint is file or pipe I/O: it leaves
+	 * here. sendfile and the mmsg calls return other counts than their
+	 * socket calls saw, and still walk the fd table.
+	 */
+	if (!sk && use_sock_hints && nr != NR_sendfile && nr != NR_recvmmsg && nr != NR_sendmmsg)
+		return 0;
+	c = conn_of_fd(fd, tgid, &f.key, sk);
 	if (!c)
 		return 0;
 	f.conn = c;
@@ -411,7 +421,8 @@ static __always_inline int leave_hint(struct sock *sk, int ret)
 	__u32 zero = 0;
 	struct sock_hint *h = bpf_map_lookup_elem(&sock_hints, &zero);
 
-	if (!h || ret <= 0)
+	/* Only TCP is followed: other sockets' I/O then leaves sys_exit early. */
+	if (!h || ret <= 0 || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	h->pid_tgid = bpf_get_current_pid_tgid();
 	h->sk = (__u64)sk;

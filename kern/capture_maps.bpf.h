@@ -16,6 +16,8 @@
 /* Load-time settings, written by userspace before the programs load. */
 const volatile __u32 self_tgid = 0;
 const volatile __u32 max_header_bytes = 16384;
+/* The sock_{send,recv}_length programs are attached: see struct sock_hint. */
+const volatile bool use_sock_hints = false;
 
 /* Generation counter: every connection gets a fresh id. */
 __u64 conn_generation = 0;

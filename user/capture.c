@@ -60,6 +60,7 @@ static void choose_flavour(struct capture_bpf *skel, bool btf, bool use_hints)
 	bool hints = use_hints && btf && have_tracepoint("sock_send_length") &&
 		     have_tracepoint("sock_recv_length");
 
+	skel->rodata->use_sock_hints = hints;
 	bpf_program__set_autoload(skel->progs.kerno_sock_send, hints);
 	bpf_program__set_autoload(skel->progs.kerno_sock_recv, hints);
 	bpf_program__set_autoload(skel->progs.kerno_sys_exit, btf);

@@ -82,7 +82,7 @@ static void print_ms(double ns)
 	if (isnan(ns))
 		printf(" %9s", "-");
 	else
-		printf(" %9.2f", ns / 1e6);
+		printf(" %9.3f", ns / 1e6);
 }
 
 static void show(struct top_row *rows, size_t n, double secs, struct proc_names *names)
@@ -143,6 +143,8 @@ int top_run(const struct kerno_config *cfg)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	drain_series(&d, &s); /* baseline: the first screen shows one period */
+	fprintf(stderr, "kerno top: watching %s, a screen every %lld s\n", cfg->pin_dir,
+		cfg->refresh);
 	while (!top_stop) {
 		sleep(cfg->refresh);
 		n = drain_series(&d, &s);

@@ -201,3 +201,36 @@ def test_uplink_contract(ctx):
         ASSERT_TRUE(p.resource.get("host.name"), "host.name present")
         ASSERT_EQ(p.get("server.port"), server.port, "server.port")
         ASSERT_EQ(p.get("client.address"), "127.0.0.1", "client.address")
+
+
+def test_top(ctx):
+    """kerno top beside a running agent: the nginx row shows exactly the
+    requests made in its one refresh period, as a rate, with the error share."""
+    nginx = ctx.nginx()
+    agent = ctx.agent()
+    refresh, n_ok, n_fail = 3, 300, 100
+    top = subprocess.Popen([ctx.kerno, "top", "--refresh", str(refresh), "--iterations", "1"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    ctx.cleanup.callback(top.kill)
+    ready = top.stderr.readline()
+    ASSERT_TRUE(ready.startswith("kerno top: watching"), "kerno top started", repr(ready))
+    with httpclient.Client(nginx.port) as c:
+        statuses = [c.request("GET", "/ok").status for _ in range(n_ok)]
+        statuses += [c.request("GET", "/fail").status for _ in range(n_fail)]
+    ASSERT_EQ(statuses, [200] * n_ok + [500] * n_fail, "nginx statuses")
+    out, _ = top.communicate(timeout=refresh + 10)
+    ASSERT_EQ(top.returncode, 0, "kerno top exit code")
+    agent.stop()
+    rows = [line.split() for line in out.splitlines()]
+    header = rows[0] if rows else []
+    ASSERT_EQ(header[:5], ["PID", "PROCESS", "ROLE", "METHOD", "ENDPOINT"], f"top header in {out!r}")
+    found = {(r[1], r[2], r[4]): r for r in rows[1:] if len(r) == 10}
+    ok = found.get(("nginx", "server", "/ok"))
+    fail = found.get(("nginx", "server", "/fail"))
+    ASSERT_TRUE(ok is not None and fail is not None, "nginx /ok and /fail rows", out)
+    if ok and fail:
+        ASSERT_EQ(float(ok[6]), round(n_ok / refresh, 1), "REQ/S of nginx /ok")
+        ASSERT_EQ(ok[7], "0.0%", "ERR% of nginx /ok")
+        ASSERT_EQ(float(fail[6]), round(n_fail / refresh, 1), "REQ/S of nginx /fail")
+        ASSERT_EQ(fail[7], "100.0%", "ERR% of nginx /fail")
