@@ -79,8 +79,11 @@ unit-test: $(UNIT_BINS)
 host-test: $(OUT)/kerno
 	selftests/host/runner.py --kerno $(OUT)/kerno
 
-bench: build/kerno
+bench: build/kerno build/pingpong
 	selftests/bench/bench.sh
+
+build/pingpong: selftests/bench/pingpong.c | build
+	$(CC) -O2 -Wall -o $@ $<
 
 format:
 	clang-format -i $$(git ls-files 'kern/*.c' 'kern/*.h' 'user/*.c' 'user/*.h' 'selftests/*.c')

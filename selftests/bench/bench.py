@@ -206,6 +206,37 @@ def prog_stats(port):
     return sorted(rows), total_ns / max(rps * SECONDS, 1)
 
 
+PINGPONG = os.path.join(REPO, "build", "pingpong")
+
+
+def pingpong_ns(runs=5, exchanges=100000):
+    """Best of `runs` pingpong timings, ns per exchange: the least disturbed."""
+    cmd = [PINGPONG, str(exchanges)]
+    if LOAD_CPU is not None:
+        cmd = ["taskset", "-c", str(LOAD_CPU)] + cmd
+    return min(float(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+               for _ in range(runs))
+
+
+def pingpong_costs():
+    """ns per HTTP exchange (client and server in one thread, see
+    pingpong.c) with nothing attached, with the floor, with the agent."""
+    costs = {"none": pingpong_ns()}
+    floor = start_floor()
+    try:
+        costs["floor"] = pingpong_ns()
+    finally:
+        floor.stop()
+    data_dir = tempfile.mkdtemp(prefix="kerno-bench-")
+    agent = start_agent(data_dir)
+    try:
+        costs["agent"] = pingpong_ns()
+    finally:
+        agent.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return costs
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -215,7 +246,7 @@ def fmt(value, spec):
     return "n/a" if value is None else format(value, spec)
 
 
-def report(rounds, stats, progs, bpf_ns_per_req):
+def report(rounds, stats, progs, bpf_ns_per_req, pp):
     ratios_agent = [r["agent"] / r["none"] for r in rounds]
     ratios_floor = [r["floor"] / r["none"] if r["floor"] else None for r in rounds]
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
@@ -239,6 +270,11 @@ def report(rounds, stats, progs, bpf_ns_per_req):
         f"| agent peak RSS, max VmHWM (MiB) | {fmt(max(stats['agent_hwm_kib'] or [0]) / 1024, '.1f')} |",
         f"| BPF run time per request, all programs (ns) | {fmt(bpf_ns_per_req, '.0f')} |",
         f"| agent exit codes | {sorted(set(stats['agent_rc']))} |",
+        "",
+        f"| one exchange, ns (pingpong: none / floor / agent) | {pp['none']:.0f} / {pp['floor']:.0f} / "
+        f"{pp['agent']:.0f} |",
+        f"| added per exchange by the hooks / by the capture's work (ns) | "
+        f"{pp['floor'] - pp['none']:.0f} / {pp['agent'] - pp['floor']:.0f} |",
         "",
         "| BPF program | type | run_cnt | avg run time (ns) |",
         "| --- | --- | --- | --- |",
@@ -274,7 +310,8 @@ def main():
                 f"{k} {fmt(result[k], '.0f')} req/s" for k in ("none", "agent", "floor")), flush=True)
             rounds.append(result)
         progs, bpf_ns_per_req = prog_stats(nginx.port)
-    text = report(rounds, stats, progs, bpf_ns_per_req)
+    pp = pingpong_costs()
+    text = report(rounds, stats, progs, bpf_ns_per_req, pp)
     os.makedirs(os.path.join(REPO, "build"), exist_ok=True)
     with open(os.path.join(REPO, "build", "bench.md"), "w") as f:
         f.write(text)
