@@ -234,8 +234,11 @@ static __noinline void parse_iov(struct flow *f, const struct user_iov *uiov, __
 			return;
 		}
 		n = iov.len < total ? iov.len : total;
-		http1_parse(f->key, flow_dir_tid(f), f->now, (__u64)iov.base,
-			    n > 0x7fffffff ? 0x7fffffff : n);
+		if (http1_body_covers(c, f->dir, n))
+			http1_skip_opaque(c, f->dir, n, f->now, KERNO_DROP_OPAQUE_BYTES);
+		else
+			http1_parse(f->key, flow_dir_tid(f), f->now, (__u64)iov.base,
+				    n > 0x7fffffff ? 0x7fffffff : n);
 		total -= n;
 	}
 	if (total)
@@ -318,8 +321,11 @@ static __noinline int on_data(__u64 nr, __u64 fd, __u64 buf, __u64 arg2, __s64 r
 	case NR_write:
 	case NR_recvfrom:
 	case NR_sendto:
-		http1_parse(f.key, flow_dir_tid(&f), f.now, buf,
-			    ret > 0x7fffffff ? 0x7fffffff : ret);
+		if (http1_body_covers(c, f.dir, ret))
+			http1_skip_opaque(c, f.dir, ret, f.now, KERNO_DROP_OPAQUE_BYTES);
+		else
+			http1_parse(f.key, flow_dir_tid(&f), f.now, buf,
+				    ret > 0x7fffffff ? 0x7fffffff : ret);
 		break;
 	case NR_readv:
 	case NR_writev:

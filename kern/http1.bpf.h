@@ -312,19 +312,25 @@ static __always_inline void message_done(struct kerno_conn *c, struct kerno_http
 {
 	struct kerno_req_slot *s;
 	__u16 status = d->status;
+	int tunnel = status == 101;
 
 	if (d->flags & KERNO_F_RESPONSE) {
-		if (c->fifo_head == c->fifo_tail) {
+		if (c->unanswered) {
+			/* The answer to a request the full FIFO dropped: counted then. */
+			c->unanswered--;
+		} else if (c->fifo_head == c->fifo_tail) {
 			count(KERNO_DROP_UNMATCHED_RESPONSE);
 		} else {
 			s = &c->fifo[c->fifo_head & (KERNO_FIFO_LEN - 1)];
 			record(c, s, status, now);
+			tunnel |= s->method == KERNO_M_CONNECT && status / 100 == 2;
+			c->unanswered += s->dropped_after;
 			c->fifo_head++;
 		}
 	}
 	reset_message(d, KERNO_H_START);
-	if (status == 101 && (d->flags & KERNO_F_RESPONSE)) {
-		/* Switching protocols: what follows is not HTTP/1.x. */
+	if (tunnel && (d->flags & KERNO_F_RESPONSE)) {
+		/* Switching protocols, or a CONNECT tunnel: not HTTP/1.x any more. */
 		c->dir[0].state = KERNO_H_STOPPED;
 		c->dir[1].state = KERNO_H_STOPPED;
 	}
@@ -338,8 +344,12 @@ static __always_inline void message_done(struct kerno_conn *c, struct kerno_http
 static __always_inline void give_up(struct kerno_conn *c, struct kerno_http_dir *d, __u32 why)
 {
 	count(why);
-	if ((d->flags & KERNO_F_RESPONSE) && c->fifo_head != c->fifo_tail)
-		c->fifo_head++;
+	if (d->flags & KERNO_F_RESPONSE) {
+		if (c->unanswered)
+			c->unanswered--;
+		else if (c->fifo_head != c->fifo_tail)
+			c->unanswered += c->fifo[c->fifo_head++ & (KERNO_FIFO_LEN - 1)].dropped_after;
+	}
 	reset_message(d, KERNO_H_UNSYNC);
 }
 
@@ -355,7 +365,10 @@ static __always_inline int parse_request_line(struct seg_ctx *x, struct kerno_co
 	m = parse_method(l, &mlen);
 	if (m == KERNO_M_OTHER)
 		mlen = other_method_len(l);
-	if (!mlen || !is_target_start(l[(mlen + 1) & 15]))
+	if (!mlen)
+		return -1;
+	/* CONNECT names host:port; every other method a path (or * or a URL). */
+	if (m == KERNO_M_CONNECT ? l[(mlen + 1) & 15] <= ' ' : !is_target_start(l[(mlen + 1) & 15]))
 		return -1;
 	d->method = m;
 	if (c->fifo_tail - c->fifo_head >= KERNO_FIFO_LEN) {
@@ -366,15 +379,17 @@ static __always_inline int parse_request_line(struct seg_ctx *x, struct kerno_co
 	s->start_ns = d->msg_start_ns;
 	s->tid = x->tid;
 	s->method = m;
+	s->dropped_after = 0;
 	view = total < KERNO_LINE_VIEW ? total : KERNO_LINE_VIEW;
 	mlen = (mlen + 1) & 15;
 	template_path(sc, mlen, view > mlen ? view - mlen : 0, s->path);
 	return 0;
 }
 
-static __always_inline int parse_status_line(struct kerno_http_dir *d, const char *l)
+static __always_inline int parse_status_line(struct kerno_http_dir *d, const char *l, __u32 total)
 {
-	if (!is_status_line(l))
+	/* Shorter than "HTTP/1.x NNN" and its '\n', the checks would read past the line. */
+	if (total < 13 || !is_status_line(l))
 		return -1;
 	d->status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
 	return 0;
@@ -411,10 +426,19 @@ static __always_inline __s64 parse_decimal(const char *l, __u32 from, __u32 view
 static __always_inline int ends_chunked(const char *l, __u32 total)
 {
 	__u32 end = total - 1; /* index of '\n' */
+	__u32 i;
 	__u64 w;
 
 	if (end > 0 && l[(end - 1) & (2 * KERNO_LINE_VIEW - 1)] == '\r')
 		end--;
+	/* Whitespace after a field value is not part of it (RFC 9110, 5.5). */
+	for (i = 0; i < 8 && end > 0; i++) {
+		char ch = l[(end - 1) & (2 * KERNO_LINE_VIEW - 1)];
+
+		if (ch != ' ' && ch != '\t')
+			break;
+		end--;
+	}
 	/* The value's last 7 bytes are l[end - 7, end): load 8 and drop the first. */
 	if (end < 8 || end > KERNO_LINE_VIEW)
 		return 0;
@@ -448,11 +472,31 @@ static __always_inline int parse_header_line(struct kerno_http_dir *d, const cha
 	return 0;
 }
 
+/*
+ * A request found the FIFO full. Its response must still be told from the
+ * next request's: note it after the newest request waiting, or, when every
+ * request has been answered meanwhile, as the very next response.
+ */
+static __always_inline void drop_request(struct kerno_conn *c)
+{
+	struct kerno_req_slot *s;
+
+	count(KERNO_DROP_FIFO_FULL);
+	if (c->fifo_head == c->fifo_tail) {
+		if (c->unanswered < 255)
+			c->unanswered++;
+		return;
+	}
+	s = &c->fifo[(c->fifo_tail - 1) & (KERNO_FIFO_LEN - 1)];
+	if (s->dropped_after < 255)
+		s->dropped_after++;
+}
+
 static __always_inline void request_headers_done(struct kerno_conn *c, struct kerno_http_dir *d,
 						 __u64 now)
 {
 	if (d->flags & KERNO_F_NO_SLOT)
-		count(KERNO_DROP_FIFO_FULL);
+		drop_request(c);
 	else
 		c->fifo_tail++;
 	if (d->flags & KERNO_F_CHUNKED) {
@@ -478,7 +522,8 @@ static __always_inline void response_headers_done(struct kerno_conn *c, struct k
 	}
 	if (c->fifo_head != c->fifo_tail)
 		req_method = c->fifo[c->fifo_head & (KERNO_FIFO_LEN - 1)].method;
-	if (st == 101 || st == 204 || st == 304 || req_method == KERNO_M_HEAD)
+	if (st == 101 || st == 204 || st == 304 || req_method == KERNO_M_HEAD ||
+	    (req_method == KERNO_M_CONNECT && st / 100 == 2))
 		message_done(c, d, now);
 	else if (d->flags & KERNO_F_CHUNKED) {
 		d->state = KERNO_H_CHUNK_SIZE;
@@ -540,7 +585,7 @@ static __always_inline int on_line(struct seg_ctx *x, struct kerno_conn *c,
 		if (empty)
 			return 0; /* stray CRLF between messages */
 		if (d->flags & KERNO_F_REQUEST ? parse_request_line(x, c, d, total) :
-						 parse_status_line(d, l))
+						 parse_status_line(d, l, total))
 			return -1;
 		d->state = KERNO_H_HEADERS;
 		return 0;
@@ -791,17 +836,26 @@ static __always_inline long try_sync(struct seg_ctx *x, struct kerno_conn *c,
 		__builtin_memcpy(sc->line, sc->win, 16);
 		kind = classify_start(sc->line);
 	}
+	/* Once the role is known, a direction carries one kind of message only. */
+	if (kind && c->role != KERNO_ROLE_UNKNOWN &&
+	    (kind == 1) != ((c->role == KERNO_ROLE_SERVER) == (x->dir == KERNO_DIR_RX)))
+		kind = 0;
 	if (!kind) {
 		count(KERNO_DROP_UNPARSED);
-		if (!(d->flags & KERNO_F_STREAM) && ++d->sync_misses >= 4)
+		/* Only a connection that has shown no HTTP either way gives up. */
+		if (c->role == KERNO_ROLE_UNKNOWN && ++d->sync_misses >= 4)
 			d->state = KERNO_H_STOPPED;
 		x->off = x->len;
 		return 1;
 	}
 	d->flags = kind == 1 ? KERNO_F_REQUEST : KERNO_F_RESPONSE;
-	if (c->role == KERNO_ROLE_UNKNOWN)
+	if (c->role == KERNO_ROLE_UNKNOWN) {
 		c->role = (kind == 1) == (x->dir == KERNO_DIR_RX) ? KERNO_ROLE_SERVER :
 								    KERNO_ROLE_CLIENT;
+		/* The other direction may have given up before this one synced. */
+		if (dir_of(c, x->dir ^ 1)->state == KERNO_H_STOPPED)
+			dir_of(c, x->dir ^ 1)->state = KERNO_H_UNSYNC;
+	}
 	reset_message(d, KERNO_H_START);
 	return 0;
 }
@@ -880,6 +934,17 @@ __noinline int http1_parse(__u64 conn_key, __u64 dir_tid, __u64 now, __u64 ubuf,
 }
 
 /*
+ * Do the next n bytes of direction dir lie inside a body? Then they need no
+ * reading: counting them off is all the parse would do.
+ */
+static __always_inline int http1_body_covers(struct kerno_conn *c, __u32 dir, __u64 n)
+{
+	struct kerno_http_dir *d = dir_of(c, dir);
+
+	return (d->state == KERNO_H_BODY || d->state == KERNO_H_CHUNK_DATA) && d->remaining >= n;
+}
+
+/*
  * Bytes the program cannot see (sendfile, segments past the scan limit): fine
  * inside a body, otherwise the stream is lost until the next message start.
  */
@@ -893,10 +958,13 @@ static __always_inline void http1_skip_opaque(struct kerno_conn *c, __u32 dir, _
 	case KERNO_H_CHUNK_DATA:
 		if (d->remaining >= n) {
 			d->remaining -= n;
-			if (!d->remaining && d->state == KERNO_H_BODY)
+			if (!d->remaining && d->state == KERNO_H_BODY) {
 				message_done(c, d, now);
-			else if (!d->remaining)
+			} else if (!d->remaining) {
+				/* As skip_body(): chunk-size lines count per chunk. */
 				d->state = KERNO_H_CHUNK_SIZE;
+				d->header_bytes = 0;
+			}
 			return;
 		}
 		break;

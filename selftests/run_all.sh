@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Kerno's whole test suite (`make test`): builds the agent twice (ASan+UBSan
 # into build-san/, plain into build/), runs the unit tests against the
-# sanitizer build, then the host tests with the sanitizer-built agent.
+# sanitizer build, a 20 s fuzzing smoke run of the HTTP/1.x parser, then the
+# host tests with the sanitizer-built agent.
 # Ends with one line `N passed, N failed` summing both suites.
 # Installs nothing: run selftests/setup.sh first.
 set -uo pipefail
@@ -75,6 +76,17 @@ build
 echo "== unit tests (ASan+UBSan)"
 make --no-print-directory SAN=1 unit-test 2>&1 | tee "$LOG_DIR/unit.log"
 add_counts "$LOG_DIR/unit.log" "${PIPESTATUS[0]}"
+
+# The HTTP/1.x parser under libFuzzer for 20 s: one test, passed if libFuzzer exits 0.
+echo "== fuzz smoke (make fuzz-smoke)"
+if make --no-print-directory fuzz-smoke >"$LOG_DIR/fuzz.log" 2>&1; then
+	echo "fuzz-smoke: ok"
+	passed=$((passed + 1))
+else
+	tail -n 40 "$LOG_DIR/fuzz.log"
+	echo "fuzz-smoke: FAILED (full log: $LOG_DIR/fuzz.log)"
+	failed=$((failed + 1))
+fi
 
 echo "== host tests against build-san/kerno (ASan+UBSan)"
 /usr/bin/python3 selftests/host/runner.py --kerno build-san/kerno "$@" 2>&1 | tee "$LOG_DIR/host.log"

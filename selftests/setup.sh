@@ -4,7 +4,8 @@
 set -euo pipefail
 
 PACKAGES=(
-	clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev libjansson-dev libcmocka-dev
+	clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev libjansson-dev
+	libcmocka-dev
 	make gcc pkg-config cppcheck clang-tidy clang-format
 	nginx-light nghttp2-client curl wrk python3 util-linux procps linux-perf
 )

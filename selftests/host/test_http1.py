@@ -88,8 +88,10 @@ def test_latency_percentiles(ctx):
     """A server with a fixed 20 ms delay: p50 and p99 within 10 % of 20 ms."""
     server = ctx.pyserver()
     agent = ctx.agent()
-    n = 240
-    res = h2load.run(f"http://127.0.0.1:{server.port}/delay", n=n, clients=4)
+    # One connection at a time: the server's own scheduling jitter under
+    # concurrency would otherwise widen the true p99 beyond what is measured.
+    n = 200
+    res = h2load.run(f"http://127.0.0.1:{server.port}/delay", n=n, clients=1)
     ASSERT_EQ(res.status_classes["2xx"], n, "h2load 2xx responses from /delay")
     agent.stop()
     points = agent.points()
