@@ -69,7 +69,6 @@ struct seg_ctx {
 	__u32 tid;
 	__u32 dir;
 	__u32 nl; /* line end found in this step */
-	__u32 colon; /* a colon came before it */
 };
 
 /* State of the endpoint templating loop (see template_char). */

@@ -446,16 +446,11 @@ static __always_inline int ends_chunked(const char *l, __u32 total)
 	return ((w >> 8) | 0x0020202020202020ULL) == W8('c', 'h', 'u', 'n', 'k', 'e', 'd', 0);
 }
 
-/* colon: whether a ':' came before the line end (always 1 for joined lines). */
-static __always_inline int parse_header_line(struct kerno_http_dir *d, const char *l, __u32 total,
-					     int colon)
+static __always_inline int parse_header_line(struct kerno_http_dir *d, const char *l, __u32 total)
 {
 	__u32 view = total < KERNO_LINE_VIEW ? total : KERNO_LINE_VIEW;
 	__s64 len;
 
-	/* A header line needs a colon; a folded continuation starts with blanks. */
-	if (!colon && l[0] != ' ' && l[0] != '\t')
-		return -1;
 	if ((load64(l) | LOWER8) == W8('c', 'o', 'n', 't', 'e', 'n', 't', '-') &&
 	    (load64(l + 7) | LOWER8) == W8('-', 'l', 'e', 'n', 'g', 't', 'h', ':')) {
 		len = parse_decimal(l, 15, view);
@@ -574,7 +569,7 @@ static __always_inline int is_empty_line(const char *l, __u32 total)
 
 /* A whole line of `total` bytes has been seen; its head is in sc->line. */
 static __always_inline int on_line(struct seg_ctx *x, struct kerno_conn *c,
-				   struct kerno_http_dir *d, __u32 total, int colon)
+				   struct kerno_http_dir *d, __u32 total)
 {
 	const char *l = scratch_of(x)->line;
 	int empty = is_empty_line(l, total);
@@ -591,7 +586,7 @@ static __always_inline int on_line(struct seg_ctx *x, struct kerno_conn *c,
 		return 0;
 	case KERNO_H_HEADERS:
 		if (!empty)
-			return parse_header_line(d, l, total, colon);
+			return parse_header_line(d, l, total);
 		if (d->flags & KERNO_F_REQUEST)
 			request_headers_done(c, d, x->now);
 		else
@@ -641,28 +636,23 @@ static __always_inline __u64 match_bytes(__u64 w, __u64 pattern)
 
 /*
  * Offset of the first '\n' in win[pos, len), or KERNO_WIN if there is none;
- * eight bytes per step. *colon tells whether a ':' comes before it.
+ * eight bytes per step.
  */
-static __always_inline __u32 find_newline(const char *win, __u32 pos, __u32 len, int *colon)
+static __always_inline __u32 find_newline(const char *win, __u32 pos, __u32 len)
 {
-	__u64 colons = 0;
 	__u32 i;
 
 	for (i = 0; i < KERNO_WIN / 8 + 1; i++) {
 		__u32 p = pos + i * 8;
-		__u64 w, t;
+		__u64 t;
 
 		if (p >= len || p >= KERNO_WIN)
 			break;
-		w = load64(win + p);
-		t = match_bytes(w, 0x0a0a0a0a0a0a0a0aULL);
+		t = match_bytes(load64(win + p), 0x0a0a0a0a0a0a0a0aULL);
 		if (t) {
-			t &= -t;
-			*colon = (colons | (match_bytes(w, 0x3a3a3a3a3a3a3a3aULL) & (t - 1))) != 0;
-			p += kerno_msb64(t) >> 3;
+			p += kerno_msb64(t & -t) >> 3;
 			return p < len ? p : KERNO_WIN;
 		}
-		colons |= match_bytes(w, 0x3a3a3a3a3a3a3a3aULL);
 	}
 	return KERNO_WIN;
 }
@@ -735,7 +725,6 @@ static __always_inline long line_step(struct seg_ctx *x, struct kerno_conn *c,
 				      struct kerno_http_dir *d)
 {
 	__u32 pos, nl, piece, total;
-	int colon = 0;
 
 	if (d->state == KERNO_H_START && !d->line_len)
 		d->msg_start_ns = x->now;
@@ -748,32 +737,29 @@ static __always_inline long line_step(struct seg_ctx *x, struct kerno_conn *c,
 	pos = x->off - x->win_off;
 	if (pos >= KERNO_WIN)
 		return 1;
-	nl = find_newline(scratch_of(x)->win, pos, x->win_len, &colon);
+	nl = find_newline(scratch_of(x)->win, pos, x->win_len);
 	/*
 	 * The search ends in one of many iterations, each with its own idea of
 	 * nl's range: passing nl through map memory leaves one unknown value,
 	 * so the rest of the step is verified once, not once per iteration.
 	 */
 	nl = launder(&x->nl, nl);
-	colon = launder(&x->colon, colon);
 	if (nl < KERNO_WIN) {
 		piece = nl - pos + 1;
-		if (d->state == KERNO_H_HEADERS && !d->line_len && colon &&
+		if (d->state == KERNO_H_HEADERS && !d->line_len &&
 		    !header_matters(scratch_of(x)->win, pos, x->win_len)) {
 			/* Most header lines matter to nobody here: just pass them. */
 			x->off += piece;
 			return header_budget_ok(c, d, piece) ? 0 : 1;
 		}
 		total = d->line_len + piece;
-		if (d->line_len)
-			colon = 1; /* joined across syscalls: not checked */
 		assemble_line(x, d, pos);
 		x->off += piece;
 		d->line_len = 0;
 		d->part_len = 0;
 		if (!header_budget_ok(c, d, piece))
 			return 1;
-		if (on_line(x, c, d, total, colon)) {
+		if (on_line(x, c, d, total)) {
 			give_up(c, d, KERNO_DROP_BAD_MESSAGE);
 			return 1;
 		}
