@@ -19,11 +19,12 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 INCLUDES := -Ikern -Iskel -Iuser -I$(OUT)
 CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
-	  -D_GNU_SOURCE -DKERNO_VERSION='"$(VERSION)"' $(INCLUDES) $(SAN_FLAGS)
+	  -Werror=implicit-function-declaration -D_GNU_SOURCE -DKERNO_VERSION='"$(VERSION)"' $(INCLUDES) $(SAN_FLAGS)
 LDFLAGS += $(SAN_FLAGS)
 LDLIBS := -lbpf -lelf -lz -ljansson -lm
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ikern -Wall \
+	      -Werror=implicit-function-declaration \
 	      -Wno-unused-function -mcpu=v3
 
 BPF_SRCS := $(wildcard kern/*.bpf.c)
@@ -114,10 +115,10 @@ SHIM_CFLAGS := -Iselftests/shim -fno-strict-aliasing -fno-sanitize=alignment
 SHIM_SRCS := selftests/shim/bpf_shim.c
 SHIM_DEPS := $(SHIM_SRCS) selftests/shim/bpf_shim.h $(KERN_HDRS)
 
-# Overrides the test_% pattern rule: this test needs no libkerno.a, only the shim.
+# Overrides the test_% pattern rule: this test needs the shim and names.c, not libkerno.a.
 # SHIM_CFLAGS come last: LDFLAGS' -fsanitize=undefined would turn alignment back on.
-$(OUT)/unit/test_http1_parser: selftests/unit/test_http1_parser.c $(SHIM_DEPS) | $(OUT)/unit
-	$(CC) $(CFLAGS) $< $(SHIM_SRCS) -o $@ $(LDFLAGS) $(SHIM_CFLAGS) -lcmocka
+$(OUT)/unit/test_http1_parser: selftests/unit/test_http1_parser.c $(SHIM_DEPS) user/names.c | $(OUT)/unit
+	$(CC) $(CFLAGS) $< $(SHIM_SRCS) user/names.c -o $@ $(LDFLAGS) $(SHIM_CFLAGS) -lcmocka
 
 FUZZ_SECONDS ?= 60
 FUZZ_DIR := build/fuzz

@@ -103,18 +103,6 @@ static __always_inline void read_endpoints(struct kerno_conn *c, struct sock *sk
 	}
 }
 
-/* Which messages each direction carries, once the role is known. */
-static __always_inline void set_role(struct kerno_conn *c, __u8 role)
-{
-	__u8 rx = role == KERNO_ROLE_SERVER ? KERNO_F_REQUEST : KERNO_F_RESPONSE;
-
-	c->role = role;
-	c->dir[KERNO_DIR_RX].flags = rx;
-	c->dir[KERNO_DIR_TX].flags = rx ^ KERNO_F_STREAM;
-	c->dir[KERNO_DIR_RX].state = KERNO_H_START;
-	c->dir[KERNO_DIR_TX].state = KERNO_H_START;
-}
-
 static __always_inline void remember_proc(__u32 tgid, __u64 cgroup_id)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
@@ -154,7 +142,7 @@ static __noinline struct kerno_conn *conn_create(struct sock *sk, __u8 role, __u
 	remember_proc(tgid, c->cgroup_id);
 	read_endpoints(c, sk);
 	if (role != KERNO_ROLE_UNKNOWN)
-		set_role(c, role);
+		http1_set_role(c, role);
 	count(role == KERNO_ROLE_SERVER ? KERNO_EV_ACCEPTED :
 	      role == KERNO_ROLE_CLIENT ? KERNO_EV_CONNECTED :
 					  KERNO_EV_ADOPTED);
@@ -203,7 +191,7 @@ static __always_inline void on_new_conn(__u64 fd, __u8 role, __u32 tgid)
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c) {
 		if (c->role == KERNO_ROLE_UNKNOWN)
-			set_role(c, role);
+			http1_set_role(c, role);
 		return;
 	}
 	conn_create(sk, role, tgid);

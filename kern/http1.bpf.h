@@ -873,6 +873,21 @@ static long http1_step(__u32 i, struct seg_ref *ref)
 	}
 }
 
+/*
+ * The role of a connection is known (from its accept or connect): each
+ * direction carries one kind of message, from a message boundary on.
+ */
+static __always_inline void http1_set_role(struct kerno_conn *c, __u8 role)
+{
+	__u8 rx = role == KERNO_ROLE_SERVER ? KERNO_F_REQUEST : KERNO_F_RESPONSE;
+
+	c->role = role;
+	c->dir[KERNO_DIR_RX].flags = rx;
+	c->dir[KERNO_DIR_TX].flags = rx ^ KERNO_F_STREAM;
+	c->dir[KERNO_DIR_RX].state = KERNO_H_START;
+	c->dir[KERNO_DIR_TX].state = KERNO_H_START;
+}
+
 /* Parse `len` bytes at user address ubuf, carried by flow f. */
 static __always_inline void http1_parse_flow(const struct flow *f, __u64 ubuf, __u32 len)
 {

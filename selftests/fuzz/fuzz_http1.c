@@ -190,16 +190,8 @@ static void open_conn(__u8 role)
 	c->family = 2;
 	c->local_port = 80;
 	c->peer_port = 40000;
-	if (role != KERNO_ROLE_UNKNOWN) {
-		/* As set_role() in kern/capture.bpf.c. */
-		__u8 rx = role == KERNO_ROLE_SERVER ? KERNO_F_REQUEST : KERNO_F_RESPONSE;
-
-		c->role = role;
-		c->dir[KERNO_DIR_RX].flags = rx;
-		c->dir[KERNO_DIR_TX].flags = rx ^ KERNO_F_STREAM;
-		c->dir[KERNO_DIR_RX].state = KERNO_H_START;
-		c->dir[KERNO_DIR_TX].state = KERNO_H_START;
-	}
+	if (role != KERNO_ROLE_UNKNOWN)
+		http1_set_role(c, role);
 }
 
 static void run(const struct input *in, int poison, struct outcome *out)

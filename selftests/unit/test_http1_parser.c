@@ -3,7 +3,7 @@
  * The in-kernel HTTP/1.x parser (kern/http1.bpf.h), compiled unchanged for
  * userspace against selftests/shim/bpf_shim.h and driven the way
  * kern/capture.bpf.c drives it: a `conns` entry made as conn_create() and
- * set_role() make it, http1_parse() once per read or write as on_data()
+ * http1_set_role() make it, http1_parse() once per read or write as on_data()
  * calls it, http1_close() and the delete as on_state() does. Every figure
  * asserted is exact: series, counts, latency sums and buckets, drop counters.
  */
@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "bpf_shim.h"
+#include "names.h"
 #include "http1.bpf.h"
 
 #define CONN_KEY 0xffff888012345600ULL /* a struct sock address */
@@ -72,17 +73,6 @@ static struct kerno_conn *conn(void)
 	return bpf_map_lookup_elem(&conns, &key);
 }
 
-/* As set_role() in kern/capture.bpf.c. */
-static void set_role(struct kerno_conn *c, __u8 role)
-{
-	__u8 rx = role == KERNO_ROLE_SERVER ? KERNO_F_REQUEST : KERNO_F_RESPONSE;
-
-	c->role = role;
-	c->dir[KERNO_DIR_RX].flags = rx;
-	c->dir[KERNO_DIR_TX].flags = rx ^ KERNO_F_STREAM;
-	c->dir[KERNO_DIR_RX].state = KERNO_H_START;
-	c->dir[KERNO_DIR_TX].state = KERNO_H_START;
-}
 
 /*
  * As conn_create(): a zeroed entry, its endpoints, and a role when the
@@ -108,7 +98,7 @@ static struct kerno_conn *open_conn(__u8 role)
 	memcpy(c->local_addr, local_addr, sizeof(local_addr));
 	memcpy(c->peer_addr, peer_addr, sizeof(peer_addr));
 	if (role != KERNO_ROLE_UNKNOWN)
-		set_role(c, role);
+		http1_set_role(c, role);
 	conn_role = role;
 	return c;
 }
@@ -195,21 +185,6 @@ static __u64 counter(__u32 which)
 	return *v;
 }
 
-static const char *const drop_names[KERNO_DROP__COUNT] = {
-	[KERNO_DROP_CONN_TABLE_FULL] = "conn_table_full",
-	[KERNO_DROP_SERIES_TABLE_FULL] = "series_table_full",
-	[KERNO_DROP_UNPARSED] = "unparsed",
-	[KERNO_DROP_BAD_MESSAGE] = "bad_message",
-	[KERNO_DROP_HEADER_TOO_LONG] = "header_too_long",
-	[KERNO_DROP_FIFO_FULL] = "fifo_full",
-	[KERNO_DROP_UNMATCHED_RESPONSE] = "unmatched_response",
-	[KERNO_DROP_CLOSED_MID_MESSAGE] = "closed_mid_message",
-	[KERNO_DROP_NO_RESPONSE] = "no_response",
-	[KERNO_DROP_SCAN_LIMIT] = "scan_limit",
-	[KERNO_DROP_READ_FAULT] = "read_fault",
-	[KERNO_DROP_OPAQUE_BYTES] = "opaque_bytes",
-	[KERNO_DROP_PROG_MISSES] = "prog_misses",
-};
 
 /* Every drop counter equals want[] (unnamed ones 0). */
 static void assert_drops_are(const __u64 want[KERNO_DROP__COUNT], const char *where, int line)
@@ -222,7 +197,7 @@ static void assert_drops_are(const __u64 want[KERNO_DROP__COUNT], const char *wh
 
 		if (got != want[i]) {
 			print_error("%s:%d: drop %s = %llu, want %llu\n", where, line,
-				    drop_names[i], (unsigned long long)got,
+				    kerno_counter_name(i), (unsigned long long)got,
 				    (unsigned long long)want[i]);
 			bad = 1;
 		}
