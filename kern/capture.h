@@ -139,7 +139,7 @@ struct kerno_req_slot {
 	__u64 start_ns;
 	__u32 tid; /* thread that carried the request */
 	__u8 method;
-	__u8 dropped_after;	/* requests dropped for a full FIFO right after this one */
+	__u8 dropped_after; /* requests dropped for a full FIFO right after this one */
 	__u8 pad[2];
 	char path[KERNO_PATH_LEN];
 };
@@ -154,8 +154,8 @@ struct kerno_conn {
 	__u8 local_addr[16];
 	__u8 peer_addr[16];
 	__u8 family;
-	__u8 role;		/* enum kerno_role */
-	__u8 unanswered;	/* coming responses whose requests were dropped */
+	__u8 role; /* enum kerno_role */
+	__u8 unanswered; /* coming responses whose requests were dropped */
 	__u8 pad;
 	__u32 fifo_head; /* next request to answer (response side) */
 	__u32 fifo_tail; /* next free slot (request side) */

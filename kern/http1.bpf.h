@@ -70,6 +70,17 @@ static __always_inline __u64 load64(const char *p)
 	return *(const __u64 *)p;
 }
 
+/*
+ * Bytes of w equal to the byte in `pattern` (repeated), as their top bits.
+ * A byte above a true match may be flagged too, never one below: the
+ * lowest flag is always exact.
+ */
+static __always_inline __u64 match_bytes(__u64 w, __u64 pattern)
+{
+	w ^= pattern;
+	return (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL;
+}
+
 static __always_inline __u32 load32(const char *p)
 {
 	return *(const __u32 *)p;
@@ -237,6 +248,77 @@ end:
 	return 1;
 }
 
+/* Bytes of w that are ASCII digits, as their top bits (lowest flag exact). */
+static __always_inline __u64 digit_bytes(__u64 w)
+{
+	w ^= 0x3030303030303030ULL;
+	return (w - 0x0a0a0a0a0a0a0a0aULL) & ~w & 0x8080808080808080ULL;
+}
+
+/* Bytes of w that end a request target's path: blank, ?, #, CR, LF, NUL. */
+static __always_inline __u64 path_end_bytes(__u64 w)
+{
+	return match_bytes(w, 0x2020202020202020ULL) | match_bytes(w, 0x3f3f3f3f3f3f3f3fULL) |
+	       match_bytes(w, 0x2323232323232323ULL) | match_bytes(w, 0x0d0d0d0d0d0d0d0dULL) |
+	       match_bytes(w, 0x0a0a0a0a0a0a0a0aULL) | match_bytes(w, 0);
+}
+
+/* The low `bytes` bytes of a word, bytes in 0..8. */
+static __always_inline __u64 low_bytes(__u64 bytes)
+{
+	return bytes >= 8 ? ~0ULL : (1ULL << (bytes * 8)) - 1;
+}
+
+/* The bytes template_plain() may read, and the template it writes. */
+struct path_view {
+	char b[KERNO_LINE_VIEW + 8];
+};
+
+struct path_template {
+	char b[KERNO_PATH_LEN];
+};
+
+/*
+ * The common case, eight bytes at a time: a path with no digit in it has no
+ * {id} segment (both rules need a digit), so its template is the path itself.
+ * Returns 0 when dst holds the template, -1 when the path needs the
+ * byte-by-byte templating below. Looks at src->b[0, n), n at most
+ * KERNO_LINE_VIEW. A global function: the verifier checks it once, apart.
+ */
+__noinline int template_plain(const struct path_view *src, __u32 n, struct path_template *dst)
+{
+	__u64 len = n, digits = 0, w, t;
+	__u32 i, at;
+
+	if (!src || !dst)
+		return -1;
+	for (i = 0; i < KERNO_LINE_VIEW / 8; i++) {
+		at = i * 8;
+		if (at >= len)
+			break;
+		w = load64(src->b + at);
+		t = path_end_bytes(w);
+		if (t) {
+			t &= -t;
+			at += kerno_msb64(t) >> 3;
+			if (at < len)
+				len = at;
+		}
+		digits |= digit_bytes(w) & low_bytes(len - i * 8);
+		if (t)
+			break;
+	}
+	if (digits)
+		return -1;
+	if (len > KERNO_PATH_LEN - 1)
+		len = KERNO_PATH_LEN - 1;
+	for (i = 0; i < KERNO_PATH_LEN / 8; i++) {
+		at = i * 8;
+		*(__u64 *)(dst->b + at) = len > at ? load64(src->b + at) & low_bytes(len - at) : 0;
+	}
+	return 0;
+}
+
 /*
  * Write the endpoint template of the request target at src into dst. It is
  * built in scratch memory first: there the bytes a shortened {id} segment
@@ -248,6 +330,9 @@ static __always_inline void template_path(struct kerno_scratch *sc, __u32 src_of
 	struct tmpl_ctx *t = &sc->tm;
 	__u32 out;
 
+	if (!template_plain((const struct path_view *)(sc->line + (src_off & 15)), n,
+			    (struct path_template *)dst))
+		return;
 	__builtin_memset(t, 0, sizeof(*t));
 	t->src_off = src_off;
 	t->n = n;
@@ -348,7 +433,8 @@ static __always_inline void give_up(struct kerno_conn *c, struct kerno_http_dir 
 		if (c->unanswered)
 			c->unanswered--;
 		else if (c->fifo_head != c->fifo_tail)
-			c->unanswered += c->fifo[c->fifo_head++ & (KERNO_FIFO_LEN - 1)].dropped_after;
+			c->unanswered +=
+				c->fifo[c->fifo_head++ & (KERNO_FIFO_LEN - 1)].dropped_after;
 	}
 	reset_message(d, KERNO_H_UNSYNC);
 }
@@ -621,17 +707,6 @@ static __always_inline int read_window(struct seg_ctx *x)
 		return -1;
 	x->win_len = n;
 	return 0;
-}
-
-/*
- * Bytes of w equal to the byte in `pattern` (repeated), as their top bits.
- * A byte above a true match may be flagged too, never one below: the
- * lowest flag is always exact.
- */
-static __always_inline __u64 match_bytes(__u64 w, __u64 pattern)
-{
-	w ^= pattern;
-	return (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL;
 }
 
 /*

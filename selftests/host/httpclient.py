@@ -5,6 +5,7 @@ control (how many bytes each write carries, pipelining, 100-continue, bytes
 that are not HTTP at all), so requests are written by hand here.
 """
 
+import errno
 import os
 import socket
 import time
@@ -147,8 +148,11 @@ def _send_and_drain(port, data, chunk=None):
         sock.shutdown(socket.SHUT_WR)
         while sock.recv(65536):
             pass
-    except ConnectionError:
-        pass  # the server may reset a connection it refuses
+    except (ConnectionError, OSError) as exc:
+        # The server may reset or close a connection it refuses, even while
+        # we still send (ENOTCONN from shutdown() after its RST).
+        if not isinstance(exc, ConnectionError) and exc.errno != errno.ENOTCONN:
+            raise
     finally:
         sock.close()
 

@@ -73,7 +73,6 @@ static struct kerno_conn *conn(void)
 	return bpf_map_lookup_elem(&conns, &key);
 }
 
-
 /*
  * As conn_create(): a zeroed entry, its endpoints, and a role when the
  * connection was seen from its accept or connect (KERNO_ROLE_UNKNOWN: one
@@ -184,7 +183,6 @@ static __u64 counter(__u32 which)
 	assert_non_null(v);
 	return *v;
 }
-
 
 /* Every drop counter equals want[] (unnamed ones 0). */
 static void assert_drops_are(const __u64 want[KERNO_DROP__COUNT], const char *where, int line)
@@ -533,6 +531,38 @@ static void test_templates(void **state)
 	assert_int_equal(nseries(), n);
 	close_conn();
 	ASSERT_DROPS();
+}
+
+/*
+ * Digit-free paths take template_plain()'s word-at-a-time route: their
+ * template is the path itself, cut at ? # or the blank and at 47 bytes.
+ * Random ones (fixed seed) against that rule, lengths across word edges.
+ */
+static void test_templates_plain_random(void **state)
+{
+	static const char alphabet[] = "abcdefxyzABC-_.~/%";
+	char path[80], want[KERNO_PATH_LEN];
+	unsigned int seed = 7, i, j, len;
+
+	for (i = 0; i < 400; i++) {
+		open_conn(KERNO_ROLE_SERVER);
+		len = 1 + rand_r(&seed) % 70;
+		path[0] = '/';
+		for (j = 1; j < len; j++)
+			path[j] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+		path[len] = 0;
+		memset(want, 0, sizeof(want));
+		/* "GET " leaves 60 bytes of the 64 kept; the template holds 47. */
+		memcpy(want, path, len < KERNO_PATH_LEN - 1 ? len : KERNO_PATH_LEN - 1);
+		req(strf("GET %s%s HTTP/1.1\r\n\r\n", path, (i & 1) ? "?q=1" : ""));
+		resp(status_only(200));
+		assert_series(KERNO_M_GET, want, 200, 1);
+		assert_int_equal(nseries(), 1);
+		close_conn();
+		ASSERT_DROPS();
+		setup_keep_arena();
+		arena_used = 0;
+	}
 }
 
 static void test_latency_buckets(void **state)
@@ -1469,7 +1499,6 @@ static void test_regression_skipped_chunks_add_up(void **state)
  */
 static void test_regression_connect(void **state)
 {
-	
 	open_conn(KERNO_ROLE_SERVER);
 	req("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n");
 	resp("HTTP/1.1 200 Connection Established\r\n\r\n");
@@ -1711,6 +1740,7 @@ int main(void)
 		cmocka_unit_test_setup(test_keepalive_server, setup),
 		cmocka_unit_test_setup(test_keepalive_client, setup),
 		cmocka_unit_test_setup(test_templates, setup),
+		cmocka_unit_test_setup(test_templates_plain_random, setup),
 		cmocka_unit_test_setup(test_latency_buckets, setup),
 		cmocka_unit_test_setup(test_latency_span, setup),
 		cmocka_unit_test_setup(test_pipelining_8, setup),
