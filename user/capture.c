@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -33,6 +34,16 @@ void capture_set_libbpf_verbose(bool verbose)
 {
 	libbpf_verbose = verbose;
 	libbpf_set_print(libbpf_print);
+}
+
+static bool kernel_at_least(int major, int minor)
+{
+	struct utsname un;
+	int ma = 0, mi = 0;
+
+	if (uname(&un) || sscanf(un.release, "%d.%d", &ma, &mi) != 2)
+		return false;
+	return ma > major || (ma == major && mi >= minor);
 }
 
 /* Does the running kernel have this BTF-typed tracepoint? */
@@ -81,6 +92,16 @@ static struct capture_bpf *open_and_load(const struct capture_opts *o, bool btf,
 	skel->rodata->max_header_bytes = o->max_header_bytes;
 	bpf_map__set_max_entries(skel->maps.conns, o->max_conns);
 	bpf_map__set_max_entries(skel->maps.series, o->max_series);
+	if (kernel_at_least(6, 1)) {
+		/*
+		 * Allocate entries as they come: a preallocated per-CPU series
+		 * map costs max_series x CPUs x 1.7 KiB up front (460 MiB on a
+		 * 64-CPU node at the defaults). Tracing programs may use such
+		 * maps since Linux 6.1 (bpf_mem_alloc).
+		 */
+		bpf_map__set_map_flags(skel->maps.series, BPF_F_NO_PREALLOC);
+		bpf_map__set_map_flags(skel->maps.conns, BPF_F_NO_PREALLOC);
+	}
 	choose_flavour(skel, btf, o->sock_hints);
 	*err = capture_bpf__load(skel);
 	if (*err) {

@@ -98,3 +98,24 @@ def test_bad_input(ctx):
     log(f"drops: {drops}")
     for reason in sorted({r for _, r in BAD_TRAFFIC}):
         ASSERT_GT(drops.get(reason, 0), 0, f"kerno.capture.drops reason={reason}")
+
+
+def test_series_table_full(ctx):
+    """A series map too small for the traffic: what fits is counted exactly,
+    every request that found no room is in series_table_full, none is lost."""
+    nginx = ctx.nginx()
+    agent = ctx.agent(extra_args=("--max-series", "2"))
+    n = 10
+    with httpclient.Client(nginx.port) as c:
+        statuses = [c.request("GET", p).status for p in ("/ok", "/missing", "/fail") for _ in range(n)]
+    agent.stop()
+    ASSERT_EQ(sorted(set(statuses)), [200, 404, 500], "nginx statuses")
+    points = agent.points()
+    ours = (otlp.select(points, SERVER, {"server.port": nginx.port}) +
+            otlp.select(points, CLIENT, {"server.port": nginx.port}))
+    series = {(p.get("http.route") or p.get("url.template"), p.get("http.response.status_code"),
+               p.get("process.pid")) for p in ours}
+    drops = otlp.sum_values(otlp.select(points, "kerno.capture.drops"), "reason")
+    ASSERT_EQ(len(series), 2, "distinct series kept with --max-series 2")
+    ASSERT_EQ(otlp.total_count(ours) + drops.get("series_table_full", 0), 2 * 3 * n,
+              "measured + series_table_full = every request, server and client side")
