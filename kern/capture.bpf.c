@@ -103,15 +103,29 @@ static __always_inline void read_endpoints(struct kerno_conn *c, struct sock *sk
 	}
 }
 
-static __always_inline void remember_proc(__u32 tgid, __u64 cgroup_id)
+/*
+ * Remember the name of the process behind a new connection; tell whether
+ * it is on the ignore list (a connection looked at once, then left alone).
+ */
+static __always_inline int remember_proc(__u32 tgid, __u64 cgroup_id)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
 	struct kerno_proc p = { .cgroup_id = cgroup_id };
+	__u32 i, j;
 
-	if (bpf_map_lookup_elem(&procs, &tgid))
-		return;
 	BPF_CORE_READ_STR_INTO(&p.comm, task, group_leader, comm);
 	bpf_map_update_elem(&procs, &tgid, &p, BPF_NOEXIST);
+	for (i = 0; i < KERNO_IGNORE_MAX; i++) {
+		if (!ignore_comm[i][0])
+			break;
+		for (j = 0; j < sizeof(p.comm); j++) {
+			if (ignore_comm[i][j] != p.comm[j])
+				break;
+			if (!p.comm[j])
+				return 1;
+		}
+	}
+	return 0;
 }
 
 /*
@@ -139,8 +153,13 @@ static __noinline struct kerno_conn *conn_create(struct sock *sk, __u8 role, __u
 	c->id = __sync_fetch_and_add(&conn_generation, 1) + 1;
 	c->tgid = tgid;
 	c->cgroup_id = bpf_get_current_cgroup_id();
-	remember_proc(tgid, c->cgroup_id);
 	read_endpoints(c, sk);
+	if (remember_proc(tgid, c->cgroup_id)) {
+		c->dir[KERNO_DIR_RX].state = KERNO_H_STOPPED;
+		c->dir[KERNO_DIR_TX].state = KERNO_H_STOPPED;
+		count(KERNO_EV_IGNORED);
+		return c;
+	}
 	if (role != KERNO_ROLE_UNKNOWN)
 		http1_set_role(c, role);
 	count(role == KERNO_ROLE_SERVER ? KERNO_EV_ACCEPTED :
@@ -190,7 +209,8 @@ static __always_inline void on_new_conn(__u64 fd, __u8 role, __u32 tgid)
 		return;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c) {
-		if (c->role == KERNO_ROLE_UNKNOWN)
+		/* Unless left alone (ignored, or not HTTP): then it stays so. */
+		if (c->role == KERNO_ROLE_UNKNOWN && c->dir[KERNO_DIR_RX].state != KERNO_H_STOPPED)
 			http1_set_role(c, role);
 		return;
 	}

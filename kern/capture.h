@@ -10,6 +10,9 @@
 
 #include "hist.h"
 
+/* Process names (comm) whose connections are not measured, at most. */
+#define KERNO_IGNORE_MAX 4
+
 /* Bytes of the endpoint template kept per request (after templating). */
 #define KERNO_PATH_LEN 48
 /* Pipelined requests that may wait for their responses on one connection. */
@@ -65,6 +68,7 @@ enum kerno_counter {
 	KERNO_EV_CLOSED, /* tracked connections closed */
 	KERNO_EV_ADOPTED, /* connections first seen mid-life (open before us) */
 	KERNO_EV_REQUESTS, /* request/response exchanges measured */
+	KERNO_EV_IGNORED, /* connections of processes on the ignore list */
 	KERNO_COUNTER__COUNT,
 };
 

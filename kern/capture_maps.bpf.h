@@ -16,6 +16,8 @@
 /* Load-time settings, written by userspace before the programs load. */
 const volatile __u32 self_tgid = 0;
 const volatile __u32 max_header_bytes = 16384;
+/* Processes (by command name) whose connections are left alone. */
+const volatile char ignore_comm[KERNO_IGNORE_MAX][16] = {};
 /* The sock_{send,recv}_length programs are attached: see struct sock_hint. */
 const volatile bool use_sock_hints = false;
 

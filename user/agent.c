@@ -132,6 +132,7 @@ static int start(struct agent *a, char *err, size_t errlen)
 		.max_header_bytes = cfg->max_header_bytes,
 		.force_raw_tp = cfg->raw_tp,
 		.sock_hints = cfg->sock_hints,
+		.ignore = cfg->ignore_process,
 		.verbose = cfg->verbose,
 	};
 	int ret;
@@ -214,7 +215,7 @@ int agent_run(const struct kerno_config *cfg)
 	if (ret) {
 		fprintf(stderr, "kerno: %s\n", err[0] ? err : strerror(-ret));
 		finish(&a);
-		return ret == -EPERM || ret == -EACCES ? 2 : 1;
+		return ret == -EPERM || ret == -EACCES || ret == -EINVAL ? 2 : 1;
 	}
 	fprintf(stderr, "kerno: capturing with %s hooks%s, maps pinned in %s, writing %s\n",
 		a.cap.hook, a.cap.sock_hints ? " and socket hints" : "", cfg->pin_dir,

@@ -16,6 +16,8 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "kerno_types.h"
+#include "../kern/capture.h"
 #include "capture_load.h"
 #include "capture.skel.h"
 
@@ -80,6 +82,29 @@ static void choose_flavour(struct capture_bpf *skel, bool btf, bool use_hints)
 	bpf_program__set_autoload(skel->progs.kerno_sock_state_raw, !btf);
 }
 
+/*
+ * Fill the ignore list (rodata) from "name,name". With skel NULL, only
+ * check it: -EINVAL if there are too many names or one is too long.
+ */
+static int set_ignore_list(struct capture_bpf *skel, const char *list)
+{
+	const char *p = list;
+	size_t i = 0, len;
+
+	while (p && *p) {
+		len = strcspn(p, ",");
+		if (len) {
+			if (i == KERNO_IGNORE_MAX || len > 15)
+				return -EINVAL;
+			if (skel)
+				memcpy((char *)skel->rodata->ignore_comm[i], p, len);
+			i++;
+		}
+		p += len + (p[len] == ',');
+	}
+	return 0;
+}
+
 static struct capture_bpf *open_and_load(const struct capture_opts *o, bool btf, int *err)
 {
 	struct capture_bpf *skel = capture_bpf__open();
@@ -90,6 +115,7 @@ static struct capture_bpf *open_and_load(const struct capture_opts *o, bool btf,
 	}
 	skel->rodata->self_tgid = getpid();
 	skel->rodata->max_header_bytes = o->max_header_bytes;
+	set_ignore_list(skel, o->ignore);
 	bpf_map__set_max_entries(skel->maps.conns, o->max_conns);
 	bpf_map__set_max_entries(skel->maps.series, o->max_series);
 	if (kernel_at_least(6, 1)) {
@@ -165,6 +191,11 @@ int capture_start(struct capture *cap, const struct capture_opts *o, char *err, 
 
 	memset(cap, 0, sizeof(*cap));
 	capture_set_libbpf_verbose(o->verbose);
+	if (set_ignore_list(NULL, o->ignore)) {
+		snprintf(err, errlen, "--ignore-process takes at most %d command names of at most 15 "
+			 "characters, comma-separated", KERNO_IGNORE_MAX);
+		return -EINVAL;
+	}
 	if (!o->force_raw_tp) {
 		cap->skel = open_and_load(o, true, &ret);
 		cap->hook = "tp_btf";

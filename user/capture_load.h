@@ -17,6 +17,7 @@ struct capture_opts {
 	bool force_raw_tp; /* skip tp_btf even where the kernel has it */
 	bool sock_hints; /* use the sock_*_length tracepoints where present */
 	bool verbose; /* pass libbpf's debug output (verifier logs) through */
+	const char *ignore; /* comma-separated process names not to measure, or NULL */
 };
 
 struct capture {

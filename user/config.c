@@ -36,6 +36,8 @@ const struct kerno_opt kerno_options[] = {
 	  "kerno top: seconds between screens" },
 	{ "iterations", KERNO_OPT_INT, "0", 0, 1 << 30, OPT(iterations), "N",
 	  "kerno top: screens to show before exiting; 0: until interrupted" },
+	{ "ignore-process", KERNO_OPT_STR, NULL, 0, 0, OPT(ignore_process), "NAMES",
+	  "command names (comm) whose connections are not measured, comma-separated, at most 4" },
 	{ "sock-hints", KERNO_OPT_BOOL, "true", 0, 0, OPT(sock_hints), NULL,
 	  "take the socket from the sock_*_length tracepoints (Linux 6.3+) instead of the fd" },
 	{ "raw-tp", KERNO_OPT_BOOL, "false", 0, 0, OPT(raw_tp), NULL,

@@ -50,6 +50,7 @@ struct kerno_config {
 	long long max_header_bytes;
 	char *host_name;
 	char *pin_dir;
+	char *ignore_process;
 	char *config;
 	long long refresh;
 	long long iterations;

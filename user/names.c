@@ -30,6 +30,7 @@ static const char *const counter_names[] = {
 	[KERNO_EV_CLOSED] = "closed",
 	[KERNO_EV_ADOPTED] = "adopted",
 	[KERNO_EV_REQUESTS] = "requests",
+	[KERNO_EV_IGNORED] = "ignored",
 };
 _Static_assert(ARRAY_LEN(counter_names) == KERNO_COUNTER__COUNT, "a counter has no name");
 

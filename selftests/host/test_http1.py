@@ -154,3 +154,20 @@ def test_endpoint_templates(ctx):
     ASSERT_TRUE(all(p.get("server.address") == "127.0.0.1"
                     for p in otlp.select(points, CLIENT, {"process.pid": os.getpid()})),
                 "client-side server.address is 127.0.0.1")
+
+
+def test_ignore_process(ctx):
+    """--ignore-process h2load: nginx's side counted exactly, h2load's side
+    not at all, and its connections counted as ignored."""
+    nginx = ctx.nginx()
+    agent = ctx.agent(extra_args=("--ignore-process", "h2load"))
+    n, clients = 3000, 10
+    res = h2load.run(f"http://127.0.0.1:{nginx.port}/ok", n=n, clients=clients)
+    agent.stop()
+    points = agent.points()
+    ASSERT_EQ(server_counts(points, {"process.executable.name": "nginx", "server.port": nginx.port}),
+              {("GET", "/ok", 200): res.status_class_count(200)}, "nginx server-side counts")
+    ASSERT_EQ(otlp.total_count(otlp.select(points, CLIENT, {"process.pid": res.pid})), 0,
+              "client-side count of the ignored h2load")
+    events = otlp.sum_values(otlp.select(points, "kerno.capture.connections"), "event")
+    ASSERT_EQ(events.get("ignored"), clients, "kerno.capture.connections event=ignored")
