@@ -117,7 +117,6 @@ enum kerno_msg_flags {
 	KERNO_F_LENGTH = 1 << 1, /* Content-Length seen */
 	KERNO_F_REQUEST = 1 << 2, /* this stream carries requests */
 	KERNO_F_RESPONSE = 1 << 3, /* this stream carries responses */
-	KERNO_F_LINE_CR = 1 << 4, /* the line in progress is a bare CRLF so far */
 };
 
 /* Parser state of one direction of a connection. */
