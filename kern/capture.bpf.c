@@ -10,7 +10,10 @@
  * map. The program leaves after one compare for any other syscall. Two
  * flavours of the same entry exist, picked at load time by userspace:
  * tp_btf (BTF-typed, direct loads) and raw_tp (any kernel with raw
- * tracepoints). Connection ends come from sock:inet_sock_set_state.
+ * tracepoints). Where the sock:sock_{send,recv}_length tracepoints exist
+ * (6.3+), they leave sys_exit the socket of each TCP read and write, so it
+ * need not walk the fd table (struct sock_hint). Connection ends come from
+ * sock:inet_sock_set_state.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
