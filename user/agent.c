@@ -197,6 +197,31 @@ static int loop(struct agent *a)
 	}
 }
 
+int agent_verifier_report(const struct kerno_config *cfg)
+{
+	struct capture_opts o = {
+		.max_conns = cfg->max_conns,
+		.max_series = cfg->max_series,
+		.max_header_bytes = cfg->max_header_bytes,
+		.verbose = cfg->verbose,
+		.ignore = cfg->ignore_process,
+	};
+	char err[512];
+	int ret;
+
+	if (preflight_capture(err, sizeof(err))) {
+		fprintf(stderr, "kerno: %s\n", err);
+		return 2;
+	}
+	ret = capture_verifier_report(stdout, &o);
+	if (ret)
+		fprintf(stderr,
+			"kerno: a flavour did not load: %s (run with --verbose for the "
+			"verifier log)\n",
+			strerror(-ret));
+	return ret ? 1 : 0;
+}
+
 int agent_run(const struct kerno_config *cfg)
 {
 	struct agent a = { .cfg = cfg, .names.procs_fd = -1 };

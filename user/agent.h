@@ -8,4 +8,7 @@
 /* Runs until --duration passes or SIGINT/SIGTERM; returns the exit code. */
 int agent_run(const struct kerno_config *cfg);
 
+/* `kerno verifier-report`: what each program costs the verifier on this kernel. */
+int agent_verifier_report(const struct kerno_config *cfg);
+
 #endif /* KERNO_AGENT_H */

@@ -21,6 +21,9 @@
 #include "capture_load.h"
 #include "capture.skel.h"
 
+/* Instructions the verifier may process for one program (since Linux 5.2). */
+#define KERNO_VERIFIER_LIMIT 1000000
+
 static bool libbpf_verbose;
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -192,8 +195,10 @@ int capture_start(struct capture *cap, const struct capture_opts *o, char *err, 
 	memset(cap, 0, sizeof(*cap));
 	capture_set_libbpf_verbose(o->verbose);
 	if (set_ignore_list(NULL, o->ignore)) {
-		snprintf(err, errlen, "--ignore-process takes at most %d command names of at most 15 "
-			 "characters, comma-separated", KERNO_IGNORE_MAX);
+		snprintf(err, errlen,
+			 "--ignore-process takes at most %d command names of at most 15 "
+			 "characters, comma-separated",
+			 KERNO_IGNORE_MAX);
 		return -EINVAL;
 	}
 	if (!o->force_raw_tp) {
@@ -263,4 +268,48 @@ __u64 capture_prog_misses(const struct capture *cap)
 	       prog_misses(s->progs.kerno_sock_send) + prog_misses(s->progs.kerno_sock_recv) +
 	       prog_misses(s->progs.kerno_sys_exit_raw) +
 	       prog_misses(s->progs.kerno_sock_state_raw);
+}
+
+/* Instructions the verifier processed for each loaded program of skel. */
+static void report_flavour(FILE *out, struct capture_bpf *skel, const char *flavour)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, skel->obj)
+	{
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		fprintf(out, "%-8s %-22s %8u %8u %6.1f%%\n", flavour, bpf_program__name(prog),
+			info.verified_insns, KERNO_VERIFIER_LIMIT,
+			100.0 * info.verified_insns / KERNO_VERIFIER_LIMIT);
+	}
+}
+
+int capture_verifier_report(FILE *out, const struct capture_opts *o)
+{
+	struct capture_opts hints = *o, plain = *o;
+	struct capture_bpf *skel;
+	int err = 0, failed = 0;
+
+	hints.sock_hints = true;
+	plain.sock_hints = false;
+	capture_set_libbpf_verbose(o->verbose);
+	fprintf(out, "%-8s %-22s %8s %8s %7s\n", "FLAVOUR", "PROGRAM", "VERIFIED", "LIMIT", "USED");
+	skel = open_and_load(&hints, true, &err);
+	failed |= !skel;
+	if (skel) {
+		report_flavour(out, skel, "tp_btf");
+		capture_bpf__destroy(skel);
+	}
+	skel = open_and_load(&plain, false, &err);
+	failed |= !skel;
+	if (skel) {
+		report_flavour(out, skel, "raw_tp");
+		capture_bpf__destroy(skel);
+	}
+	return failed ? (err ? err : -EINVAL) : 0;
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <linux/types.h>
 
 struct capture_bpf;
@@ -40,6 +41,13 @@ void capture_stop(struct capture *cap);
 
 /* Runs of the capture programs the kernel skipped (recursion), summed. */
 __u64 capture_prog_misses(const struct capture *cap);
+
+/*
+ * Load every flavour on this kernel without attaching it and print, per
+ * program, the instructions the verifier processed against its limit.
+ * Returns 0, or a negative errno when a flavour does not load.
+ */
+int capture_verifier_report(FILE *out, const struct capture_opts *o);
 
 /* Route libbpf's messages: warnings always, debug output only when verbose. */
 void capture_set_libbpf_verbose(bool verbose);

@@ -20,6 +20,8 @@ static const struct command commands[] = {
 	  "capture on this host and write metrics under DATA_DIR (no Kubernetes needed)" },
 	{ "top", top_run, "kerno top [OPTIONS]",
 	  "live table of a running agent's endpoints: rate, error %, p50, p99" },
+	{ "verifier-report", agent_verifier_report, "kerno verifier-report [OPTIONS]",
+	  "load every hook flavour here and print the verifier's work per program" },
 	{ "bench-floor", floor_run, "kerno bench-floor [OPTIONS]",
 	  "attach empty programs at the capture hooks (for make bench)" },
 };
@@ -35,9 +37,9 @@ static void usage(FILE *out)
 		"Kubernetes.\n\nCommands:\n",
 		KERNO_VERSION);
 	for (i = 0; i < N_COMMANDS; i++)
-		fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-16s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out,
-		"  %-12s %s\n\n`kerno COMMAND --help` lists the options; each is also read "
+		"  %-16s %s\n\n`kerno COMMAND --help` lists the options; each is also read "
 		"from KERNO_<NAME> and from --config FILE.\n",
 		"version", "print the version");
 }

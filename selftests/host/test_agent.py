@@ -234,3 +234,22 @@ def test_top(ctx):
         ASSERT_EQ(ok[7], "0.0%", "ERR% of nginx /ok")
         ASSERT_EQ(float(fail[6]), round(n_fail / refresh, 1), "REQ/S of nginx /fail")
         ASSERT_EQ(fail[7], "100.0%", "ERR% of nginx /fail")
+
+
+def test_verifier_report(ctx):
+    """kerno verifier-report loads every flavour on this kernel: each program
+    is listed, and the data path stays within 60 % of the verifier's limit,
+    the headroom older kernels' verifiers need."""
+    res = run_cli([ctx.kerno, "verifier-report"], timeout=120)
+    ASSERT_EQ(res.returncode, 0, f"exit code (stderr: {res.stderr!r})")
+    rows = [line.split() for line in res.stdout.splitlines()[1:]]
+    got = {(r[0], r[1]): (int(r[2]), int(r[3])) for r in rows if len(r) == 5}
+    ASSERT_EQ(sorted(got), sorted([("tp_btf", "kerno_sys_exit"), ("tp_btf", "kerno_sock_send"),
+                                   ("tp_btf", "kerno_sock_recv"), ("tp_btf", "kerno_sock_state"),
+                                   ("raw_tp", "kerno_sys_exit_raw"),
+                                   ("raw_tp", "kerno_sock_state_raw")]), "programs reported")
+    for (flavour, prog), (verified, limit) in sorted(got.items()):
+        log(f"{flavour} {prog}: {verified} of {limit}")
+        ASSERT_GT(verified, 0, f"{flavour} {prog} verified instructions")
+        ASSERT_TRUE(verified <= 0.6 * limit, f"{flavour} {prog} within 60 % of the limit",
+                    f"{verified} of {limit}")
