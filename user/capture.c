@@ -22,7 +22,7 @@
 #include "capture.skel.h"
 
 /* Instructions the verifier may process for one program (since Linux 5.2). */
-#define KERNO_VERIFIER_LIMIT 1000000
+#define KERNO_VERIFIER_LIMIT 1000000U
 
 static bool libbpf_verbose;
 
