@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Kerno's whole test suite (`make test`): builds the agent twice (ASan+UBSan
 # into build-san/, plain into build/), runs the unit tests against the
-# sanitizer build, a 20 s fuzzing smoke run of the HTTP/1.x parser, then the
+# sanitizer build, make lint, a 20 s fuzzing smoke run of the HTTP/1.x parser, then the
 # host tests with the sanitizer-built agent.
 # Ends with one line `N passed, N failed` summing both suites.
 # Installs nothing: run selftests/setup.sh first.
@@ -76,6 +76,17 @@ build
 echo "== unit tests (ASan+UBSan)"
 make --no-print-directory SAN=1 unit-test 2>&1 | tee "$LOG_DIR/unit.log"
 add_counts "$LOG_DIR/unit.log" "${PIPESTATUS[0]}"
+
+# make lint (cppcheck and clang-tidy over user/): one test, passed if clean.
+echo "== lint (make lint)"
+if make --no-print-directory lint >"$LOG_DIR/lint.log" 2>&1; then
+	echo "lint: ok"
+	passed=$((passed + 1))
+else
+	tail -n 40 "$LOG_DIR/lint.log"
+	echo "lint: FAILED (full log: $LOG_DIR/lint.log)"
+	failed=$((failed + 1))
+fi
 
 # The HTTP/1.x parser under libFuzzer for 20 s: one test, passed if libFuzzer exits 0.
 echo "== fuzz smoke (make fuzz-smoke)"
