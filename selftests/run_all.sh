@@ -77,27 +77,22 @@ echo "== unit tests (ASan+UBSan)"
 make --no-print-directory SAN=1 unit-test 2>&1 | tee "$LOG_DIR/unit.log"
 add_counts "$LOG_DIR/unit.log" "${PIPESTATUS[0]}"
 
-# make lint (cppcheck and clang-tidy over user/): one test, passed if clean.
-echo "== lint (make lint)"
-if make --no-print-directory lint >"$LOG_DIR/lint.log" 2>&1; then
-	echo "lint: ok"
-	passed=$((passed + 1))
-else
-	tail -n 40 "$LOG_DIR/lint.log"
-	echo "lint: FAILED (full log: $LOG_DIR/lint.log)"
-	failed=$((failed + 1))
-fi
+# A make target that counts as one test: passed if it exits 0.
+gate() {
+	local target=$1 log="$LOG_DIR/$1.log"
+	echo "== make $target"
+	if make --no-print-directory "$target" >"$log" 2>&1; then
+		echo "$target: ok"
+		passed=$((passed + 1))
+	else
+		tail -n 40 "$log"
+		echo "$target: FAILED (full log: $log)"
+		failed=$((failed + 1))
+	fi
+}
 
-# The HTTP/1.x parser under libFuzzer for 20 s: one test, passed if libFuzzer exits 0.
-echo "== fuzz smoke (make fuzz-smoke)"
-if make --no-print-directory fuzz-smoke >"$LOG_DIR/fuzz.log" 2>&1; then
-	echo "fuzz-smoke: ok"
-	passed=$((passed + 1))
-else
-	tail -n 40 "$LOG_DIR/fuzz.log"
-	echo "fuzz-smoke: FAILED (full log: $LOG_DIR/fuzz.log)"
-	failed=$((failed + 1))
-fi
+gate lint       # cppcheck and clang-tidy over user/
+gate fuzz-smoke # the HTTP/1.x parser under libFuzzer for 20 s
 
 echo "== host tests against build-san/kerno (ASan+UBSan)"
 /usr/bin/python3 selftests/host/runner.py --kerno build-san/kerno "$@" 2>&1 | tee "$LOG_DIR/host.log"

@@ -30,6 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "selftests", "host"))
 
+import bpfids  # noqa: E402
 import h2load  # noqa: E402
 import otlp  # noqa: E402
 from servers import Nginx  # noqa: E402
@@ -60,18 +61,7 @@ def vm_hwm_kib(pid):
 
 
 def prog_ids_held_by(pid):
-    """Ids of the BPF programs `pid` holds through program or link fds.
-    /proc/PID/fdinfo, not bpftool's "pids" field: Debian's bpftool is built
-    without the skeleton support that field needs."""
-    ids = set()
-    fdinfo = f"/proc/{pid}/fdinfo"
-    for fd in os.listdir(fdinfo):
-        try:
-            with open(os.path.join(fdinfo, fd)) as f:
-                ids.update(int(line.split()[1]) for line in f if line.startswith("prog_id:"))
-        except (FileNotFoundError, ValueError):
-            pass
-    return ids
+    return bpfids.ids_held_by(pid, "prog")
 
 
 def bpf_progs_of(pid):

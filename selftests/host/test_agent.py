@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 import time
 
+import bpfids
 import capture_h
 import httpclient
 import otlp
@@ -82,16 +83,7 @@ def pinned_map_id(name):
 
 
 def map_ids_held_by(pid):
-    """Ids of the BPF maps whose fds `pid` holds (from /proc/PID/fdinfo)."""
-    ids = set()
-    fdinfo = f"/proc/{pid}/fdinfo"
-    for fd in os.listdir(fdinfo):
-        try:
-            with open(os.path.join(fdinfo, fd)) as f:
-                ids.update(int(line.split()[1]) for line in f if line.startswith("map_id:"))
-        except (FileNotFoundError, ValueError):
-            pass
-    return ids
+    return bpfids.ids_held_by(pid, "map")
 
 
 def c_string(value):
