@@ -4,16 +4,22 @@
  * socket, whichever syscall carries it, parsed as HTTP/1.x in the kernel and
  * aggregated into per-series latency histograms.
  *
- * Hook choice (see README, "Where the hooks sit"): one program on the
- * sys_exit tracepoint sees every syscall's arguments (from pt_regs) and
- * result, so the data syscalls need no entry hook and no per-thread argument
- * map. The program leaves after one compare for any other syscall. Two
- * flavours of the same entry exist, picked at load time by userspace:
- * tp_btf (BTF-typed, direct loads) and raw_tp (any kernel with raw
- * tracepoints). Where the sock:sock_{send,recv}_length tracepoints exist
- * (6.3+), they leave sys_exit the socket of each TCP read and write, so it
- * need not walk the fd table (struct sock_hint). Connection ends come from
- * sock:inet_sock_set_state.
+ * One data path, several ways in, picked at load time by userspace (see
+ * README, "Where the hooks sit"):
+ *
+ *   sock      tp_btf/sock_{send,recv}_length (Linux 6.3+). They fire inside
+ *             sock_sendmsg()/sock_recvmsg(), in the calling thread, with the
+ *             socket and the byte count, and for nothing but socket I/O: no
+ *             syscall hook at all, so the rest of the system pays nothing.
+ *             The user buffers come from the syscall's own arguments, read
+ *             from the thread's pt_regs.
+ *   sys_exit  tp_btf/sys_exit: one program sees every syscall's arguments
+ *             and result and walks the fd table to the socket. Older kernels.
+ *   raw_tp    the same on raw_tp/sys_exit, for kernels without tp_btf.
+ *
+ * Whatever the way in, connection roles come from sock:inet_sock_set_state
+ * (SYN_SENT: we connected; LISTEN -> SYN_RECV: a peer connected to us), and
+ * so do connection ends.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -33,13 +39,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define NR_readv 19
 #define NR_writev 20
 #define NR_sendfile 40
-#define NR_connect 42
-#define NR_accept 43
 #define NR_sendto 44
 #define NR_recvfrom 45
 #define NR_sendmsg 46
 #define NR_recvmsg 47
-#define NR_accept4 288
 #define NR_recvmmsg 299
 #define NR_sendmmsg 307
 
@@ -47,7 +50,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define AF_INET6 10
 #define SOCK_STREAM 1
 #define IPPROTO_TCP 6
-#define EINPROGRESS 115
+#define MSG_PEEK 0x2
+#define MSG_TRUNC 0x20
+#define PF_KTHREAD 0x00200000
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 
@@ -132,11 +137,15 @@ static __always_inline int remember_proc(__u32 tgid, __u64 cgroup_id)
 }
 
 /*
- * A new table entry for sk. With a role (accept, connect) the streams start
- * at a message boundary; without one (a connection open before the agent),
- * both directions wait for a chunk that starts a message.
+ * A new table entry for sk, with no owner yet: it is claimed (process,
+ * cgroup, addresses) by the first data on it, which runs in the owner's
+ * thread. The state changes that announce a connection may not (a passive
+ * open completes in softirq), and its addresses are not final yet there.
+ * With a role (client, server) the streams start at a message boundary;
+ * without one (a connection open before the agent), both directions wait
+ * for a chunk that starts a message.
  */
-static __noinline struct kerno_conn *conn_create(struct sock *sk, __u8 role, __u32 tgid)
+static __noinline struct kerno_conn *conn_create(struct sock *sk, __u8 role)
 {
 	struct kerno_scratch *sc = get_scratch();
 	__u64 key = (__u64)sk;
@@ -148,21 +157,16 @@ static __noinline struct kerno_conn *conn_create(struct sock *sk, __u8 role, __u
 		c = bpf_map_lookup_elem(&conns, &key);
 		if (!c)
 			count(KERNO_DROP_CONN_TABLE_FULL);
+		/* Seen before its role was known: a connection is one or the other. */
+		else if (c->role == KERNO_ROLE_UNKNOWN && role != KERNO_ROLE_UNKNOWN &&
+			 c->dir[KERNO_DIR_RX].state != KERNO_H_STOPPED)
+			http1_set_role(c, role);
 		return c;
 	}
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
 		return NULL;
 	c->id = __sync_fetch_and_add(&conn_generation, 1) + 1;
-	c->tgid = tgid;
-	c->cgroup_id = bpf_get_current_cgroup_id();
-	read_endpoints(c, sk);
-	if (remember_proc(tgid, c->cgroup_id)) {
-		c->dir[KERNO_DIR_RX].state = KERNO_H_STOPPED;
-		c->dir[KERNO_DIR_TX].state = KERNO_H_STOPPED;
-		count(KERNO_EV_IGNORED);
-		return c;
-	}
 	if (role != KERNO_ROLE_UNKNOWN)
 		http1_set_role(c, role);
 	count(role == KERNO_ROLE_SERVER ? KERNO_EV_ACCEPTED :
@@ -171,53 +175,37 @@ static __noinline struct kerno_conn *conn_create(struct sock *sk, __u8 role, __u
 	return c;
 }
 
-/* The socket the sock_*_length hook saw this very syscall use, or NULL. */
-static __always_inline struct sock *hinted_sock(__u64 pid_tgid, __u64 nr, __s64 ret)
+/* First data on c, in its owner's thread: who owns it, and between whom. */
+static __noinline void conn_claim(struct kerno_conn *c, struct sock *sk, __u32 tgid)
 {
-	__u32 zero = 0;
-	struct sock_hint *h = bpf_map_lookup_elem(&sock_hints, &zero);
-
-	if (!h || h->pid_tgid != pid_tgid || h->nr != nr || h->ret != ret)
-		return NULL;
-	h->pid_tgid = 0;
-	return (struct sock *)h->sk;
-}
-
-/* The entry for the TCP socket behind fd, created if it is new to us. */
-static __always_inline struct kerno_conn *conn_of_fd(__u64 fd, __u32 tgid, __u64 *key,
-						     struct sock *sk)
-{
-	struct kerno_conn *c;
-
-	if (!sk)
-		sk = fd_to_sock(fd);
-	*key = (__u64)sk;
-	if (!sk)
-		return NULL;
-	c = bpf_map_lookup_elem(&conns, key);
-	if (c)
-		return c;
-	if (!is_tcp(sk) || !is_live_state(BPF_CORE_READ(sk, __sk_common.skc_state)))
-		return NULL;
-	return conn_create(sk, KERNO_ROLE_UNKNOWN, tgid);
-}
-
-static __always_inline void on_new_conn(__u64 fd, __u8 role, __u32 tgid)
-{
-	struct sock *sk = fd_to_sock(fd);
-	__u64 key = (__u64)sk;
-	struct kerno_conn *c;
-
-	if (!sk || !is_tcp(sk))
+	if (!c)
 		return;
-	c = bpf_map_lookup_elem(&conns, &key);
-	if (c) {
-		/* Unless left alone (ignored, or not HTTP): then it stays so. */
-		if (c->role == KERNO_ROLE_UNKNOWN && c->dir[KERNO_DIR_RX].state != KERNO_H_STOPPED)
-			http1_set_role(c, role);
-		return;
+	c->tgid = tgid;
+	c->cgroup_id = bpf_get_current_cgroup_id();
+	read_endpoints(c, sk);
+	if (remember_proc(tgid, c->cgroup_id)) {
+		c->dir[KERNO_DIR_RX].state = KERNO_H_STOPPED;
+		c->dir[KERNO_DIR_TX].state = KERNO_H_STOPPED;
+		count(KERNO_EV_IGNORED);
 	}
-	conn_create(sk, role, tgid);
+}
+
+/* The entry of sk, adopted if it is a live TCP connection new to us, claimed. */
+static __always_inline struct kerno_conn *conn_of_sock(struct sock *sk, __u32 tgid)
+{
+	__u64 key = (__u64)sk;
+	struct kerno_conn *c = bpf_map_lookup_elem(&conns, &key);
+
+	if (!c) {
+		if (!is_tcp(sk) || !is_live_state(BPF_CORE_READ(sk, __sk_common.skc_state)))
+			return NULL;
+		c = conn_create(sk, KERNO_ROLE_UNKNOWN);
+		if (!c)
+			return NULL;
+	}
+	if (!c->tgid)
+		conn_claim(c, sk, tgid);
+	return c;
 }
 
 struct user_iov {
@@ -268,7 +256,21 @@ static __always_inline void parse_msghdr(struct flow *f, const struct user_msghd
 	parse_iov(f, (const struct user_iov *)msg.msg_iov, msg.msg_iovlen, total);
 }
 
-static __always_inline void parse_mmsg(struct flow *f, const struct mmsghdr *vec, __u64 nmsgs)
+/* Entry i of an mmsg vector, carrying `total` bytes. */
+static __always_inline void parse_mmsg_entry(struct flow *f, const struct mmsghdr *vec, __u32 i,
+					     __u64 total)
+{
+	struct mmsghdr m;
+
+	if (bpf_probe_read_user(&m, sizeof(m), &vec[i])) {
+		give_up(f->conn, dir_of(f->conn, f->dir), KERNO_DROP_READ_FAULT);
+		return;
+	}
+	parse_iov(f, (const struct user_iov *)m.msg_hdr.msg_iov, m.msg_hdr.msg_iovlen, total);
+}
+
+/* A whole mmsg call seen at its exit: each entry's msg_len says its share. */
+static __always_inline void parse_mmsg_all(struct flow *f, const struct mmsghdr *vec, __u64 nmsgs)
 {
 	struct mmsghdr m;
 	__u32 i;
@@ -293,67 +295,101 @@ static __always_inline int is_rx(__u64 nr)
 	       nr == NR_recvmmsg;
 }
 
-/* A data syscall on fd returned ret > 0: follow the bytes it moved. */
-static __noinline int on_data(__u64 nr, __u64 fd, __u64 buf, __u64 arg2, __s64 ret)
+/*
+ * The table key of sk as a plain number. A BTF-typed socket pointer may not
+ * be passed to a global function (http1_parse() takes scalars only): going
+ * through map memory makes the verifier forget what it was.
+ */
+static __always_inline __u64 sock_key(struct sock *sk)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
-	struct kerno_conn *c;
-	struct sock *sk;
-	struct flow f;
+	struct kerno_scratch *sc = get_scratch();
 
-	if (tgid == self_tgid)
+	if (!sc)
 		return 0;
-	sk = hinted_sock(pid_tgid, nr, ret);
-	/*
-	 * With the hints attached, every socket read and write leaves one, so a
-	 * plain read or write without a hint is file or pipe I/O: it leaves
-	 * here. sendfile and the mmsg calls return other counts than their
-	 * socket calls saw, and still walk the fd table.
-	 */
-	if (!sk && use_sock_hints && nr != NR_sendfile && nr != NR_recvmmsg && nr != NR_sendmmsg)
-		return 0;
-	c = conn_of_fd(fd, tgid, &f.key, sk);
-	if (!c)
-		return 0;
-	f.conn = c;
-	f.now = bpf_ktime_get_ns();
-	f.tid = tid;
-	f.dir = is_rx(nr) ? KERNO_DIR_RX : KERNO_DIR_TX;
-	if (f.dir == KERNO_DIR_RX)
+	sc->sk_key = (__u64)sk;
+	return *(volatile __u64 *)&sc->sk_key;
+}
+
+/* Counts the bytes and tells whether the stream is still worth parsing. */
+static __always_inline int flow_start(struct flow *f, struct kerno_conn *c, struct sock *sk,
+				      __u32 dir, __u32 tid, __s64 ret)
+{
+	f->conn = c;
+	f->key = sock_key(sk);
+	f->now = bpf_ktime_get_ns();
+	f->tid = tid;
+	f->dir = dir;
+	if (dir == KERNO_DIR_RX)
 		c->rx_bytes += ret;
 	else
 		c->tx_bytes += ret;
-	if (c->dir[f.dir].state == KERNO_H_STOPPED)
-		return 0;
+	return c->dir[dir].state != KERNO_H_STOPPED;
+}
+
+/*
+ * ret bytes moved by syscall nr, whose buffer arguments are buf and arg2:
+ * follow them. mmsg_entry is the entry of an mmsg call these bytes belong
+ * to, or -1 for all of them (at the call's exit).
+ */
+static __always_inline void follow(struct flow *f, __u64 nr, __u64 buf, __u64 arg2, __s64 ret,
+				   int mmsg_entry)
+{
+	struct kerno_conn *c = f->conn;
 
 	switch (nr) {
 	case NR_read:
 	case NR_write:
 	case NR_recvfrom:
 	case NR_sendto:
-		if (http1_body_covers(c, f.dir, ret))
-			http1_skip_opaque(c, f.dir, ret, f.now, KERNO_DROP_OPAQUE_BYTES);
+		if (http1_body_covers(c, f->dir, ret))
+			http1_skip_opaque(c, f->dir, ret, f->now, KERNO_DROP_OPAQUE_BYTES);
 		else
-			http1_parse(f.key, flow_dir_tid(&f), f.now, buf,
+			http1_parse(f->key, flow_dir_tid(f), f->now, buf,
 				    ret > 0x7fffffff ? 0x7fffffff : ret);
 		break;
 	case NR_readv:
 	case NR_writev:
-		parse_iov(&f, (const struct user_iov *)buf, arg2, ret);
+		parse_iov(f, (const struct user_iov *)buf, arg2, ret);
 		break;
 	case NR_recvmsg:
 	case NR_sendmsg:
-		parse_msghdr(&f, (const struct user_msghdr *)buf, ret);
+		parse_msghdr(f, (const struct user_msghdr *)buf, ret);
 		break;
 	case NR_recvmmsg:
 	case NR_sendmmsg:
-		parse_mmsg(&f, (const struct mmsghdr *)buf, ret);
+		if (mmsg_entry < 0)
+			parse_mmsg_all(f, (const struct mmsghdr *)buf, ret);
+		else
+			parse_mmsg_entry(f, (const struct mmsghdr *)buf, mmsg_entry, ret);
 		break;
-	case NR_sendfile:
-		http1_skip_opaque(c, f.dir, ret, f.now, KERNO_DROP_OPAQUE_BYTES);
+	default:
+		/* sendfile, splice, io_uring: bytes that are not in user memory. */
+		http1_skip_opaque(c, f->dir, ret, f->now, KERNO_DROP_OPAQUE_BYTES);
 		break;
 	}
+}
+
+/* ---- sys_exit: every syscall, data syscalls found by number ---- */
+
+/* A data syscall on fd returned ret > 0: follow the bytes it moved. */
+static __noinline int on_sys_data(__u64 nr, __u64 fd, __u64 buf, __u64 arg2, __s64 ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	struct kerno_conn *c;
+	struct sock *sk;
+	struct flow f;
+
+	if (tgid == self_tgid)
+		return 0;
+	sk = fd_to_sock(fd);
+	if (!sk)
+		return 0;
+	c = conn_of_sock(sk, tgid);
+	if (!c ||
+	    !flow_start(&f, c, sk, is_rx(nr) ? KERNO_DIR_RX : KERNO_DIR_TX, (__u32)pid_tgid, ret))
+		return 0;
+	follow(&f, nr, buf, arg2, ret, -1);
 	return 0;
 }
 
@@ -376,24 +412,11 @@ static __always_inline int is_data_nr(__u64 nr)
 	return 0;
 }
 
-static __noinline int on_conn_syscall(__u64 nr, __u64 fd, __s64 ret)
+/* Peeked bytes come again with the read that consumes them. */
+static __always_inline int is_peek(__u64 nr, __u64 recvfrom_flags, __u64 recvmsg_flags)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-
-	if (tgid == self_tgid)
-		return 0;
-	if (nr == NR_connect) {
-		if (ret == 0 || ret == -EINPROGRESS)
-			on_new_conn(fd, KERNO_ROLE_CLIENT, tgid);
-	} else if (ret >= 0) {
-		on_new_conn(ret, KERNO_ROLE_SERVER, tgid);
-	}
-	return 0;
-}
-
-static __always_inline int is_conn_nr(__u64 nr)
-{
-	return nr == NR_connect || nr == NR_accept || nr == NR_accept4;
+	return (nr == NR_recvfrom && (recvfrom_flags & MSG_PEEK)) ||
+	       (nr == NR_recvmsg && (recvmsg_flags & MSG_PEEK));
 }
 
 SEC("tp_btf/sys_exit")
@@ -401,70 +424,125 @@ int BPF_PROG(kerno_sys_exit, struct pt_regs *regs, long ret)
 {
 	__u64 nr = regs->orig_ax;
 
-	if (is_data_nr(nr)) {
-		if (ret <= 0)
-			return 0;
-		return on_data(nr, regs->di, regs->si, regs->dx, ret);
-	}
-	if (is_conn_nr(nr))
-		return on_conn_syscall(nr, regs->di, ret);
-	return 0;
+	if (ret <= 0 || !is_data_nr(nr) || is_peek(nr, regs->r10, regs->dx))
+		return 0;
+	return on_sys_data(nr, regs->di, regs->si, regs->dx, ret);
 }
 
 SEC("raw_tp/sys_exit")
 int BPF_PROG(kerno_sys_exit_raw, struct pt_regs *regs, long ret)
 {
-	__u64 nr = BPF_CORE_READ(regs, orig_ax);
+	__u64 nr = BPF_CORE_READ(regs, orig_ax), dx = BPF_CORE_READ(regs, dx);
 
-	if (is_data_nr(nr)) {
-		if (ret <= 0)
-			return 0;
-		return on_data(nr, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si),
-			       BPF_CORE_READ(regs, dx), ret);
+	if (ret <= 0 || !is_data_nr(nr) || is_peek(nr, BPF_CORE_READ(regs, r10), dx))
+		return 0;
+	return on_sys_data(nr, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si), dx, ret);
+}
+
+/* ---- sock: socket I/O only, one message at a time ---- */
+
+/*
+ * The entry of an mmsg call that the next message of this thread belongs
+ * to: the socket hooks run once per message, and the call's exit is not
+ * seen. Returns -1 if the call has more entries than can be followed.
+ */
+static __always_inline int mmsg_next_entry(__u64 pid_tgid, __u64 vec, __u64 vlen)
+{
+	struct mmsg_pos *p = bpf_map_lookup_elem(&mmsg_pos, &pid_tgid);
+	struct mmsg_pos fresh = { .vec = vec, .next = 1 };
+	__u32 i;
+
+	if (p && p->vec == vec && p->next < vlen) {
+		i = p->next++;
+		if (p->next >= vlen && !bpf_map_delete_elem(&mmsg_pos, &pid_tgid))
+			__sync_fetch_and_add(&mmsg_live, -1);
+		return i < KERNO_MAX_MMSG ? i : -1;
 	}
-	if (is_conn_nr(nr))
-		return on_conn_syscall(nr, BPF_CORE_READ(regs, di), ret);
+	if (vlen > 1 && !bpf_map_update_elem(&mmsg_pos, &pid_tgid, &fresh, BPF_NOEXIST))
+		__sync_fetch_and_add(&mmsg_live, 1);
+	else if (vlen > 1 && p)
+		*p = fresh;
 	return 0;
 }
 
-/*
- * Kernels with the sock_{send,recv}_length tracepoints (6.3+) name the socket
- * of every socket read and write: leave it for this syscall's sys_exit.
- */
-static __always_inline int leave_hint(struct sock *sk, int ret)
+/* A call failed or hit its end of stream: any mmsg call of the thread ends. */
+static __always_inline void mmsg_end(__u64 pid_tgid)
+{
+	if (mmsg_live && !bpf_map_delete_elem(&mmsg_pos, &pid_tgid))
+		__sync_fetch_and_add(&mmsg_live, -1);
+}
+
+static __noinline int on_sock_io(struct sock *sk, int ret, __u32 dir, int flags)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	__u32 zero = 0;
-	struct sock_hint *h = bpf_map_lookup_elem(&sock_hints, &zero);
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), nr, buf, arg2;
+	__u32 tgid = pid_tgid >> 32;
+	struct kerno_conn *c;
+	struct pt_regs *regs;
+	struct flow f;
+	int entry = -1;
 
-	/* Only TCP is followed: other sockets' I/O then leaves sys_exit early. */
-	if (!h || ret <= 0 || sk->sk_protocol != IPPROTO_TCP)
+	if (ret <= 0) {
+		mmsg_end(pid_tgid);
 		return 0;
-	h->pid_tgid = bpf_get_current_pid_tgid();
-	h->sk = (__u64)sk;
-	h->ret = ret;
-	h->nr = regs->orig_ax;
+	}
+	/* In-kernel socket users (NFS, iSCSI...) have no user buffers. */
+	if (sk->sk_protocol != IPPROTO_TCP || tgid == self_tgid || (task->flags & PF_KTHREAD))
+		return 0;
+	/* Peeked bytes come again with the read that consumes them. */
+	if (dir == KERNO_DIR_RX && (flags & MSG_PEEK))
+		return 0;
+	c = conn_of_sock(sk, tgid);
+	if (!c || !flow_start(&f, c, sk, dir, (__u32)pid_tgid, ret))
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	nr = regs->orig_ax;
+	buf = regs->si;
+	arg2 = regs->dx;
+	if (dir == KERNO_DIR_RX && (flags & MSG_TRUNC))
+		nr = NR_sendfile; /* discarded, never copied out: opaque */
+	if (nr == NR_recvmmsg || nr == NR_sendmmsg) {
+		entry = mmsg_next_entry(pid_tgid, buf, arg2);
+		if (entry < 0) {
+			http1_skip_opaque(c, dir, ret, f.now, KERNO_DROP_SCAN_LIMIT);
+			return 0;
+		}
+	}
+	follow(&f, nr, buf, arg2, ret, entry);
 	return 0;
 }
 
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(kerno_sock_send, struct sock *sk, int ret, int flags)
 {
-	return leave_hint(sk, ret);
+	return on_sock_io(sk, ret, KERNO_DIR_TX, flags);
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(kerno_sock_recv, struct sock *sk, int ret, int flags)
 {
-	return leave_hint(sk, ret);
+	return on_sock_io(sk, ret, KERNO_DIR_RX, flags);
 }
 
-static __always_inline int on_state(const struct sock *sk, int oldstate, int newstate)
+/* ---- connection state: roles and ends ---- */
+
+static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
 {
 	__u64 key = (__u64)sk;
 	struct kerno_conn *c;
 
+	/* connect(): runs in the connecting thread. */
+	if (newstate == TCP_SYN_SENT) {
+		if ((bpf_get_current_pid_tgid() >> 32) != self_tgid && is_tcp(sk))
+			conn_create(sk, KERNO_ROLE_CLIENT);
+		return 0;
+	}
+	/* The child socket of a completed handshake, later returned by accept(). */
+	if (newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN) {
+		if (is_tcp(sk))
+			conn_create(sk, KERNO_ROLE_SERVER);
+		return 0;
+	}
 	if (newstate != TCP_CLOSE)
 		return 0;
 	if (oldstate == TCP_SYN_SENT)
@@ -479,13 +557,13 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 }
 
 SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(kerno_sock_state, const struct sock *sk, int oldstate, int newstate)
+int BPF_PROG(kerno_sock_state, struct sock *sk, int oldstate, int newstate)
 {
 	return on_state(sk, oldstate, newstate);
 }
 
 SEC("raw_tp/inet_sock_set_state")
-int BPF_PROG(kerno_sock_state_raw, const struct sock *sk, int oldstate, int newstate)
+int BPF_PROG(kerno_sock_state_raw, struct sock *sk, int oldstate, int newstate)
 {
 	return on_state(sk, oldstate, newstate);
 }

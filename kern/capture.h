@@ -57,12 +57,12 @@ enum kerno_counter {
 	KERNO_DROP_NO_RESPONSE, /* requests still waiting at close */
 	KERNO_DROP_SCAN_LIMIT, /* iovecs, mmsg entries or lines past the per-call limit */
 	KERNO_DROP_READ_FAULT, /* user memory could not be read */
-	KERNO_DROP_OPAQUE_BYTES, /* sendfile bytes outside a body */
+	KERNO_DROP_OPAQUE_BYTES, /* bytes not in user memory (sendfile, splice, io_uring) outside a body */
 	KERNO_DROP_PROG_MISSES, /* program runs the kernel skipped (recursion); filled
 					 * in by userspace from bpf_prog_info */
 	KERNO_DROP__COUNT,
 
-	KERNO_EV_ACCEPTED = KERNO_DROP__COUNT, /* server connections accepted */
+	KERNO_EV_ACCEPTED = KERNO_DROP__COUNT, /* server connections opened (handshake done) */
 	KERNO_EV_CONNECTED, /* client connections opened */
 	KERNO_EV_CONNECT_FAILED, /* SYN_SENT -> CLOSE */
 	KERNO_EV_CLOSED, /* tracked connections closed */

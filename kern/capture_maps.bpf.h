@@ -18,8 +18,6 @@ const volatile __u32 self_tgid = 0;
 const volatile __u32 max_header_bytes = 16384;
 /* Processes (by command name) whose connections are left alone. */
 const volatile char ignore_comm[KERNO_IGNORE_MAX][16] = {};
-/* The sock_{send,recv}_length programs are attached: see struct sock_hint. */
-const volatile bool use_sock_hints = false;
 
 /* Generation counter: every connection gets a fresh id. */
 __u64 conn_generation = 0;
@@ -96,6 +94,7 @@ struct kerno_scratch {
 	char tmpl[2 * KERNO_PATH_LEN]; /* endpoint template being built */
 	struct seg_ctx seg;
 	struct tmpl_ctx tm;
+	__u64 sk_key; /* see sock_key() */
 	struct kerno_conn zero_conn; /* stays zeroed: new entries */
 	struct kerno_series_val zero_series; /* stays zeroed: new series */
 };
@@ -108,24 +107,24 @@ struct {
 } scratch SEC(".maps");
 
 /*
- * The socket a syscall in progress moved data on, left by the
- * sock_{send,recv}_length tracepoints for the same syscall's sys_exit, which
- * then needs no walk from fd to socket. Matched on thread, syscall number
- * and byte count, so a hint left by another call never applies.
+ * Where a thread is in an mmsg call (sock hooks only: they run once per
+ * message, not once per call): the entry its next message belongs to.
  */
-struct sock_hint {
-	__u64 pid_tgid;
-	__u64 sk;
-	__s64 ret;
-	__u64 nr;
+struct mmsg_pos {
+	__u64 vec; /* the call's mmsghdr vector, in user memory */
+	__u32 next; /* entry of the next message */
+	__u32 pad;
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct sock_hint);
-} sock_hints SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct mmsg_pos);
+} mmsg_pos SEC(".maps");
+
+/* Entries in mmsg_pos: while 0, a failed call needs no lookup to end one. */
+__u64 mmsg_live = 0;
 
 static __always_inline void count(__u32 which)
 {

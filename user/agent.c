@@ -74,10 +74,9 @@ static int send_hello(struct agent *a)
 	int ret;
 
 	uname(&un);
-	data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:I}", "agent", "kerno", "version",
+	data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "agent", "kerno", "version",
 			 KERNO_VERSION, "host.name", a->cfg->host_name, "kernel", un.release,
-			 "hook", a->cap.hook, "sock_hints", a->cap.sock_hints, "interval",
-			 (json_int_t)a->cfg->interval);
+			 "hook", a->cap.hook, "interval", (json_int_t)a->cfg->interval);
 	if (!data)
 		return -ENOMEM;
 	ret = uplink_send(a->up, "hello", data);
@@ -130,8 +129,7 @@ static int start(struct agent *a, char *err, size_t errlen)
 		.max_conns = cfg->max_conns,
 		.max_series = cfg->max_series,
 		.max_header_bytes = cfg->max_header_bytes,
-		.force_raw_tp = cfg->raw_tp,
-		.sock_hints = cfg->sock_hints,
+		.hook = cfg->hook,
 		.ignore = cfg->ignore_process,
 		.verbose = cfg->verbose,
 	};
@@ -242,9 +240,8 @@ int agent_run(const struct kerno_config *cfg)
 		finish(&a);
 		return ret == -EPERM || ret == -EACCES || ret == -EINVAL ? 2 : 1;
 	}
-	fprintf(stderr, "kerno: capturing with %s hooks%s, maps pinned in %s, writing %s\n",
-		a.cap.hook, a.cap.sock_hints ? " and socket hints" : "", cfg->pin_dir,
-		uplink_path(a.up));
+	fprintf(stderr, "kerno: capturing with the %s hooks, maps pinned in %s, writing %s\n",
+		a.cap.hook, cfg->pin_dir, uplink_path(a.up));
 	code = loop(&a);
 	finish(&a);
 	return code;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Loading the capture programs: pick the best hook flavour this kernel has
- * (tp_btf, else raw_tp), size the maps from the configuration, load, attach,
+ * (sock, else sys_exit, else raw_tp), size the maps from the configuration, load, attach,
  * and pin the maps under pin_dir so that bpftool and `kerno top` can read
  * them while the agent runs.
  */
@@ -66,23 +66,62 @@ static bool have_tracepoint(const char *name)
 	return ret;
 }
 
-/*
- * Enable one flavour of the entry programs and disable the other. The
- * socket hints need BTF tracepoints that came with Linux 6.3; without them
- * sys_exit finds the socket from the fd itself.
- */
-static void choose_flavour(struct capture_bpf *skel, bool btf, bool use_hints)
-{
-	bool hints = use_hints && btf && have_tracepoint("sock_send_length") &&
-		     have_tracepoint("sock_recv_length");
+const char *const capture_hook_names[CAPTURE_HOOK__COUNT] = {
+	[CAPTURE_HOOK_SOCK] = "sock",
+	[CAPTURE_HOOK_SYS_EXIT] = "sys_exit",
+	[CAPTURE_HOOK_RAW_TP] = "raw_tp",
+};
 
-	skel->rodata->use_sock_hints = hints;
-	bpf_program__set_autoload(skel->progs.kerno_sock_send, hints);
-	bpf_program__set_autoload(skel->progs.kerno_sock_recv, hints);
-	bpf_program__set_autoload(skel->progs.kerno_sys_exit, btf);
-	bpf_program__set_autoload(skel->progs.kerno_sock_state, btf);
-	bpf_program__set_autoload(skel->progs.kerno_sys_exit_raw, !btf);
-	bpf_program__set_autoload(skel->progs.kerno_sock_state_raw, !btf);
+bool capture_hook_available(enum capture_hook h)
+{
+	switch (h) {
+	case CAPTURE_HOOK_SOCK:
+		return have_tracepoint("sock_send_length") && have_tracepoint("sock_recv_length") &&
+		       have_tracepoint("inet_sock_set_state");
+	case CAPTURE_HOOK_SYS_EXIT:
+		return have_tracepoint("sys_exit") && have_tracepoint("inet_sock_set_state");
+	case CAPTURE_HOOK_RAW_TP:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int capture_pick_hook(const char *name, char *err, size_t errlen)
+{
+	int h;
+
+	if (!name || !strcmp(name, "auto")) {
+		for (h = 0; h < CAPTURE_HOOK__COUNT; h++)
+			if (capture_hook_available(h))
+				return h;
+		snprintf(err, errlen, "no capture hook flavour is available on this kernel");
+		return -1;
+	}
+	for (h = 0; h < CAPTURE_HOOK__COUNT; h++) {
+		if (strcmp(name, capture_hook_names[h]))
+			continue;
+		if (capture_hook_available(h))
+			return h;
+		snprintf(err, errlen,
+			 "--hook %s: this kernel lacks its tracepoints (try --hook auto)", name);
+		return -1;
+	}
+	snprintf(err, errlen, "--hook %s: unknown; use auto, sock, sys_exit or raw_tp", name);
+	return -1;
+}
+
+/* Load the programs of flavour h, and only those. */
+static void choose_flavour(struct capture_bpf *skel, enum capture_hook h)
+{
+	typeof(skel->progs) *p = &skel->progs;
+
+	bpf_program__set_autoload(p->kerno_sock_send, h == CAPTURE_HOOK_SOCK);
+	bpf_program__set_autoload(p->kerno_sock_recv, h == CAPTURE_HOOK_SOCK);
+	bpf_program__set_autoload(p->kerno_sys_exit, h == CAPTURE_HOOK_SYS_EXIT);
+	bpf_program__set_autoload(p->kerno_sys_exit_raw, h == CAPTURE_HOOK_RAW_TP);
+	bpf_program__set_autoload(p->kerno_sock_state, h != CAPTURE_HOOK_RAW_TP);
+	bpf_program__set_autoload(p->kerno_sock_state_raw, h == CAPTURE_HOOK_RAW_TP);
 }
 
 /*
@@ -108,7 +147,8 @@ static int set_ignore_list(struct capture_bpf *skel, const char *list)
 	return 0;
 }
 
-static struct capture_bpf *open_and_load(const struct capture_opts *o, bool btf, int *err)
+static struct capture_bpf *open_and_load(const struct capture_opts *o, enum capture_hook h,
+					 int *err)
 {
 	struct capture_bpf *skel = capture_bpf__open();
 
@@ -131,7 +171,7 @@ static struct capture_bpf *open_and_load(const struct capture_opts *o, bool btf,
 		bpf_map__set_map_flags(skel->maps.series, BPF_F_NO_PREALLOC);
 		bpf_map__set_map_flags(skel->maps.conns, BPF_F_NO_PREALLOC);
 	}
-	choose_flavour(skel, btf, o->sock_hints);
+	choose_flavour(skel, h);
 	*err = capture_bpf__load(skel);
 	if (*err) {
 		capture_bpf__destroy(skel);
@@ -190,7 +230,7 @@ static void unpin_maps(struct capture *cap)
 
 int capture_start(struct capture *cap, const struct capture_opts *o, char *err, size_t errlen)
 {
-	int ret = 0;
+	int ret = 0, h;
 
 	memset(cap, 0, sizeof(*cap));
 	capture_set_libbpf_verbose(o->verbose);
@@ -201,13 +241,18 @@ int capture_start(struct capture *cap, const struct capture_opts *o, char *err, 
 			 KERNO_IGNORE_MAX);
 		return -EINVAL;
 	}
-	if (!o->force_raw_tp) {
-		cap->skel = open_and_load(o, true, &ret);
-		cap->hook = "tp_btf";
-	}
-	if (!cap->skel) {
-		cap->skel = open_and_load(o, false, &ret);
-		cap->hook = "raw_tp";
+	h = capture_pick_hook(o->hook, err, errlen);
+	if (h < 0)
+		return -EINVAL;
+	/* "auto" goes down the list should a flavour not load. */
+	for (; h < CAPTURE_HOOK__COUNT; h++) {
+		cap->skel = open_and_load(o, h, &ret);
+		cap->hook = capture_hook_names[h];
+		if (cap->skel || (o->hook && strcmp(o->hook, "auto")))
+			break;
+		if (o->verbose)
+			fprintf(stderr, "kerno: the %s flavour did not load: %s\n", cap->hook,
+				strerror(-ret));
 	}
 	if (!cap->skel) {
 		snprintf(err, errlen,
@@ -226,7 +271,6 @@ int capture_start(struct capture *cap, const struct capture_opts *o, char *err, 
 		if (ret)
 			goto cleanup;
 	}
-	cap->sock_hints = bpf_program__autoload(cap->skel->progs.kerno_sock_send);
 	cap->series_fd = bpf_map__fd(cap->skel->maps.series);
 	cap->counters_fd = bpf_map__fd(cap->skel->maps.counters);
 	cap->conns_fd = bpf_map__fd(cap->skel->maps.conns);
@@ -291,25 +335,25 @@ static void report_flavour(FILE *out, struct capture_bpf *skel, const char *flav
 
 int capture_verifier_report(FILE *out, const struct capture_opts *o)
 {
-	struct capture_opts hints = *o, plain = *o;
 	struct capture_bpf *skel;
-	int err = 0, failed = 0;
+	int err = 0, failed = 0, h;
 
-	hints.sock_hints = true;
-	plain.sock_hints = false;
 	capture_set_libbpf_verbose(o->verbose);
 	fprintf(out, "%-8s %-22s %8s %8s %7s\n", "FLAVOUR", "PROGRAM", "VERIFIED", "LIMIT", "USED");
-	skel = open_and_load(&hints, true, &err);
-	failed |= !skel;
-	if (skel) {
-		report_flavour(out, skel, "tp_btf");
+	for (h = 0; h < CAPTURE_HOOK__COUNT; h++) {
+		if (!capture_hook_available(h)) {
+			fprintf(out, "%-8s (not on this kernel)\n", capture_hook_names[h]);
+			continue;
+		}
+		skel = open_and_load(o, h, &err);
+		if (!skel) {
+			fprintf(out, "%-8s (did not load: %s)\n", capture_hook_names[h],
+				strerror(-err));
+			failed = err;
+			continue;
+		}
+		report_flavour(out, skel, capture_hook_names[h]);
 		capture_bpf__destroy(skel);
 	}
-	skel = open_and_load(&plain, false, &err);
-	failed |= !skel;
-	if (skel) {
-		report_flavour(out, skel, "raw_tp");
-		capture_bpf__destroy(skel);
-	}
-	return failed ? (err ? err : -EINVAL) : 0;
+	return failed;
 }

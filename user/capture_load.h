@@ -10,21 +10,41 @@
 
 struct capture_bpf;
 
+/*
+ * Where the capture hooks in (see kern/capture.bpf.c), best first: the
+ * first one this kernel has is the "auto" choice.
+ */
+enum capture_hook {
+	CAPTURE_HOOK_SOCK, /* tp_btf/sock_{send,recv}_length: socket I/O only (6.3+) */
+	CAPTURE_HOOK_SYS_EXIT, /* tp_btf/sys_exit: every syscall, fd-table walk */
+	CAPTURE_HOOK_RAW_TP, /* raw_tp/sys_exit: the same without BTF-typed tracepoints */
+	CAPTURE_HOOK__COUNT,
+};
+
+extern const char *const capture_hook_names[CAPTURE_HOOK__COUNT];
+
+/* Can this kernel attach flavour h? */
+bool capture_hook_available(enum capture_hook h);
+
+/*
+ * The flavour `name` names ("auto" or NULL: the best available), or -1 with
+ * a one-line reason in err when the name is unknown or this kernel lacks it.
+ */
+int capture_pick_hook(const char *name, char *err, size_t errlen);
+
 struct capture_opts {
 	const char *pin_dir; /* where to pin the maps; NULL to not pin */
 	__u32 max_conns; /* entries of the connection table */
 	__u32 max_series; /* entries of the series table */
 	__u32 max_header_bytes; /* header block size past which a message is given up */
-	bool force_raw_tp; /* skip tp_btf even where the kernel has it */
-	bool sock_hints; /* use the sock_*_length tracepoints where present */
+	const char *hook; /* a flavour's name, or "auto" (or NULL): the best this kernel has */
 	bool verbose; /* pass libbpf's debug output (verifier logs) through */
 	const char *ignore; /* comma-separated process names not to measure, or NULL */
 };
 
 struct capture {
 	struct capture_bpf *skel;
-	const char *hook; /* the flavour attached: "tp_btf" or "raw_tp" */
-	bool sock_hints; /* the socket-hint programs are attached */
+	const char *hook; /* name of the flavour attached */
 	char pin_dir[256]; /* empty when not pinned */
 	int series_fd;
 	int counters_fd;

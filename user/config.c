@@ -38,10 +38,9 @@ const struct kerno_opt kerno_options[] = {
 	  "kerno top: screens to show before exiting; 0: until interrupted" },
 	{ "ignore-process", KERNO_OPT_STR, NULL, 0, 0, OPT(ignore_process), "NAMES",
 	  "command names (comm) whose connections are not measured, comma-separated, at most 4" },
-	{ "sock-hints", KERNO_OPT_BOOL, "true", 0, 0, OPT(sock_hints), NULL,
-	  "take the socket from the sock_*_length tracepoints (Linux 6.3+) instead of the fd" },
-	{ "raw-tp", KERNO_OPT_BOOL, "false", 0, 0, OPT(raw_tp), NULL,
-	  "attach the raw_tp flavour even where tp_btf is available" },
+	{ "hook", KERNO_OPT_STR, "auto", 0, 0, OPT(hook), "NAME",
+	  "where the capture hooks in: auto (the best this kernel has), sock (Linux 6.3+), "
+	  "sys_exit or raw_tp" },
 	{ "verbose", KERNO_OPT_BOOL, "false", 0, 0, OPT(verbose), NULL,
 	  "log more, including libbpf's debug output" },
 	{ "config", KERNO_OPT_STR, NULL, 0, 0, OPT(config), "FILE",

@@ -54,8 +54,7 @@ struct kerno_config {
 	char *config;
 	long long refresh;
 	long long iterations;
-	bool raw_tp;
-	bool sock_hints;
+	char *hook;
 	bool verbose;
 };
 

@@ -236,8 +236,9 @@ def test_verifier_report(ctx):
     ASSERT_EQ(res.returncode, 0, f"exit code (stderr: {res.stderr!r})")
     rows = [line.split() for line in res.stdout.splitlines()[1:]]
     got = {(r[0], r[1]): (int(r[2]), int(r[3])) for r in rows if len(r) == 5}
-    ASSERT_EQ(sorted(got), sorted([("tp_btf", "kerno_sys_exit"), ("tp_btf", "kerno_sock_send"),
-                                   ("tp_btf", "kerno_sock_recv"), ("tp_btf", "kerno_sock_state"),
+    ASSERT_EQ(sorted(got), sorted([("sock", "kerno_sock_send"), ("sock", "kerno_sock_recv"),
+                                   ("sock", "kerno_sock_state"),
+                                   ("sys_exit", "kerno_sys_exit"), ("sys_exit", "kerno_sock_state"),
                                    ("raw_tp", "kerno_sys_exit_raw"),
                                    ("raw_tp", "kerno_sock_state_raw")]), "programs reported")
     for (flavour, prog), (verified, limit) in sorted(got.items()):

@@ -4,6 +4,7 @@ import os
 
 import h2load
 import httpclient
+import syscalls
 import otlp
 from asserts import ASSERT_EQ, ASSERT_TRUE, ASSERT_WITHIN, log
 
@@ -71,17 +72,52 @@ def test_http1_status_counts_pipelined(ctx):
     _status_counts(ctx, pipeline=8)
 
 
-def test_http1_fd_walk(ctx):
-    """Without the socket hints (kernels before 6.3) sys_exit finds the
-    socket from the fd: the same exact counts."""
-    _status_counts(ctx, pipeline=8, n=5000, agent_args=("--no-sock-hints",),
-                   hello={"hook": "tp_btf", "sock_hints": False})
+def test_http1_sys_exit(ctx):
+    """The sys_exit flavour (kernels before 6.3, without the sock_*_length
+    tracepoints) finds the socket from the fd: the same exact counts."""
+    _status_counts(ctx, pipeline=8, n=5000, agent_args=("--hook", "sys_exit"),
+                   hello={"hook": "sys_exit"})
 
 
 def test_http1_raw_tp(ctx):
     """The raw_tp flavour, for kernels without tp_btf: the same exact counts."""
-    _status_counts(ctx, pipeline=1, n=5000, agent_args=("--raw-tp",),
-                   hello={"hook": "raw_tp", "sock_hints": False})
+    _status_counts(ctx, pipeline=1, n=5000, agent_args=("--hook", "raw_tp"),
+                   hello={"hook": "raw_tp"})
+
+
+def _syscall_variants(ctx, hook):
+    """Every data syscall family carries two exchanges on its own connection
+    (its own path): each is counted exactly on both sides, peeked bytes once.
+    A request sent with sendfile never was in user memory: the server counts
+    it, the client side counts its bytes as opaque and its response as
+    unmatched, and nothing else is lost."""
+    nginx = ctx.nginx()
+    agent = ctx.agent(extra_args=("--hook", hook))
+    got = {v: syscalls.exchange(v, nginx.port, f"/v/{v}") for v in syscalls.VARIANTS}
+    agent.stop()
+    ASSERT_EQ(got, {v: [404, 404] for v in syscalls.VARIANTS}, "statuses received per variant")
+    points = agent.points()
+    ASSERT_EQ(server_counts(points, {"process.executable.name": "nginx", "server.port": nginx.port}),
+              {("GET", f"/v/{v}", 404): 2 for v in syscalls.VARIANTS},
+              "nginx server-side counts per variant")
+    ASSERT_EQ(client_counts(points, {"process.pid": os.getpid(), "server.port": nginx.port}),
+              {("GET", f"/v/{v}", 404): 2 for v in syscalls.VARIANTS if v != "sendfile"},
+              "client-side counts per variant")
+    drops = otlp.sum_values(otlp.select(points, "kerno.capture.drops"), "reason")
+    ASSERT_EQ({r: n for r, n in drops.items() if n}, {"opaque_bytes": 2, "unmatched_response": 2},
+              "drops: only the sendfile requests' bytes and their responses")
+
+
+def test_http1_syscalls(ctx):
+    _syscall_variants(ctx, "sock")
+
+
+def test_http1_syscalls_sys_exit(ctx):
+    _syscall_variants(ctx, "sys_exit")
+
+
+def test_http1_syscalls_raw_tp(ctx):
+    _syscall_variants(ctx, "raw_tp")
 
 
 def test_latency_percentiles(ctx):
