@@ -13,6 +13,9 @@
  *             syscall hook at all, so the rest of the system pays nothing.
  *             The user buffers come from the syscall's own arguments, read
  *             from the thread's pt_regs.
+ *   fexit     fexit on tcp_sendmsg()/tcp_recvmsg() (and tcp_sendpage() where
+ *             it exists): the same view as sock on kernels before 6.3 that
+ *             have BPF trampolines; the hooks' cost is about that of a call.
  *   sys_exit  tp_btf/sys_exit: one program sees every syscall's arguments
  *             and result and walks the fd table to the socket. Older kernels.
  *   raw_tp    the same on raw_tp/sys_exit, for kernels without tp_btf.
@@ -522,6 +525,38 @@ SEC("tp_btf/sock_recv_length")
 int BPF_PROG(kerno_sock_recv, struct sock *sk, int ret, int flags)
 {
 	return on_sock_io(sk, ret, KERNO_DIR_RX, flags);
+}
+
+/* ---- fexit: the TCP send and receive functions ---- */
+
+SEC("fexit/tcp_sendmsg")
+int BPF_PROG(kerno_tcp_sendmsg, struct sock *sk, struct msghdr *msg, size_t size, int ret)
+{
+	return on_sock_io(sk, ret, KERNO_DIR_TX, 0);
+}
+
+/*
+ * tcp_recvmsg() lost its `nonblock` argument in 5.19: flags is its fourth
+ * argument of five since, its fifth of six before.
+ */
+SEC("fexit/tcp_recvmsg")
+int BPF_PROG(kerno_tcp_recvmsg, struct sock *sk)
+{
+	__u64 ret = 0, flags = 0;
+
+	bpf_get_func_ret(ctx, &ret);
+	bpf_get_func_arg(ctx, bpf_get_func_arg_cnt(ctx) == 5 ? 3 : 4, &flags);
+	return on_sock_io(sk, (int)ret, KERNO_DIR_RX, (int)flags);
+}
+
+/* sendfile() and splice() before 6.5: bytes that never were in user memory. */
+SEC("fexit/tcp_sendpage")
+int BPF_PROG(kerno_tcp_sendpage, struct sock *sk)
+{
+	__u64 ret = 0;
+
+	bpf_get_func_ret(ctx, &ret);
+	return on_sock_io(sk, (int)ret, KERNO_DIR_TX, 0);
 }
 
 /* ---- connection state: roles and ends ---- */

@@ -33,3 +33,21 @@ int BPF_PROG(floor_sock_recv, struct sock *sk, int ret, int flags)
 {
 	return 0;
 }
+
+SEC("fexit/tcp_sendmsg")
+int BPF_PROG(floor_tcp_sendmsg, struct sock *sk)
+{
+	return 0;
+}
+
+SEC("fexit/tcp_recvmsg")
+int BPF_PROG(floor_tcp_recvmsg, struct sock *sk)
+{
+	return 0;
+}
+
+SEC("fexit/tcp_sendpage")
+int BPF_PROG(floor_tcp_sendpage, struct sock *sk)
+{
+	return 0;
+}

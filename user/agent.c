@@ -130,6 +130,7 @@ static int start(struct agent *a, char *err, size_t errlen)
 		.max_series = cfg->max_series,
 		.max_header_bytes = cfg->max_header_bytes,
 		.hook = cfg->hook,
+		.disable_hooks = cfg->disable_hooks,
 		.ignore = cfg->ignore_process,
 		.verbose = cfg->verbose,
 	};
@@ -195,6 +196,26 @@ static int loop(struct agent *a)
 	}
 }
 
+int agent_hooks(const struct kerno_config *cfg)
+{
+	char err[512];
+	int h, best;
+
+	if (preflight_capture(err, sizeof(err)) ||
+	    capture_disable_hooks(cfg->disable_hooks, err, sizeof(err))) {
+		fprintf(stderr, "kerno: %s\n", err);
+		return 2;
+	}
+	capture_set_libbpf_verbose(cfg->verbose);
+	best = capture_pick_hook(cfg->hook, err, sizeof(err));
+	for (h = 0; h < CAPTURE_HOOK__COUNT; h++)
+		printf("%-8s %s\n", capture_hook_names[h],
+		       h == best		 ? "available, chosen" :
+		       capture_hook_available(h) ? "available" :
+						   "not available");
+	return 0;
+}
+
 int agent_verifier_report(const struct kerno_config *cfg)
 {
 	struct capture_opts o = {
@@ -203,6 +224,7 @@ int agent_verifier_report(const struct kerno_config *cfg)
 		.max_header_bytes = cfg->max_header_bytes,
 		.verbose = cfg->verbose,
 		.ignore = cfg->ignore_process,
+		.disable_hooks = cfg->disable_hooks,
 	};
 	char err[512];
 	int ret;

@@ -20,6 +20,7 @@
 #include "../kern/capture.h"
 #include "capture_load.h"
 #include "capture.skel.h"
+#include "floor.skel.h"
 
 /* Instructions the verifier may process for one program (since Linux 5.2). */
 #define KERNO_VERIFIER_LIMIT 1000000U
@@ -51,33 +52,111 @@ static bool kernel_at_least(int major, int minor)
 	return ma > major || (ma == major && mi >= minor);
 }
 
-/* Does the running kernel have this BTF-typed tracepoint? */
-static bool have_tracepoint(const char *name)
+/* Does the running kernel's BTF name this type (or function) of this kind? */
+static bool have_btf(const char *name, __u32 kind)
 {
 	struct btf *vmlinux = btf__load_vmlinux_btf();
-	char type[128];
 	bool ret;
 
 	if (!vmlinux)
 		return false;
-	snprintf(type, sizeof(type), "btf_trace_%s", name);
-	ret = btf__find_by_name_kind(vmlinux, type, BTF_KIND_TYPEDEF) > 0;
+	ret = btf__find_by_name_kind(vmlinux, name, kind) > 0;
 	btf__free(vmlinux);
 	return ret;
 }
 
+bool capture_have_function(const char *name)
+{
+	return have_btf(name, BTF_KIND_FUNC);
+}
+
+static bool have_tracepoint(const char *name)
+{
+	char type[128];
+
+	snprintf(type, sizeof(type), "btf_trace_%s", name);
+	return have_btf(type, BTF_KIND_TYPEDEF);
+}
+
+/*
+ * Can fexit programs attach here? Kernels without BPF trampolines (or with
+ * them switched off) load them but refuse to attach: try the floor's empty
+ * program on tcp_sendmsg for real.
+ */
+static bool fexit_attaches(void)
+{
+	/* A refusal is the answer, not an error to print. */
+	libbpf_print_fn_t old = libbpf_set_print(libbpf_verbose ? libbpf_print : NULL);
+	struct floor_bpf *skel = floor_bpf__open();
+	struct bpf_program *prog;
+	struct bpf_link *link = NULL;
+	bool ok = false;
+
+	if (!skel) {
+		libbpf_set_print(old);
+		return false;
+	}
+	bpf_object__for_each_program(prog, skel->obj)
+	{
+		bpf_program__set_autoload(prog, prog == skel->progs.floor_tcp_sendmsg);
+	}
+	if (!floor_bpf__load(skel))
+		link = bpf_program__attach(skel->progs.floor_tcp_sendmsg);
+	ok = link != NULL;
+	bpf_link__destroy(link);
+	floor_bpf__destroy(skel);
+	libbpf_set_print(old);
+	return ok;
+}
+
+static bool hook_disabled[CAPTURE_HOOK__COUNT];
+
+int capture_disable_hooks(const char *list, char *err, size_t errlen)
+{
+	const char *p = list;
+	size_t len;
+	int h;
+
+	while (p && *p) {
+		len = strcspn(p, ",");
+		for (h = 0; h < CAPTURE_HOOK__COUNT; h++)
+			if (len == strlen(capture_hook_names[h]) &&
+			    !strncmp(p, capture_hook_names[h], len))
+				break;
+		if (len && h == CAPTURE_HOOK__COUNT) {
+			snprintf(
+				err, errlen,
+				"--disable-hooks %s: unknown flavour; use sock, fexit, sys_exit or "
+				"raw_tp",
+				list);
+			return -1;
+		}
+		if (len)
+			hook_disabled[h] = true;
+		p += len + (p[len] == ',');
+	}
+	return 0;
+}
+
 const char *const capture_hook_names[CAPTURE_HOOK__COUNT] = {
 	[CAPTURE_HOOK_SOCK] = "sock",
+	[CAPTURE_HOOK_FEXIT] = "fexit",
 	[CAPTURE_HOOK_SYS_EXIT] = "sys_exit",
 	[CAPTURE_HOOK_RAW_TP] = "raw_tp",
 };
 
 bool capture_hook_available(enum capture_hook h)
 {
+	if (h >= CAPTURE_HOOK__COUNT || hook_disabled[h])
+		return false;
 	switch (h) {
 	case CAPTURE_HOOK_SOCK:
 		return have_tracepoint("sock_send_length") && have_tracepoint("sock_recv_length") &&
 		       have_tracepoint("inet_sock_set_state");
+	case CAPTURE_HOOK_FEXIT:
+		return have_btf("tcp_sendmsg", BTF_KIND_FUNC) &&
+		       have_btf("tcp_recvmsg", BTF_KIND_FUNC) &&
+		       have_tracepoint("inet_sock_set_state") && fexit_attaches();
 	case CAPTURE_HOOK_SYS_EXIT:
 		return have_tracepoint("sys_exit") && have_tracepoint("inet_sock_set_state");
 	case CAPTURE_HOOK_RAW_TP:
@@ -103,11 +182,12 @@ int capture_pick_hook(const char *name, char *err, size_t errlen)
 			continue;
 		if (capture_hook_available(h))
 			return h;
-		snprintf(err, errlen,
-			 "--hook %s: this kernel lacks its tracepoints (try --hook auto)", name);
+		snprintf(err, errlen, "--hook %s: this kernel cannot attach it (try --hook auto)",
+			 name);
 		return -1;
 	}
-	snprintf(err, errlen, "--hook %s: unknown; use auto, sock, sys_exit or raw_tp", name);
+	snprintf(err, errlen, "--hook %s: unknown; use auto, sock, fexit, sys_exit or raw_tp",
+		 name);
 	return -1;
 }
 
@@ -118,6 +198,12 @@ static void choose_flavour(struct capture_bpf *skel, enum capture_hook h)
 
 	bpf_program__set_autoload(p->kerno_sock_send, h == CAPTURE_HOOK_SOCK);
 	bpf_program__set_autoload(p->kerno_sock_recv, h == CAPTURE_HOOK_SOCK);
+	bpf_program__set_autoload(p->kerno_tcp_sendmsg, h == CAPTURE_HOOK_FEXIT);
+	bpf_program__set_autoload(p->kerno_tcp_recvmsg, h == CAPTURE_HOOK_FEXIT);
+	/* Gone in 6.5, when splice learnt to go through tcp_sendmsg(). */
+	bpf_program__set_autoload(p->kerno_tcp_sendpage,
+				  h == CAPTURE_HOOK_FEXIT &&
+					  have_btf("tcp_sendpage", BTF_KIND_FUNC));
 	bpf_program__set_autoload(p->kerno_sys_exit, h == CAPTURE_HOOK_SYS_EXIT);
 	bpf_program__set_autoload(p->kerno_sys_exit_raw, h == CAPTURE_HOOK_RAW_TP);
 	bpf_program__set_autoload(p->kerno_sock_state, h != CAPTURE_HOOK_RAW_TP);
@@ -241,6 +327,8 @@ int capture_start(struct capture *cap, const struct capture_opts *o, char *err, 
 			 KERNO_IGNORE_MAX);
 		return -EINVAL;
 	}
+	if (capture_disable_hooks(o->disable_hooks, err, errlen))
+		return -EINVAL;
 	h = capture_pick_hook(o->hook, err, errlen);
 	if (h < 0)
 		return -EINVAL;
@@ -304,14 +392,13 @@ static __u64 prog_misses(const struct bpf_program *prog)
 
 __u64 capture_prog_misses(const struct capture *cap)
 {
-	struct capture_bpf *s = cap->skel;
+	struct bpf_program *prog;
+	__u64 sum = 0;
 
-	if (!s)
+	if (!cap->skel)
 		return 0;
-	return prog_misses(s->progs.kerno_sys_exit) + prog_misses(s->progs.kerno_sock_state) +
-	       prog_misses(s->progs.kerno_sock_send) + prog_misses(s->progs.kerno_sock_recv) +
-	       prog_misses(s->progs.kerno_sys_exit_raw) +
-	       prog_misses(s->progs.kerno_sock_state_raw);
+	bpf_object__for_each_program(prog, cap->skel->obj) sum += prog_misses(prog);
+	return sum;
 }
 
 /* Instructions the verifier processed for each loaded program of skel. */
@@ -339,6 +426,8 @@ int capture_verifier_report(FILE *out, const struct capture_opts *o)
 	int err = 0, failed = 0, h;
 
 	capture_set_libbpf_verbose(o->verbose);
+	if (capture_disable_hooks(o->disable_hooks, NULL, 0))
+		return -EINVAL;
 	fprintf(out, "%-8s %-22s %8s %8s %7s\n", "FLAVOUR", "PROGRAM", "VERIFIED", "LIMIT", "USED");
 	for (h = 0; h < CAPTURE_HOOK__COUNT; h++) {
 		if (!capture_hook_available(h)) {

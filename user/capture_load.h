@@ -16,6 +16,7 @@ struct capture_bpf;
  */
 enum capture_hook {
 	CAPTURE_HOOK_SOCK, /* tp_btf/sock_{send,recv}_length: socket I/O only (6.3+) */
+	CAPTURE_HOOK_FEXIT, /* fexit on tcp_sendmsg/tcp_recvmsg: the same, with trampolines */
 	CAPTURE_HOOK_SYS_EXIT, /* tp_btf/sys_exit: every syscall, fd-table walk */
 	CAPTURE_HOOK_RAW_TP, /* raw_tp/sys_exit: the same without BTF-typed tracepoints */
 	CAPTURE_HOOK__COUNT,
@@ -23,7 +24,17 @@ enum capture_hook {
 
 extern const char *const capture_hook_names[CAPTURE_HOOK__COUNT];
 
-/* Can this kernel attach flavour h? */
+/*
+ * Leave the flavours named in `list` (comma-separated) out of every choice,
+ * as if this kernel lacked them: how tests show that the fallbacks work.
+ * -1 with a one-line reason in err when a name is unknown.
+ */
+int capture_disable_hooks(const char *list, char *err, size_t errlen);
+
+/* Does the running kernel have this function (in its BTF)? */
+bool capture_have_function(const char *name);
+
+/* Can this kernel attach flavour h (and has it not been disabled)? */
 bool capture_hook_available(enum capture_hook h);
 
 /*
@@ -38,6 +49,7 @@ struct capture_opts {
 	__u32 max_series; /* entries of the series table */
 	__u32 max_header_bytes; /* header block size past which a message is given up */
 	const char *hook; /* a flavour's name, or "auto" (or NULL): the best this kernel has */
+	const char *disable_hooks; /* flavours to leave out, comma-separated, or NULL */
 	bool verbose; /* pass libbpf's debug output (verifier logs) through */
 	const char *ignore; /* comma-separated process names not to measure, or NULL */
 };

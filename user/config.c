@@ -40,7 +40,9 @@ const struct kerno_opt kerno_options[] = {
 	  "command names (comm) whose connections are not measured, comma-separated, at most 4" },
 	{ "hook", KERNO_OPT_STR, "auto", 0, 0, OPT(hook), "NAME",
 	  "where the capture hooks in: auto (the best this kernel has), sock (Linux 6.3+), "
-	  "sys_exit or raw_tp" },
+	  "fexit, sys_exit or raw_tp" },
+	{ "disable-hooks", KERNO_OPT_STR, NULL, 0, 0, OPT(disable_hooks), "NAMES",
+	  "flavours to treat as missing from this kernel, comma-separated (tests of the fallbacks)" },
 	{ "verbose", KERNO_OPT_BOOL, "false", 0, 0, OPT(verbose), NULL,
 	  "log more, including libbpf's debug output" },
 	{ "config", KERNO_OPT_STR, NULL, 0, 0, OPT(config), "FILE",

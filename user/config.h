@@ -55,6 +55,7 @@ struct kerno_config {
 	long long refresh;
 	long long iterations;
 	char *hook;
+	char *disable_hooks;
 	bool verbose;
 };
 

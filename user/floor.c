@@ -26,7 +26,9 @@ int floor_run(const struct kerno_config *cfg)
 		fprintf(stderr, "kerno: %s\n", err);
 		return 2;
 	}
-	hook = capture_pick_hook(cfg->hook, err, sizeof(err));
+	hook = -1;
+	if (!capture_disable_hooks(cfg->disable_hooks, err, sizeof(err)))
+		hook = capture_pick_hook(cfg->hook, err, sizeof(err));
 	if (hook < 0 || hook == CAPTURE_HOOK_RAW_TP) {
 		fprintf(stderr, "kerno: %s\n", hook < 0 ? err : "the floor has no raw_tp flavour");
 		return 2;
@@ -38,6 +40,11 @@ int floor_run(const struct kerno_config *cfg)
 	bpf_program__set_autoload(skel->progs.floor_sock_send, hook == CAPTURE_HOOK_SOCK);
 	bpf_program__set_autoload(skel->progs.floor_sock_recv, hook == CAPTURE_HOOK_SOCK);
 	bpf_program__set_autoload(skel->progs.floor_sys_exit, hook == CAPTURE_HOOK_SYS_EXIT);
+	bpf_program__set_autoload(skel->progs.floor_tcp_sendmsg, hook == CAPTURE_HOOK_FEXIT);
+	bpf_program__set_autoload(skel->progs.floor_tcp_recvmsg, hook == CAPTURE_HOOK_FEXIT);
+	bpf_program__set_autoload(skel->progs.floor_tcp_sendpage,
+				  hook == CAPTURE_HOOK_FEXIT &&
+					  capture_have_function("tcp_sendpage"));
 	if (floor_bpf__load(skel) || floor_bpf__attach(skel)) {
 		fprintf(stderr, "kerno: cannot load or attach the floor programs\n");
 		floor_bpf__destroy(skel);

@@ -20,6 +20,8 @@ static const struct command commands[] = {
 	  "capture on this host and write metrics under DATA_DIR (no Kubernetes needed)" },
 	{ "top", top_run, "kerno top [OPTIONS]",
 	  "live table of a running agent's endpoints: rate, error %, p50, p99" },
+	{ "hooks", agent_hooks, "kerno hooks [OPTIONS]",
+	  "list the capture hook flavours this kernel can attach; `auto` takes the first" },
 	{ "verifier-report", agent_verifier_report, "kerno verifier-report [OPTIONS]",
 	  "load every hook flavour here and print the verifier's work per program" },
 	{ "bench-floor", floor_run, "kerno bench-floor [OPTIONS]",

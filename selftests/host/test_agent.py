@@ -10,6 +10,7 @@ import time
 
 import bpfids
 import capture_h
+import hooks
 import httpclient
 import otlp
 from asserts import ASSERT_EQ, ASSERT_GE, ASSERT_GT, ASSERT_TRUE, FATAL, log
@@ -229,20 +230,49 @@ def test_top(ctx):
 
 
 def test_verifier_report(ctx):
-    """kerno verifier-report loads every flavour on this kernel: each program
-    is listed, and the data path stays within 60 % of the verifier's limit,
-    the headroom older kernels' verifiers need."""
-    res = run_cli([ctx.kerno, "verifier-report"], timeout=120)
+    """kerno verifier-report loads every flavour this kernel has: each of
+    their programs is listed, the others are named as missing, and the data
+    path stays within 60 % of the verifier's limit, the headroom older
+    kernels' verifiers need."""
+    flavours = hooks.listing(ctx.kerno)
+    res = run_cli([ctx.kerno, "verifier-report"], timeout=300)
     ASSERT_EQ(res.returncode, 0, f"exit code (stderr: {res.stderr!r})")
     rows = [line.split() for line in res.stdout.splitlines()[1:]]
-    got = {(r[0], r[1]): (int(r[2]), int(r[3])) for r in rows if len(r) == 5}
-    ASSERT_EQ(sorted(got), sorted([("sock", "kerno_sock_send"), ("sock", "kerno_sock_recv"),
-                                   ("sock", "kerno_sock_state"),
-                                   ("sys_exit", "kerno_sys_exit"), ("sys_exit", "kerno_sock_state"),
-                                   ("raw_tp", "kerno_sys_exit_raw"),
-                                   ("raw_tp", "kerno_sock_state_raw")]), "programs reported")
+    got = {(r[0], r[1]): (int(r[2]), int(r[3])) for r in rows if len(r) == 5 and r[2].isdigit()}
+    missing = sorted(r[0] for r in rows if len(r) > 1 and r[1] == "(not")
+    expected = []
+    for name, ok, _ in flavours:
+        if ok:
+            expected += [(name, prog) for prog in hooks.PROGRAMS[name]]
+    if ("fexit", "kerno_tcp_recvmsg") in expected and hooks.has_function("tcp_sendpage"):
+        expected.append(("fexit", "kerno_tcp_sendpage"))
+    ASSERT_EQ(sorted(got), sorted(expected), "programs reported")
+    ASSERT_EQ(missing, sorted(name for name, ok, _ in flavours if not ok),
+              "flavours reported as not on this kernel")
     for (flavour, prog), (verified, limit) in sorted(got.items()):
         log(f"{flavour} {prog}: {verified} of {limit}")
         ASSERT_GT(verified, 0, f"{flavour} {prog} verified instructions")
         ASSERT_TRUE(verified <= 0.6 * limit, f"{flavour} {prog} within 60 % of the limit",
                     f"{verified} of {limit}")
+
+
+def test_hooks_listing(ctx):
+    """`kerno hooks` puts the flavours in the agent's order of preference and
+    marks the first available one as chosen; --disable-hooks takes one away
+    as if the kernel lacked it, and --hook of a missing one is a usage error."""
+    rows = hooks.listing(ctx.kerno)
+    ASSERT_EQ([r[0] for r in rows], ["sock", "fexit", "sys_exit", "raw_tp"], "order of preference")
+    avail = [name for name, ok, _ in rows if ok]
+    ASSERT_EQ([name for name, _, chosen in rows if chosen], avail[:1], "the chosen flavour")
+    ASSERT_TRUE("raw_tp" in avail, "raw_tp is available everywhere", avail)
+    rows = hooks.listing(ctx.kerno, "--disable-hooks", avail[0])
+    ASSERT_EQ([name for name, _, chosen in rows if chosen], avail[1:2],
+              f"chosen with {avail[0]} disabled")
+    for name in [n for n, ok, _ in hooks.listing(ctx.kerno) if not ok] + [avail[0]]:
+        args = ["--hook", name] + (["--disable-hooks", name] if name == avail[0] else [])
+        check_usage_error(run_cli([ctx.kerno, "run", "--duration", "1", *args]),
+                          f"kerno run {' '.join(args)}", mention="cannot attach")
+    check_usage_error(run_cli([ctx.kerno, "run", "--hook", "bogus"]), "kerno run --hook bogus",
+                      mention="unknown")
+    check_usage_error(run_cli([ctx.kerno, "run", "--disable-hooks", "sock,bogus"]),
+                      "kerno run --disable-hooks sock,bogus", mention="unknown")

@@ -3,6 +3,7 @@
 import os
 
 import h2load
+import hooks
 import httpclient
 import syscalls
 import otlp
@@ -79,6 +80,14 @@ def test_http1_sys_exit(ctx):
                    hello={"hook": "sys_exit"})
 
 
+def test_http1_hook_fallback(ctx):
+    """The best flavour of this kernel taken away (as on a kernel without it):
+    the agent falls back to the next one, with the same exact counts."""
+    avail = hooks.available(ctx.kerno)
+    _status_counts(ctx, pipeline=8, n=5000, agent_args=("--disable-hooks", avail[0]),
+                   hello={"hook": avail[1]})
+
+
 def test_http1_raw_tp(ctx):
     """The raw_tp flavour, for kernels without tp_btf: the same exact counts."""
     _status_counts(ctx, pipeline=1, n=5000, agent_args=("--hook", "raw_tp"),
@@ -93,6 +102,8 @@ def _syscall_variants(ctx, hook):
     unmatched, and nothing else is lost."""
     nginx = ctx.nginx()
     agent = ctx.agent(extra_args=("--hook", hook))
+    ASSERT_EQ(agent.envelopes()[0]["data"]["hook"],
+              hooks.available(ctx.kerno)[0] if hook == "auto" else hook, "flavour attached")
     got = {v: syscalls.exchange(v, nginx.port, f"/v/{v}") for v in syscalls.VARIANTS}
     agent.stop()
     ASSERT_EQ(got, {v: [404, 404] for v in syscalls.VARIANTS}, "statuses received per variant")
@@ -109,7 +120,7 @@ def _syscall_variants(ctx, hook):
 
 
 def test_http1_syscalls(ctx):
-    _syscall_variants(ctx, "sock")
+    _syscall_variants(ctx, "auto")
 
 
 def test_http1_syscalls_sys_exit(ctx):

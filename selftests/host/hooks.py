@@ -1,0 +1,37 @@
+"""The capture's hook flavours on the running kernel, from `kerno hooks`."""
+
+import subprocess
+
+from asserts import FATAL
+
+# Each flavour's programs, as `kerno verifier-report` names them.
+PROGRAMS = {
+    "sock": ("kerno_sock_send", "kerno_sock_recv", "kerno_sock_state"),
+    "fexit": ("kerno_tcp_sendmsg", "kerno_tcp_recvmsg", "kerno_sock_state"),
+    "sys_exit": ("kerno_sys_exit", "kerno_sock_state"),
+    "raw_tp": ("kerno_sys_exit_raw", "kerno_sock_state_raw"),
+}
+
+
+def listing(kerno, *args):
+    """[(flavour, available, chosen)] in the agent's order of preference."""
+    res = subprocess.run([kerno, "hooks", *args], capture_output=True, text=True, timeout=60)
+    if res.returncode != 0:
+        FATAL(f"kerno hooks failed ({res.returncode}): {res.stderr.strip()}")
+    rows = []
+    for line in res.stdout.splitlines():
+        name, state = line.split(None, 1)
+        rows.append((name, state.startswith("available"), state.endswith("chosen")))
+    return rows
+
+
+def available(kerno):
+    """Flavours this kernel can attach, best first."""
+    return [name for name, ok, _ in listing(kerno) if ok]
+
+
+def has_function(name):
+    """Does the running kernel's BTF have this function?"""
+    res = subprocess.run(["bpftool", "btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "raw"],
+                         capture_output=True, text=True, timeout=60)
+    return f"FUNC '{name}'" in res.stdout
