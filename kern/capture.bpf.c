@@ -239,7 +239,7 @@ static __noinline void parse_iov(struct flow *f, const struct user_iov *uiov, __
 		if (http1_body_covers(c, f->dir, n))
 			http1_skip_opaque(c, f->dir, n, f->now, KERNO_DROP_OPAQUE_BYTES);
 		else
-			http1_parse(f->key, flow_dir_tid(f), f->now, (__u64)iov.base,
+			http1_parse(c, flow_dir_tid(f), f->now, (__u64)iov.base,
 				    n > 0x7fffffff ? 0x7fffffff : n);
 		total -= n;
 	}
@@ -298,27 +298,11 @@ static __always_inline int is_rx(__u64 nr)
 	       nr == NR_recvmmsg;
 }
 
-/*
- * The table key of sk as a plain number. A BTF-typed socket pointer may not
- * be passed to a global function (http1_parse() takes scalars only): going
- * through map memory makes the verifier forget what it was.
- */
-static __always_inline __u64 sock_key(struct sock *sk)
-{
-	struct kerno_scratch *sc = get_scratch();
-
-	if (!sc)
-		return 0;
-	sc->sk_key = (__u64)sk;
-	return *(volatile __u64 *)&sc->sk_key;
-}
-
 /* Counts the bytes and tells whether the stream is still worth parsing. */
-static __always_inline int flow_start(struct flow *f, struct kerno_conn *c, struct sock *sk,
-				      __u32 dir, __u32 tid, __s64 ret)
+static __always_inline int flow_start(struct flow *f, struct kerno_conn *c, __u32 dir, __u32 tid,
+				      __s64 ret)
 {
 	f->conn = c;
-	f->key = sock_key(sk);
 	f->now = bpf_ktime_get_ns();
 	f->tid = tid;
 	f->dir = dir;
@@ -347,7 +331,7 @@ static __always_inline void follow(struct flow *f, __u64 nr, __u64 buf, __u64 ar
 		if (http1_body_covers(c, f->dir, ret))
 			http1_skip_opaque(c, f->dir, ret, f->now, KERNO_DROP_OPAQUE_BYTES);
 		else
-			http1_parse(f->key, flow_dir_tid(f), f->now, buf,
+			http1_parse(c, flow_dir_tid(f), f->now, buf,
 				    ret > 0x7fffffff ? 0x7fffffff : ret);
 		break;
 	case NR_readv:
@@ -389,8 +373,7 @@ static __noinline int on_sys_data(__u64 nr, __u64 fd, __u64 buf, __u64 arg2, __s
 	if (!sk)
 		return 0;
 	c = conn_of_sock(sk, tgid);
-	if (!c ||
-	    !flow_start(&f, c, sk, is_rx(nr) ? KERNO_DIR_RX : KERNO_DIR_TX, (__u32)pid_tgid, ret))
+	if (!c || !flow_start(&f, c, is_rx(nr) ? KERNO_DIR_RX : KERNO_DIR_TX, (__u32)pid_tgid, ret))
 		return 0;
 	follow(&f, nr, buf, arg2, ret, -1);
 	return 0;
@@ -496,7 +479,7 @@ static __noinline int on_sock_io(struct sock *sk, int ret, __u32 dir, int flags)
 	if (dir == KERNO_DIR_RX && (flags & MSG_PEEK))
 		return 0;
 	c = conn_of_sock(sk, tgid);
-	if (!c || !flow_start(&f, c, sk, dir, (__u32)pid_tgid, ret))
+	if (!c || !flow_start(&f, c, dir, (__u32)pid_tgid, ret))
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	nr = regs->orig_ax;

@@ -94,10 +94,15 @@ struct kerno_series_val {
 	__u32 buckets[KERNO_HIST_BUCKETS];
 };
 
-/* A process that owned a tracked connection, so it can be named after it exits. */
+/*
+ * A process that owned a tracked connection, so it can be named after it
+ * exits, and what was lost of its traffic (cumulative, by enum
+ * kerno_counter; the node-wide `counters` hold the totals).
+ */
 struct kerno_proc {
 	char comm[16]; /* command name of the thread group leader */
 	__u64 cgroup_id;
+	__u64 drops[KERNO_DROP__COUNT];
 };
 
 enum kerno_http_state {

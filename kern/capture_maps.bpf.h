@@ -94,7 +94,6 @@ struct kerno_scratch {
 	char tmpl[2 * KERNO_PATH_LEN]; /* endpoint template being built */
 	struct seg_ctx seg;
 	struct tmpl_ctx tm;
-	__u64 sk_key; /* see sock_key() */
 	struct kerno_conn zero_conn; /* stays zeroed: new entries */
 	struct kerno_series_val zero_series; /* stays zeroed: new series */
 };
@@ -140,6 +139,25 @@ static __always_inline void count_n(__u32 which, __u64 n)
 
 	if (v)
 		__sync_fetch_and_add(v, n);
+}
+
+/* A drop on c's traffic: counted node-wide and for c's process. */
+static __always_inline void count_conn_n(const struct kerno_conn *c, __u32 which, __u64 n)
+{
+	__u32 tgid = c->tgid;
+	struct kerno_proc *p;
+
+	count_n(which, n);
+	if (!tgid || which >= KERNO_DROP__COUNT)
+		return;
+	p = bpf_map_lookup_elem(&procs, &tgid);
+	if (p)
+		__sync_fetch_and_add(&p->drops[which], n);
+}
+
+static __always_inline void count_conn(const struct kerno_conn *c, __u32 which)
+{
+	count_conn_n(c, which, 1);
 }
 
 static __always_inline struct kerno_scratch *get_scratch(void)

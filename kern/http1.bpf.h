@@ -31,7 +31,6 @@
 /* One syscall's data on one connection, in one direction. */
 struct flow {
 	struct kerno_conn *conn;
-	__u64 key; /* conn's key in the table */
 	__u64 now;
 	__u32 dir;
 	__u32 tid;
@@ -370,7 +369,7 @@ static __always_inline void record(struct kerno_conn *c, struct kerno_req_slot *
 		bpf_map_update_elem(&series, &key, &sc->zero_series, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&series, &key);
 		if (!v) {
-			count(KERNO_DROP_SERIES_TABLE_FULL);
+			count_conn(c, KERNO_DROP_SERIES_TABLE_FULL);
 			return;
 		}
 	}
@@ -404,7 +403,7 @@ static __always_inline void message_done(struct kerno_conn *c, struct kerno_http
 			/* The answer to a request the full FIFO dropped: counted then. */
 			c->unanswered--;
 		} else if (c->fifo_head == c->fifo_tail) {
-			count(KERNO_DROP_UNMATCHED_RESPONSE);
+			count_conn(c, KERNO_DROP_UNMATCHED_RESPONSE);
 		} else {
 			s = &c->fifo[c->fifo_head & (KERNO_FIFO_LEN - 1)];
 			record(c, s, status, now);
@@ -428,7 +427,7 @@ static __always_inline void message_done(struct kerno_conn *c, struct kerno_http
  */
 static __always_inline void give_up(struct kerno_conn *c, struct kerno_http_dir *d, __u32 why)
 {
-	count(why);
+	count_conn(c, why);
 	if (d->flags & KERNO_F_RESPONSE) {
 		if (c->unanswered)
 			c->unanswered--;
@@ -562,7 +561,7 @@ static __always_inline void drop_request(struct kerno_conn *c)
 {
 	struct kerno_req_slot *s;
 
-	count(KERNO_DROP_FIFO_FULL);
+	count_conn(c, KERNO_DROP_FIFO_FULL);
 	if (c->fifo_head == c->fifo_tail) {
 		if (c->unanswered < 255)
 			c->unanswered++;
@@ -902,7 +901,7 @@ static __always_inline long try_sync(struct seg_ctx *x, struct kerno_conn *c,
 	    (kind == 1) != ((c->role == KERNO_ROLE_SERVER) == (x->dir == KERNO_DIR_RX)))
 		kind = 0;
 	if (!kind) {
-		count(KERNO_DROP_UNPARSED);
+		count_conn(c, KERNO_DROP_UNPARSED);
 		/* Only a connection that has shown no HTTP either way gives up. */
 		if (c->role == KERNO_ROLE_UNKNOWN && ++d->sync_misses >= 4)
 			d->state = KERNO_H_STOPPED;
@@ -990,21 +989,21 @@ static __always_inline void http1_parse_flow(const struct flow *f, __u64 ubuf, _
 }
 
 /*
- * The same for one of several segments (iovecs): a global function, so the
- * verifier checks it once rather than once per segment; that is also why it
- * takes only scalars. dir_tid packs the direction (high half) and thread.
+ * The same as a global function, so the verifier checks it once rather than
+ * once per call site (one per segment kind): that is why it takes only
+ * scalars and one pointer to memory, c (which it must check for NULL).
+ * dir_tid packs the direction (high half) and thread.
  */
-__noinline int http1_parse(__u64 conn_key, __u64 dir_tid, __u64 now, __u64 ubuf, __u32 len)
+__noinline int http1_parse(struct kerno_conn *c, __u64 dir_tid, __u64 now, __u64 ubuf, __u32 len)
 {
 	struct flow f = {
-		.conn = bpf_map_lookup_elem(&conns, &conn_key),
-		.key = conn_key,
+		.conn = c,
 		.now = now,
 		.dir = dir_tid >> 32,
 		.tid = (__u32)dir_tid,
 	};
 
-	if (f.conn)
+	if (c)
 		http1_parse_flow(&f, ubuf, len);
 	return 0;
 }
@@ -1077,7 +1076,7 @@ static __always_inline void http1_close(struct kerno_conn *c, __u64 now)
 		}
 	}
 	if (c->fifo_tail != c->fifo_head)
-		count_n(KERNO_DROP_NO_RESPONSE, c->fifo_tail - c->fifo_head);
+		count_conn_n(c, KERNO_DROP_NO_RESPONSE, c->fifo_tail - c->fifo_head);
 }
 
 #endif /* KERNO_HTTP1_BPF_H */

@@ -17,6 +17,7 @@
 #include "drain.h"
 #include "otlp.h"
 #include "preflight.h"
+#include "procdrops.h"
 #include "procnames.h"
 #include "uplink.h"
 
@@ -63,6 +64,7 @@ struct agent {
 	struct drain drain;
 	struct uplink *up;
 	struct proc_names names;
+	struct procdrops drops;
 	__u64 interval_start; /* unix-epoch ns */
 	__u64 prog_misses; /* as last reported */
 };
@@ -88,16 +90,20 @@ static int send_hello(struct agent *a)
 static int flush_interval(struct agent *a)
 {
 	__u64 counters[KERNO_COUNTER__COUNT], misses;
+	const struct kerno_proc_drops *proc_drops;
 	const struct kerno_sample *samples;
 	struct otlp_metrics_in in = {};
 	json_t *req;
-	long n;
+	long n, nd;
 	int ret;
 
 	n = drain_series(&a->drain, &samples);
 	if (n < 0)
 		return n;
 	drain_counters(&a->drain, counters);
+	nd = procdrops_collect(&a->drops, a->cap.procs_fd, &proc_drops);
+	if (nd < 0)
+		return nd;
 	misses = capture_prog_misses(&a->cap);
 	counters[KERNO_DROP_PROG_MISSES] = misses - a->prog_misses;
 	a->prog_misses = misses;
@@ -108,6 +114,8 @@ static int flush_interval(struct agent *a)
 	in.end_ns = now_ns(CLOCK_REALTIME);
 	in.host = a->cfg->host_name;
 	in.counters = counters;
+	in.proc_drops = proc_drops;
+	in.n_proc_drops = nd;
 	in.max_series_per_process = a->cfg->max_series_per_process;
 	in.lookup = proc_names_lookup;
 	in.lookup_ctx = &a->names;
@@ -166,6 +174,7 @@ static int start(struct agent *a, char *err, size_t errlen)
 static void finish(struct agent *a)
 {
 	drain_free(&a->drain);
+	procdrops_free(&a->drops);
 	capture_stop(&a->cap);
 	if (a->names.cache)
 		procinfo_cache_free(a->names.cache);

@@ -329,12 +329,16 @@ static json_t *resource_metrics(json_t *resource, json_t *metrics)
 			 "scope", "name", SCOPE_NAME, "version", KERNO_VERSION, "metrics", metrics);
 }
 
+static json_t *drops_metric(const struct ctx *c, const __u64 *drops, bool zeros);
+
 /*
- * The resourceMetrics of one process, whose n samples (sorted busiest
- * first) start at group. NULL with *err = 0 when it has no traffic.
+ * The resourceMetrics of process pid: its n samples (sorted busiest first)
+ * start at group, and drops (or NULL) are its own. NULL with *err = 0 when
+ * there is nothing to say.
  */
-static json_t *process_entry(const struct ctx *c, const struct kerno_sample *const *group, size_t n,
-			     int *err)
+static json_t *process_entry(const struct ctx *c, __u32 pid,
+			     const struct kerno_sample *const *group, size_t n,
+			     const struct kerno_proc_drops *drops, int *err)
 {
 	size_t cap = c->in->max_series_per_process, n_kept = n, n_folded = 0;
 	struct kerno_sample *folded = NULL;
@@ -352,11 +356,16 @@ static json_t *process_entry(const struct ctx *c, const struct kerno_sample *con
 	if (!metrics)
 		goto fail;
 	free(folded);
+	if (drops && append(metrics, drops_metric(c, drops->drops, false))) {
+		json_decref(metrics);
+		*err = 1;
+		return NULL;
+	}
 	if (!json_array_size(metrics)) {
 		json_decref(metrics);
 		return NULL;
 	}
-	out = resource_metrics(process_resource(c, group[0]->key.tgid), metrics);
+	out = resource_metrics(process_resource(c, pid), metrics);
 	*err = !out;
 	return out;
 fail:
@@ -365,20 +374,27 @@ fail:
 	return NULL;
 }
 
-/* A monotonic delta sum with one point per counter of the kind, zeros included. */
-static json_t *counter_metric(const struct ctx *c, bool drops)
+/*
+ * A monotonic delta sum, one point per counter of the kind (drops or
+ * events) out of values (indexed by enum kerno_counter), zeros included
+ * or not.
+ */
+static json_t *counter_metric(const struct ctx *c, bool drops, const __u64 *values, bool zeros)
 {
 	const char *attr = drops ? "reason" : "event";
 	json_t *points = json_array(), *dp;
 	unsigned int i;
+	__u64 v;
 
 	for (i = 0; points && i < KERNO_COUNTER__COUNT; i++) {
 		if (kerno_counter_is_drop(i) != drops)
 			continue;
+		v = values ? values[i] : 0;
+		if (!v && !zeros)
+			continue;
 		dp = json_pack("{s:[{s:s, s:{s:s}}], s:O, s:O, s:o}", "attributes", "key", attr,
 			       "value", "stringValue", kerno_counter_name(i), "startTimeUnixNano",
-			       c->start, "timeUnixNano", c->end, "asInt",
-			       u64_str(c->in->counters ? c->in->counters[i] : 0));
+			       c->start, "timeUnixNano", c->end, "asInt", u64_str(v));
 		if (append(points, dp)) {
 			json_decref(points);
 			return NULL;
@@ -392,6 +408,12 @@ static json_t *counter_metric(const struct ctx *c, bool drops)
 			 "isMonotonic", 1, "dataPoints", points);
 }
 
+/* drops: KERNO_DROP__COUNT values, a prefix of the counters. */
+static json_t *drops_metric(const struct ctx *c, const __u64 *drops, bool zeros)
+{
+	return counter_metric(c, true, drops, zeros);
+}
+
 static json_t *agent_entry(const struct ctx *c)
 {
 	json_t *resource;
@@ -400,8 +422,9 @@ static json_t *agent_entry(const struct ctx *c)
 			     "key", "service.name", "value", "stringValue", "kerno", "key",
 			     "service.version", "value", "stringValue", KERNO_VERSION, "key",
 			     "host.name", "value", "stringValue", c->in->host);
-	return resource_metrics(resource, json_pack("[o, o]", counter_metric(c, true),
-						    counter_metric(c, false)));
+	return resource_metrics(resource,
+				json_pack("[o, o]", drops_metric(c, c->in->counters, true),
+					  counter_metric(c, false, c->in->counters, true)));
 }
 
 /* Pointers to the samples worth a data point, sorted by process then busiest first. */
@@ -424,22 +447,31 @@ static const struct kerno_sample **sorted_samples(const struct otlp_metrics_in *
 	return v;
 }
 
+/* One resourceMetrics per process with samples or drops, by ascending pid. */
 static int add_processes(const struct ctx *c, json_t *rms)
 {
+	const struct kerno_proc_drops *d = c->in->proc_drops, *drops;
+	size_t n, i = 0, j, k = 0, nd = c->in->n_proc_drops;
 	const struct kerno_sample **v;
-	size_t n, i, j;
+	__u64 pid_s, pid_d;
 	json_t *rm;
 	int err = 0;
 
 	v = sorted_samples(c->in, &n);
 	if (!v)
 		return -1;
-	for (i = 0; i < n && !err; i = j) {
-		for (j = i + 1; j < n && v[j]->key.tgid == v[i]->key.tgid; j++)
-			;
-		rm = process_entry(c, v + i, j - i, &err);
+	while ((i < n || k < nd) && !err) {
+		pid_s = i < n ? v[i]->key.tgid : ~0ULL;
+		pid_d = k < nd ? d[k].tgid : ~0ULL;
+		j = i;
+		if (pid_s <= pid_d)
+			for (j = i + 1; j < n && v[j]->key.tgid == v[i]->key.tgid; j++)
+				;
+		drops = pid_d <= pid_s ? &d[k++] : NULL;
+		rm = process_entry(c, pid_s < pid_d ? pid_s : pid_d, v + i, j - i, drops, &err);
 		if (rm && append(rms, rm))
 			err = 1;
+		i = j;
 	}
 	free(v);
 	return err ? -1 : 0;

@@ -11,6 +11,7 @@
 
 #include "kerno_types.h"
 #include "../kern/capture.h" /* not user/capture.h, the loader */
+#include "procdrops.h"
 #include "procinfo.h"
 
 /* A series' delta over one interval, summed over CPUs. */
@@ -31,6 +32,8 @@ struct otlp_metrics_in {
 	__u64 end_ns; /* interval end, unix-epoch ns */
 	const char *host; /* host.name */
 	const __u64 *counters; /* KERNO_COUNTER__COUNT deltas; NULL: all zero */
+	const struct kerno_proc_drops *proc_drops; /* per-process deltas, sorted by tgid */
+	size_t n_proc_drops;
 	unsigned int max_series_per_process; /* 0: no limit */
 	otlp_proc_lookup_fn lookup; /* NULL: pid and host only */
 	void *lookup_ctx; /* e.g. a procinfo_cache with procinfo_lookup_cb */
@@ -38,7 +41,8 @@ struct otlp_metrics_in {
 
 /*
  * Build the request: one resourceMetrics per process (ascending pid) with
- * the HTTP duration histograms, then one for the agent with the capture
+ * the HTTP duration histograms and the process's own drops (non-zero
+ * reasons only), then one for the agent with the node-wide capture
  * counters. Samples with no count, or of an unknown role, are left out.
  * Returns a new reference, or NULL when out of memory.
  */

@@ -117,7 +117,6 @@ static void feed_faulting(__u32 dir, const void *buf, size_t len, size_t fault_f
 	assert_non_null(c);
 	assert_true(len > 0); /* on_data only sees ret > 0 */
 	f.conn = c;
-	f.key = CONN_KEY;
 	f.now = bpf_ktime_get_ns();
 	f.tid = TID;
 	f.dir = dir;
@@ -132,7 +131,7 @@ static void feed_faulting(__u32 dir, const void *buf, size_t len, size_t fault_f
 	memcpy(copy, buf, len);
 	if (fault_from < len)
 		shim_set_fault_range(copy + fault_from, len - fault_from);
-	http1_parse(f.key, flow_dir_tid(&f), f.now, (__u64)(uintptr_t)copy,
+	http1_parse(c, flow_dir_tid(&f), f.now, (__u64)(uintptr_t)copy,
 		    len > 0x7fffffff ? 0x7fffffff : len);
 	shim_set_fault_range(NULL, 0);
 	free(copy);
