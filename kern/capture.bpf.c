@@ -216,77 +216,122 @@ struct user_iov {
 	__u64 len;
 };
 
-/* Parse up to `total` bytes spread over an array of iovecs in user memory. */
-static __noinline void parse_iov(struct flow *f, const struct user_iov *uiov, __u64 iovcnt,
-				 __u64 total)
+/*
+ * Bytes that need not or cannot be read (inside a body, or never in user
+ * memory): counted off. A global function, like http1_parse(), so that the
+ * verifier checks the message ending it may bring once, not per call site.
+ */
+__noinline int skip_bytes(__u64 conn_key, __u64 dir, __u64 n, __u64 now, __u64 why)
 {
-	struct kerno_conn *c = f->conn;
+	struct kerno_conn *c = bpf_map_lookup_elem(&conns, &conn_key);
+
+	if (c)
+		http1_skip_opaque(c, dir & 1, n, now, why);
+	return 0;
+}
+
+/* n bytes at user address buf: parsed, or skipped when a body covers them. */
+static __always_inline void parse_segment(__u64 key, struct kerno_conn *c, __u64 dir_tid, __u64 now,
+					  __u64 buf, __u64 n)
+{
+	if (http1_body_covers(c, dir_tid >> 32, n))
+		skip_bytes(key, dir_tid >> 32, n, now, KERNO_DROP_OPAQUE_BYTES);
+	else
+		http1_parse(key, dir_tid, now, buf, n > 0x7fffffff ? 0x7fffffff : n);
+}
+
+/*
+ * Parse up to `total` bytes spread over an array of iovecs in user memory;
+ * cnt_total packs the number of iovecs (high half) and total. Global, for
+ * the verifier's sake: it is called from several places, and in a loop.
+ */
+__noinline int parse_iov(__u64 conn_key, __u64 dir_tid, __u64 now, __u64 uiov, __u64 cnt_total)
+{
+	struct kerno_conn *c = bpf_map_lookup_elem(&conns, &conn_key);
+	__u64 iovcnt = cnt_total >> 32, total = (__u32)cnt_total, n;
 	struct user_iov iov;
 	__u32 i;
 
 	if (!c)
-		return;
+		return 0;
 	for (i = 0; i < KERNO_MAX_IOV; i++) {
-		__u64 n;
-
 		if (i >= iovcnt || !total)
 			break;
-		if (bpf_probe_read_user(&iov, sizeof(iov), &uiov[i])) {
-			give_up(c, dir_of(c, f->dir), KERNO_DROP_READ_FAULT);
-			return;
+		if (bpf_probe_read_user(&iov, sizeof(iov), &((const struct user_iov *)uiov)[i])) {
+			give_up(c, dir_of(c, dir_tid >> 32), KERNO_DROP_READ_FAULT);
+			return 0;
 		}
 		n = iov.len < total ? iov.len : total;
-		if (http1_body_covers(c, f->dir, n))
-			http1_skip_opaque(c, f->dir, n, f->now, KERNO_DROP_OPAQUE_BYTES);
-		else
-			http1_parse(c, flow_dir_tid(f), f->now, (__u64)iov.base,
-				    n > 0x7fffffff ? 0x7fffffff : n);
+		parse_segment(conn_key, c, dir_tid, now, (__u64)iov.base, n);
 		total -= n;
 	}
 	if (total)
-		http1_skip_opaque(c, f->dir, total, f->now, KERNO_DROP_SCAN_LIMIT);
+		skip_bytes(conn_key, dir_tid >> 32, total, now, KERNO_DROP_SCAN_LIMIT);
+	return 0;
+}
+
+/* parse_iov() for a flow; iovcnt and total as the syscall gave them. */
+static __always_inline void flow_parse_iov(struct flow *f, const void *uiov, __u64 iovcnt,
+					   __u64 total)
+{
+	if (iovcnt > 0xffff)
+		iovcnt = 0xffff;
+	if (total > 0x7fffffff)
+		total = 0x7fffffff;
+	parse_iov(f->key, flow_dir_tid(f), f->now, (__u64)uiov, iovcnt << 32 | total);
+}
+
+/*
+ * A copy of a message header from user memory, kept in scratch rather than
+ * on the stack: older verifiers allow 512 bytes of stack for a whole call
+ * chain, and the parse below this one is deep.
+ */
+static __always_inline struct mmsghdr *read_hdr(struct flow *f, const void *uhdr, __u32 size)
+{
+	struct kerno_scratch *sc = get_scratch();
+
+	if (!sc)
+		return NULL;
+	_Static_assert(sizeof(struct mmsghdr) <= sizeof(sc->hdr), "scratch hdr too small");
+	if (size > sizeof(sc->hdr) || bpf_probe_read_user(sc->hdr, size, uhdr)) {
+		give_up(f->conn, dir_of(f->conn, f->dir), KERNO_DROP_READ_FAULT);
+		return NULL;
+	}
+	return (struct mmsghdr *)sc->hdr;
 }
 
 static __always_inline void parse_msghdr(struct flow *f, const struct user_msghdr *umsg,
 					 __u64 total)
 {
-	struct user_msghdr msg;
+	struct mmsghdr *m = read_hdr(f, umsg, sizeof(struct user_msghdr));
 
-	if (bpf_probe_read_user(&msg, sizeof(msg), umsg)) {
-		give_up(f->conn, dir_of(f->conn, f->dir), KERNO_DROP_READ_FAULT);
-		return;
-	}
-	parse_iov(f, (const struct user_iov *)msg.msg_iov, msg.msg_iovlen, total);
+	if (m)
+		flow_parse_iov(f, m->msg_hdr.msg_iov, m->msg_hdr.msg_iovlen, total);
 }
 
 /* Entry i of an mmsg vector, carrying `total` bytes. */
 static __always_inline void parse_mmsg_entry(struct flow *f, const struct mmsghdr *vec, __u32 i,
 					     __u64 total)
 {
-	struct mmsghdr m;
+	struct mmsghdr *m = read_hdr(f, &vec[i], sizeof(*m));
 
-	if (bpf_probe_read_user(&m, sizeof(m), &vec[i])) {
-		give_up(f->conn, dir_of(f->conn, f->dir), KERNO_DROP_READ_FAULT);
-		return;
-	}
-	parse_iov(f, (const struct user_iov *)m.msg_hdr.msg_iov, m.msg_hdr.msg_iovlen, total);
+	if (m)
+		flow_parse_iov(f, m->msg_hdr.msg_iov, m->msg_hdr.msg_iovlen, total);
 }
 
 /* A whole mmsg call seen at its exit: each entry's msg_len says its share. */
 static __always_inline void parse_mmsg_all(struct flow *f, const struct mmsghdr *vec, __u64 nmsgs)
 {
-	struct mmsghdr m;
+	struct mmsghdr *m;
 	__u32 i;
 
 	for (i = 0; i < KERNO_MAX_MMSG; i++) {
 		if (i >= nmsgs)
 			return;
-		if (bpf_probe_read_user(&m, sizeof(m), &vec[i])) {
-			give_up(f->conn, dir_of(f->conn, f->dir), KERNO_DROP_READ_FAULT);
+		m = read_hdr(f, &vec[i], sizeof(*m));
+		if (!m)
 			return;
-		}
-		parse_iov(f, (const struct user_iov *)m.msg_hdr.msg_iov, m.msg_hdr.msg_iovlen,
-			  m.msg_len);
+		flow_parse_iov(f, m->msg_hdr.msg_iov, m->msg_hdr.msg_iovlen, m->msg_len);
 	}
 	/* Past the limit the sizes are unknown: the stream cannot be followed. */
 	give_up(f->conn, dir_of(f->conn, f->dir), KERNO_DROP_SCAN_LIMIT);
@@ -298,11 +343,27 @@ static __always_inline int is_rx(__u64 nr)
 	       nr == NR_recvmmsg;
 }
 
+/*
+ * The table key of sk as a plain number. A BTF-typed socket pointer may not
+ * be passed to a global function (http1_parse() takes scalars only): going
+ * through map memory makes the verifier forget what it was.
+ */
+static __always_inline __u64 sock_key(struct sock *sk)
+{
+	struct kerno_scratch *sc = get_scratch();
+
+	if (!sc)
+		return 0;
+	sc->sk_key = (__u64)sk;
+	return *(volatile __u64 *)&sc->sk_key;
+}
+
 /* Counts the bytes and tells whether the stream is still worth parsing. */
-static __always_inline int flow_start(struct flow *f, struct kerno_conn *c, __u32 dir, __u32 tid,
-				      __s64 ret)
+static __always_inline int flow_start(struct flow *f, struct kerno_conn *c, struct sock *sk,
+				      __u32 dir, __u32 tid, __s64 ret)
 {
 	f->conn = c;
+	f->key = sock_key(sk);
 	f->now = bpf_ktime_get_ns();
 	f->tid = tid;
 	f->dir = dir;
@@ -328,15 +389,11 @@ static __always_inline void follow(struct flow *f, __u64 nr, __u64 buf, __u64 ar
 	case NR_write:
 	case NR_recvfrom:
 	case NR_sendto:
-		if (http1_body_covers(c, f->dir, ret))
-			http1_skip_opaque(c, f->dir, ret, f->now, KERNO_DROP_OPAQUE_BYTES);
-		else
-			http1_parse(c, flow_dir_tid(f), f->now, buf,
-				    ret > 0x7fffffff ? 0x7fffffff : ret);
+		parse_segment(f->key, c, flow_dir_tid(f), f->now, buf, ret);
 		break;
 	case NR_readv:
 	case NR_writev:
-		parse_iov(f, (const struct user_iov *)buf, arg2, ret);
+		flow_parse_iov(f, (const void *)buf, arg2, ret);
 		break;
 	case NR_recvmsg:
 	case NR_sendmsg:
@@ -351,15 +408,19 @@ static __always_inline void follow(struct flow *f, __u64 nr, __u64 buf, __u64 ar
 		break;
 	default:
 		/* sendfile, splice, io_uring: bytes that are not in user memory. */
-		http1_skip_opaque(c, f->dir, ret, f->now, KERNO_DROP_OPAQUE_BYTES);
+		skip_bytes(f->key, f->dir, ret, f->now, KERNO_DROP_OPAQUE_BYTES);
 		break;
 	}
 }
 
 /* ---- sys_exit: every syscall, data syscalls found by number ---- */
 
-/* A data syscall on fd returned ret > 0: follow the bytes it moved. */
-static __noinline int on_sys_data(__u64 nr, __u64 fd, __u64 buf, __u64 arg2, __s64 ret)
+/*
+ * A data syscall on fd returned ret > 0: follow the bytes it moved. Inlined:
+ * verifiers before 6.3 or so allow 512 bytes of stack over all the frames
+ * of a call chain, each rounded up to 32.
+ */
+static __always_inline int on_sys_data(__u64 nr, __u64 fd, __u64 buf, __u64 arg2, __s64 ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
@@ -373,7 +434,8 @@ static __noinline int on_sys_data(__u64 nr, __u64 fd, __u64 buf, __u64 arg2, __s
 	if (!sk)
 		return 0;
 	c = conn_of_sock(sk, tgid);
-	if (!c || !flow_start(&f, c, is_rx(nr) ? KERNO_DIR_RX : KERNO_DIR_TX, (__u32)pid_tgid, ret))
+	if (!c ||
+	    !flow_start(&f, c, sk, is_rx(nr) ? KERNO_DIR_RX : KERNO_DIR_TX, (__u32)pid_tgid, ret))
 		return 0;
 	follow(&f, nr, buf, arg2, ret, -1);
 	return 0;
@@ -458,7 +520,7 @@ static __always_inline void mmsg_end(__u64 pid_tgid)
 		__sync_fetch_and_add(&mmsg_live, -1);
 }
 
-static __noinline int on_sock_io(struct sock *sk, int ret, __u32 dir, int flags)
+static __always_inline int on_sock_io(struct sock *sk, int ret, __u32 dir, int flags)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 pid_tgid = bpf_get_current_pid_tgid(), nr, buf, arg2;
@@ -479,7 +541,7 @@ static __noinline int on_sock_io(struct sock *sk, int ret, __u32 dir, int flags)
 	if (dir == KERNO_DIR_RX && (flags & MSG_PEEK))
 		return 0;
 	c = conn_of_sock(sk, tgid);
-	if (!c || !flow_start(&f, c, dir, (__u32)pid_tgid, ret))
+	if (!c || !flow_start(&f, c, sk, dir, (__u32)pid_tgid, ret))
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	nr = regs->orig_ax;
@@ -490,7 +552,7 @@ static __noinline int on_sock_io(struct sock *sk, int ret, __u32 dir, int flags)
 	if (nr == NR_recvmmsg || nr == NR_sendmmsg) {
 		entry = mmsg_next_entry(pid_tgid, buf, arg2);
 		if (entry < 0) {
-			http1_skip_opaque(c, dir, ret, f.now, KERNO_DROP_SCAN_LIMIT);
+			skip_bytes(f.key, dir, ret, f.now, KERNO_DROP_SCAN_LIMIT);
 			return 0;
 		}
 	}

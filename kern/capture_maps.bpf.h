@@ -94,6 +94,8 @@ struct kerno_scratch {
 	char tmpl[2 * KERNO_PATH_LEN]; /* endpoint template being built */
 	struct seg_ctx seg;
 	struct tmpl_ctx tm;
+	__u64 sk_key; /* see sock_key() */
+	__u64 hdr[8]; /* a struct mmsghdr: see read_hdr() */
 	struct kerno_conn zero_conn; /* stays zeroed: new entries */
 	struct kerno_series_val zero_series; /* stays zeroed: new series */
 };
@@ -124,6 +126,24 @@ struct {
 
 /* Entries in mmsg_pos: while 0, a failed call needs no lookup to end one. */
 __u64 mmsg_live = 0;
+
+/*
+ * i, or last if i is not below n, as an index the verifier can trust. A
+ * plain C bounds check may be compiled onto a copy of the register that
+ * then indexes, and verifiers before 6.3 or so do not carry the bound over
+ * to the copy: the check and the use must be one register, in asm.
+ */
+static __always_inline __u64 bounded_index(__u64 i, __u64 n, __u64 last)
+{
+#ifdef __bpf__
+	asm volatile("if %[i] < %[n] goto +1; %[i] = %[last];"
+		     : [i] "+r"(i)
+		     : [n] "r"(n), [last] "r"(last));
+	return i;
+#else
+	return i < n ? i : last;
+#endif
+}
 
 static __always_inline void count(__u32 which)
 {

@@ -31,6 +31,7 @@
 /* One syscall's data on one connection, in one direction. */
 struct flow {
 	struct kerno_conn *conn;
+	__u64 key; /* conn's key in the table */
 	__u64 now;
 	__u32 dir;
 	__u32 tid;
@@ -376,8 +377,8 @@ static __always_inline void record(struct kerno_conn *c, struct kerno_req_slot *
 	b = kerno_hist_bucket(dur);
 	__sync_fetch_and_add(&v->count, 1);
 	__sync_fetch_and_add(&v->sum_ns, dur);
-	if (b < KERNO_HIST_BUCKETS)
-		__sync_fetch_and_add(&v->buckets[b], 1);
+	__sync_fetch_and_add(
+		&v->buckets[bounded_index(b, KERNO_HIST_BUCKETS, KERNO_HIST_BUCKETS - 1)], 1);
 	count(KERNO_EV_REQUESTS);
 }
 
@@ -778,8 +779,8 @@ static __always_inline void keep_part(struct seg_ctx *x, struct kerno_http_dir *
 		return;
 	if (n > KERNO_LINE_KEEP - have)
 		n = KERNO_LINE_KEEP - have;
-	if (n > KERNO_LINE_KEEP)
-		return;
+	/* Provably at most KERNO_LINE_KEEP to older verifiers too. */
+	n = bounded_index(n, KERNO_LINE_KEEP + 1, KERNO_LINE_KEEP);
 	bpf_probe_read_kernel(d->part + (have & (KERNO_LINE_KEEP - 1)), n,
 			      scratch_of(x)->win + (pos & (KERNO_WIN - 1)));
 	d->part_len = have + n;
@@ -990,20 +991,22 @@ static __always_inline void http1_parse_flow(const struct flow *f, __u64 ubuf, _
 
 /*
  * The same as a global function, so the verifier checks it once rather than
- * once per call site (one per segment kind): that is why it takes only
- * scalars and one pointer to memory, c (which it must check for NULL).
+ * once per call site (one per segment kind). It takes only scalars (the
+ * connection by its key), as global functions must before Linux 5.12 and
+ * as 6.1's verifier needs to follow the connection into bpf_loop().
  * dir_tid packs the direction (high half) and thread.
  */
-__noinline int http1_parse(struct kerno_conn *c, __u64 dir_tid, __u64 now, __u64 ubuf, __u32 len)
+__noinline int http1_parse(__u64 conn_key, __u64 dir_tid, __u64 now, __u64 ubuf, __u32 len)
 {
 	struct flow f = {
-		.conn = c,
+		.conn = bpf_map_lookup_elem(&conns, &conn_key),
+		.key = conn_key,
 		.now = now,
 		.dir = dir_tid >> 32,
 		.tid = (__u32)dir_tid,
 	};
 
-	if (c)
+	if (f.conn)
 		http1_parse_flow(&f, ubuf, len);
 	return 0;
 }
