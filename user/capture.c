@@ -314,6 +314,24 @@ static void unpin_maps(struct capture *cap)
 	cap->pin_dir[0] = 0;
 }
 
+/*
+ * Everything the capture needs from any kernel, whatever the flavour: the
+ * HTTP parser iterates with bpf_loop() (Linux 5.17).
+ */
+static int kernel_supported(char *err, size_t errlen)
+{
+	struct utsname un;
+
+	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_loop, NULL) == 1)
+		return 0;
+	uname(&un);
+	snprintf(err, errlen,
+		 "this kernel (%s) lacks bpf_loop(), which the capture's HTTP parser needs: "
+		 "Kerno needs Linux 5.17 or later",
+		 un.release);
+	return -EINVAL;
+}
+
 int capture_start(struct capture *cap, const struct capture_opts *o, char *err, size_t errlen)
 {
 	int ret = 0, h;
@@ -329,6 +347,9 @@ int capture_start(struct capture *cap, const struct capture_opts *o, char *err, 
 	}
 	if (capture_disable_hooks(o->disable_hooks, err, errlen))
 		return -EINVAL;
+	ret = kernel_supported(err, errlen);
+	if (ret)
+		return ret;
 	h = capture_pick_hook(o->hook, err, errlen);
 	if (h < 0)
 		return -EINVAL;
@@ -424,10 +445,15 @@ int capture_verifier_report(FILE *out, const struct capture_opts *o)
 {
 	struct capture_bpf *skel;
 	int err = 0, failed = 0, h;
+	char why[256];
 
 	capture_set_libbpf_verbose(o->verbose);
 	if (capture_disable_hooks(o->disable_hooks, NULL, 0))
 		return -EINVAL;
+	if (kernel_supported(why, sizeof(why))) {
+		fprintf(out, "%s\n", why);
+		return -EINVAL;
+	}
 	fprintf(out, "%-8s %-22s %8s %8s %7s\n", "FLAVOUR", "PROGRAM", "VERIFIED", "LIMIT", "USED");
 	for (h = 0; h < CAPTURE_HOOK__COUNT; h++) {
 		if (!capture_hook_available(h)) {
