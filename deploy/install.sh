@@ -7,7 +7,7 @@ REPO=$(cd "$HERE/.." && pwd)
 NS=kerno
 MIN_KERNEL=5.17 # bpf_loop (README: What it needs)
 CERT_DAYS=365
-# The image the base names (deploy/kustomization.yaml), which --image and --tag replace.
+# The image repository the base names (deploy/kustomization.yaml): --image's default.
 BASE_IMAGE=$(sed -n 's/^ *newName: *//p' "$HERE/kustomization.yaml")
 RENEW_BEFORE_DAYS=30
 
@@ -171,12 +171,17 @@ validate_args() {
 	if [ -n "$CLOUD_TOKEN_FILE" ] && [ ! -r "$CLOUD_TOKEN_FILE" ]; then
 		bad "--cloud-token-file $CLOUD_TOKEN_FILE: cannot read it"
 	fi
-	if [ -n "$S3_ROLE_ARN" ] && [[ ! "$S3_ROLE_ARN" =~ ^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+ ]]; then
+	if [ -n "$S3_ROLE_ARN" ] && [[ ! "$S3_ROLE_ARN" =~ ^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$ ]]; then
 		bad "--s3-role-arn '$S3_ROLE_ARN' is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
 	fi
 	if [ -n "$PREFIX" ] && [[ ! "$PREFIX" =~ ^[A-Za-z0-9!_.*\'()-]+(/[A-Za-z0-9!_.*\'()-]+)*$ ]]; then
 		bad "--prefix '$PREFIX': use letters, digits and !_.*'()- in /-separated parts, no leading or trailing /"
 	fi
+	local setting safe='^[A-Za-z0-9:/._~%?&=+@-]*$'
+	for setting in "$BUCKET" "$REGION" "$S3_ENDPOINT" "$CLOUD_URL" "$IMAGE"; do
+		[[ "$setting" =~ $safe ]] ||
+			bad "'$setting': a bucket, region, URL or image holds only letters, digits and :/._~%?&=+@-"
+	done
 	if [ -n "$TAG" ] && [[ ! "$TAG" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]]; then
 		bad "--tag '$TAG' is not a valid image tag"
 	fi
@@ -358,49 +363,76 @@ make_secrets() {
 	fi
 }
 
-# A secretGenerator entry (behavior: replace) for Secret $2 with KEY=FILE pairs, FILE relative
-# to the overlay $1; empty files are left out, so an unset optional credential is an absent
-# key, not an empty one.
+# A secretGenerator entry for Secret $2 with KEY=FILE pairs, FILE relative to the overlay $1;
+# empty files are left out, so an unset optional credential is an absent key, not an empty one.
 secret_entry() {
 	local dir=$1 name=$2 pair
 	shift 2
-	printf -- '- name: %s\n  namespace: %s\n  behavior: replace\n  type: Opaque\n  files:\n' "$name" "$NS"
+	printf -- '- name: %s\n  type: Opaque\n  files:\n' "$name"
 	for pair in "$@"; do
 		[ -s "$dir/${pair#*=}" ] && printf '  - %s\n' "$pair"
 	done
 	return 0
 }
 
-# ---- the overlay: base + image + settings + secrets ----
+# The base's resource files, without the two that install.sh generates with their values.
+copy_base() {
+	local dir=$1 file
+	while read -r file; do
+		case "$file" in
+		secrets.yaml | config.yaml) ;;
+		*)
+			cp "$HERE/$file" "$dir/"
+			echo "  - $file"
+			;;
+		esac
+	done < <(sed -n 's/^  - \([a-z-]*\.yaml\)$/\1/p' "$HERE/kustomization.yaml")
+	[ -z "$S3_ROLE_ARN" ] && return 0
+	# IRSA: the annotation goes where rbac.yaml marks its place, on Nanobe's ServiceAccount.
+	sed -i "s|^  # IRSA annotation (install.sh --s3-role-arn)\$|  annotations:\n    eks.amazonaws.com/role-arn: \"$S3_ROLE_ARN\"|" \
+		"$dir/rbac.yaml"
+	grep -q "role-arn: \"$S3_ROLE_ARN\"" "$dir/rbac.yaml" ||
+		die "deploy/rbac.yaml has lost the line marking the IRSA annotation's place"
+}
+
+# ---- what install.sh applies: the base with the image, the settings and the Secrets ----
+# Written for every kustomize from kubectl 1.20's (v2) on: no `labels`, `patches`, `envs`, or
+# directories in `resources`.
 write_overlay() {
-	local dir=$1 checksum
-	mkdir -p "$dir/base" "$dir/secrets"
-	cp "$HERE"/*.yaml "$dir/base/"
+	local dir=$1 checksum resources
+	mkdir -p "$dir/secrets"
 	make_secrets "$dir/secrets"
 	{
 		printf 'KERNO_S3_BUCKET=%s\nKERNO_S3_PREFIX=%s\nKERNO_S3_REGION=%s\n' "$BUCKET" "${PREFIX:-kerno}" "$REGION"
 		printf 'KERNO_S3_ENDPOINT=%s\nKERNO_CLOUD_URL=%s\n' "$S3_ENDPOINT" "$CLOUD_URL"
 	} >"$dir/nanobe.env"
 	checksum=$(cd "$dir" && cat nanobe.env secrets/* | sha256sum | cut -c1-16)
+	resources=$(copy_base "$dir")
 	{
 		cat <<EOF
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
+namespace: $NS
 resources:
-  - base
+$resources
 images:
-  - name: $BASE_IMAGE
+  - name: kerno
     newName: ${IMAGE:-$BASE_IMAGE}
     newTag: "$TAG"
+# A changed Secret or setting restarts the pods (the annotation lands on their templates too);
+# an unchanged re-run does not.
+commonAnnotations:
+  kerno.dev/config-checksum: "$checksum"
 generatorOptions:
   disableNameSuffixHash: true
+  labels:
+    app.kubernetes.io/part-of: kerno
 configMapGenerator:
   - name: kerno-nanobe
-    namespace: $NS
-    behavior: replace
-    envs: [nanobe.env]
-secretGenerator:
+    literals:
 EOF
+		sed 's/.*/      - "&"/' "$dir/nanobe.env"
+		echo "secretGenerator:"
 		# Preon and Nanobe must not start without these: they are never empty.
 		secret_entry "$dir" kerno-internal-token token=secrets/token
 		secret_entry "$dir" kerno-ca ca.crt=secrets/ca.crt
@@ -408,29 +440,6 @@ EOF
 		secret_entry "$dir" kerno-spool-key preon=secrets/spool-preon nanobe=secrets/spool-nanobe
 		secret_entry "$dir" kerno-cloud-token token=secrets/cloud-token
 		secret_entry "$dir" kerno-s3 access-key-id=secrets/s3-id secret-access-key=secrets/s3-key
-		# A changed Secret or setting restarts the pods; an unchanged re-run does not.
-		cat <<EOF
-patches:
-  - target: {kind: DaemonSet, name: preon}
-    patch: |
-      - op: add
-        path: /spec/template/metadata/annotations
-        value: {kerno.dev/config-checksum: "$checksum"}
-  - target: {kind: Deployment, name: nanobe}
-    patch: |
-      - op: add
-        path: /spec/template/metadata/annotations
-        value: {kerno.dev/config-checksum: "$checksum"}
-EOF
-		if [ -n "$S3_ROLE_ARN" ]; then
-			cat <<EOF
-  - target: {kind: ServiceAccount, name: kerno-nanobe}
-    patch: |
-      - op: add
-        path: /metadata/annotations
-        value: {eks.amazonaws.com/role-arn: "$S3_ROLE_ARN"}
-EOF
-		fi
 	} >"$dir/kustomization.yaml"
 }
 

@@ -209,7 +209,7 @@ int agent_verifier_report(const struct kerno_config *cfg)
 	char err[512];
 	int ret;
 
-	if (preflight_capture(err, sizeof(err))) {
+	if (preflight_capture(PREFLIGHT_BPF, err, sizeof(err))) {
 		fprintf(stderr, "kerno: %s\n", err);
 		return 2;
 	}
@@ -228,7 +228,7 @@ int agent_run(const struct kerno_config *cfg)
 	char err[512] = "";
 	int ret, code;
 
-	if (preflight_capture(err, sizeof(err))) {
+	if (preflight_capture(PREFLIGHT_BPF | PREFLIGHT_PROCS, err, sizeof(err))) {
 		fprintf(stderr, "kerno: %s\n", err);
 		return 2;
 	}

@@ -20,7 +20,7 @@ int floor_run(const struct kerno_config *cfg)
 	char err[512];
 	long long left = cfg->duration;
 
-	if (preflight_capture(err, sizeof(err))) {
+	if (preflight_capture(PREFLIGHT_BPF, err, sizeof(err))) {
 		fprintf(stderr, "kerno: %s\n", err);
 		return 2;
 	}
