@@ -85,7 +85,7 @@ Options:
                           maps (/sys/fs/bpf/kerno) and spool (/var/lib/kerno/preon)
   -h, --help              this help
 
-Needs: kubectl (1.24 or later, with kustomize), openssl; awscli for --create-bucket.
+Needs: kubectl (1.20 or later: kustomize is built in), openssl; awscli for --create-bucket.
 Exit codes: 0 done, 1 a step failed, 2 bad usage or a check failed (the message says which).
 EOF
 }

@@ -30,20 +30,20 @@
 
 struct cap_need {
 	int cap;
+	unsigned int needs; /* the PREFLIGHT_* that call for it */
 	const char *name; /* as capabilities(7) spells it; Kubernetes drops the CAP_ */
 	const char *why;
-	unsigned int needs; /* the PREFLIGHT_* that call for it */
 };
 
 static const struct cap_need cap_needs[] = {
-	{ CAP_BPF, "CAP_BPF", "to load BPF programs and create maps", PREFLIGHT_BPF },
-	{ CAP_PERFMON, "CAP_PERFMON", "to attach tracing programs", PREFLIGHT_BPF },
-	{ CAP_SYS_PTRACE, "CAP_SYS_PTRACE",
-	  "to read /proc/PID/exe and /proc/PID/root of other users' processes", PREFLIGHT_PROCS },
-	{ CAP_DAC_READ_SEARCH, "CAP_DAC_READ_SEARCH",
-	  "to read log files and container files whatever their owner", PREFLIGHT_FILES },
-	{ CAP_SYS_RESOURCE, "CAP_SYS_RESOURCE",
-	  "to raise RLIMIT_MEMLOCK for BPF maps on this kernel (before 5.11)", PREFLIGHT_MEMLOCK },
+	{ CAP_BPF, PREFLIGHT_BPF, "CAP_BPF", "to load BPF programs and create maps" },
+	{ CAP_PERFMON, PREFLIGHT_BPF, "CAP_PERFMON", "to attach tracing programs" },
+	{ CAP_SYS_PTRACE, PREFLIGHT_PROCS, "CAP_SYS_PTRACE",
+	  "to read /proc/PID/exe and /proc/PID/root of other users' processes" },
+	{ CAP_DAC_READ_SEARCH, PREFLIGHT_FILES, "CAP_DAC_READ_SEARCH",
+	  "to read log files and container files whatever their owner" },
+	{ CAP_SYS_RESOURCE, PREFLIGHT_MEMLOCK, "CAP_SYS_RESOURCE",
+	  "to raise RLIMIT_MEMLOCK for BPF maps on this kernel (before 5.11)" },
 };
 
 #define N_CAP_NEEDS (sizeof(cap_needs) / sizeof(cap_needs[0]))
