@@ -491,6 +491,62 @@ def test_deploy_install_render(ctx):
               "no S3 key and no cloud token stored when none was given")
 
 
+KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters:
+- name: closed
+  cluster: {{server: "https://127.0.0.1:{port}", insecure-skip-tls-verify: true}}
+users:
+- name: nobody
+  user: {{token: not-a-token}}
+contexts:
+- name: closed
+  context: {{cluster: closed, user: nobody}}
+{current}
+"""
+
+
+def test_deploy_install_context(ctx):
+    """install.sh's first check, against a real kubectl: no current context, an unknown
+    context, and an API server that does not answer each stop it with one line and exit code
+    2, before it creates or deletes anything. (Its steps against a cluster need the fake API
+    server of the Kubernetes issue.)"""
+    tmp = tempfile.mkdtemp(prefix="kerno-kubeconfig-")
+    ctx.cleanup.callback(shutil.rmtree, tmp, ignore_errors=True)
+    port = free_closed_port()
+    configs = {}
+    for name, current in (("current", "current-context: closed"), ("none", "")):
+        configs[name] = os.path.join(tmp, f"{name}.yaml")
+        with open(configs[name], "w") as f:
+            f.write(KUBECONFIG.format(port=port, current=current))
+
+    def run(config, *args):
+        env = dict(os.environ, KUBECONFIG=config, HOME=tmp, TMPDIR=tmp)
+        return subprocess.run([install_sh(ctx), *args], capture_output=True, text=True, timeout=120,
+                              env=env, stdin=subprocess.DEVNULL)
+
+    unreachable = rf"API server of context 'closed' \(https://127\.0\.0\.1:{port}\) does not answer"
+    check_usage_error(run(configs["current"], "--tag", "t"), "install.sh with an unreachable API server",
+                      mention=unreachable)
+    check_usage_error(run(configs["current"], "--uninstall"), "install.sh --uninstall, unreachable",
+                      mention=unreachable)
+    check_usage_error(run(configs["none"], "--tag", "t"), "install.sh without a current context",
+                      mention="no current context")
+    check_usage_error(run(configs["current"], "--context", "elsewhere", "--tag", "t"),
+                      "install.sh --context elsewhere", mention="context 'elsewhere' does not exist")
+    ASSERT_EQ(glob.glob(os.path.join(tmp, "kerno-install.*")), [],
+              "install.sh leaves no work directory (its Secrets) behind")
+
+
+def free_closed_port():
+    """A loopback port nothing listens on (bound, then closed)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_deploy_iam_policy(ctx):
     res = run_cli([install_sh(ctx), "--print-iam-policy", "--bucket", "my-logs", "--prefix", "prod/kerno"])
     ASSERT_EQ(res.returncode, 0, f"--print-iam-policy exit code ({res.stderr.strip()})")
@@ -618,6 +674,17 @@ def test_deploy_image_chroot(ctx):
                 "the build stage derives the package list with runtime-packages.sh")
     ASSERT_TRUE("apt-get install -y --no-install-recommends $(cat /tmp/runtime-packages)" in text,
                 "the runtime stage installs exactly that list")
+    # The build stage cannot run here (no container engine): at least every package it
+    # installs must exist in Debian's archive under that name.
+    build_stage = text.split("AS build", 1)[1].split("\nFROM ", 1)[0]
+    install = re.search(r"apt-get install -y --no-install-recommends((?:[^\n]*\\\n)+)", build_stage)
+    build_packages = re.findall(r"[a-z0-9][a-z0-9.+-]+", re.sub(r"\\\n", " ", install.group(1))) if install else []
+    ASSERT_GE(len(build_packages), 10, "packages the build stage installs")
+    shown = subprocess.run(["apt-cache", "show", "--no-all-versions", *build_packages], capture_output=True,
+                           text=True, timeout=120).stdout
+    known = set(re.findall(r"^Package: (\S+)$", shown, re.M))
+    unknown = [p for p in build_packages if p not in known]
+    ASSERT_EQ(unknown, [], "build-stage packages Debian does not have")
     binary = os.path.join(ctx.repo, "build", "kerno")
     if not os.path.exists(binary):
         FATAL(f"{binary} not found: run make")
