@@ -233,10 +233,10 @@ check_context() {
 	say "context $CONTEXT ($server)"
 }
 
-# Prints "node kernel" for each node older than MIN_KERNEL.
+# Prints "node kernel" for each Linux node (Preon's nodeSelector) older than MIN_KERNEL.
 old_kernels() {
 	local min_major=${MIN_KERNEL%.*} min_minor=${MIN_KERNEL#*.}
-	kc get nodes -o 'jsonpath={range .items[*]}{.metadata.name} {.status.nodeInfo.kernelVersion}{"\n"}{end}' |
+	kc get nodes -l kubernetes.io/os=linux -o 'jsonpath={range .items[*]}{.metadata.name} {.status.nodeInfo.kernelVersion}{"\n"}{end}' |
 		while read -r node kernel; do
 			[ -n "$node" ] || continue
 			local major minor rest
@@ -252,8 +252,8 @@ old_kernels() {
 
 check_kernels() {
 	local count old
-	count=$(kc get nodes -o name | wc -l)
-	[ "$count" -gt 0 ] || bad "the cluster has no nodes"
+	count=$(kc get nodes -l kubernetes.io/os=linux -o name | wc -l)
+	[ "$count" -gt 0 ] || bad "the cluster has no Linux nodes (label kubernetes.io/os=linux)"
 	old=$(old_kernels)
 	if [ -n "$old" ]; then
 		echo "install.sh: nodes with a kernel older than Linux $MIN_KERNEL (Preon would exit at start there):" >&2
@@ -295,8 +295,11 @@ load_previous_settings() {
 	: "${REGION:=$(existing_config KERNO_S3_REGION)}"
 	: "${S3_ENDPOINT:=$(existing_config KERNO_S3_ENDPOINT)}"
 	: "${CLOUD_URL:=$(existing_config KERNO_CLOUD_URL)}"
-	: "${S3_ROLE_ARN:=$(kc -n "$NS" get serviceaccount kerno-nanobe \
-		-o 'jsonpath={.metadata.annotations.eks\.amazonaws\.com/role-arn}' 2>/dev/null || true)}"
+	# Static keys given now replace an earlier IRSA role, and the reverse (make_secrets).
+	if [ -z "${KERNO_S3_ACCESS_KEY_ID:-}" ]; then
+		: "${S3_ROLE_ARN:=$(kc -n "$NS" get serviceaccount kerno-nanobe \
+			-o 'jsonpath={.metadata.annotations.eks\.amazonaws\.com/role-arn}' 2>/dev/null || true)}"
+	fi
 	local image
 	image=$(kc -n "$NS" get daemonset preon -o 'jsonpath={.spec.template.spec.containers[0].image}' \
 		2>/dev/null || true)
@@ -304,6 +307,12 @@ load_previous_settings() {
 }
 
 # ---- secrets ----
+# openssl with its messages kept for the one line that says what failed.
+ossl() {
+	local out
+	out=$(openssl "$@" 2>&1 >/dev/null) || die "openssl $1 failed: ${out//$'\n'/ }"
+}
+
 random_secret() {
 	openssl rand -base64 32 | tr -d '\n' >"$1"
 }
@@ -322,20 +331,20 @@ make_certs() {
 		return 0
 	fi
 	names="DNS:kerno-nanobe,DNS:kerno-nanobe.$NS,DNS:kerno-nanobe.$NS.svc,DNS:kerno-nanobe.$NS.svc.cluster.local"
-	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/ca.key" 2>/dev/null
-	openssl req -x509 -new -key "$dir/ca.key" -sha256 -days "$CERT_DAYS" \
+	ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/ca.key"
+	ossl req -x509 -new -key "$dir/ca.key" -sha256 -days "$CERT_DAYS" \
 		-subj "/O=kerno/CN=kerno internal CA $(date -u +%Y%m%dT%H%M%SZ)" \
 		-addext "basicConstraints=critical,CA:TRUE,pathlen:0" \
 		-addext "keyUsage=critical,keyCertSign,cRLSign" \
-		-out "$dir/ca.crt" 2>/dev/null
-	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/tls.key" 2>/dev/null
-	openssl req -new -key "$dir/tls.key" -subj "/O=kerno/CN=kerno-nanobe.$NS.svc" \
-		-out "$dir/tls.csr" 2>/dev/null
+		-out "$dir/ca.crt"
+	ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/tls.key"
+	ossl req -new -key "$dir/tls.key" -subj "/O=kerno/CN=kerno-nanobe.$NS.svc" \
+		-out "$dir/tls.csr"
 	printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
 		"extendedKeyUsage=serverAuth" "subjectAltName=$names" >"$dir/tls.ext"
-	openssl x509 -req -in "$dir/tls.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
+	ossl x509 -req -in "$dir/tls.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
 		-set_serial "0x$(openssl rand -hex 16)" -sha256 -days "$CERT_DAYS" \
-		-extfile "$dir/tls.ext" -out "$dir/tls.crt" 2>/dev/null
+		-extfile "$dir/tls.ext" -out "$dir/tls.crt"
 	rm -f "$dir/ca.key" "$dir/tls.csr" "$dir/tls.ext"
 	say "created a new internal CA and Nanobe certificate ($CERT_DAYS days; CA key deleted)"
 }
