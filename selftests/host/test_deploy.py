@@ -235,6 +235,7 @@ class Policy:
         self.equal({p for p, ro in mounts.items() if not ro}, PREON_WRITABLE_HOST, "Preon's writable hostPath mounts")
         self.equal(secrets_mounted(preon), ["kerno-ca", "kerno-internal-token", "kerno-spool-key"],
                    "Secrets Preon mounts")
+        self.equal(apparmor(preon), {"preon": "unconfined"}, "Preon's AppArmor overrides (bpffs pins)")
         peak = benchmark_peak_rss_mib(self.ctx)
         self.expect(mib(c["resources"]["requests"]["memory"]) >= peak,
                     f"Preon's memory request is below the measured peak RSS {peak} MiB")
@@ -250,6 +251,7 @@ class Policy:
         self.expect(sc.get("runAsUser", pod_sc.get("runAsUser", 0)) != 0, "Nanobe runs as uid 0")
         self.equal(sc["capabilities"].get("add", []), [], "capabilities Nanobe adds")
         self.equal(host_mounts(nanobe), {}, "Nanobe's hostPath mounts")
+        self.equal(apparmor(nanobe), {}, "Nanobe's AppArmor overrides")
 
 
 def ingress_edges(policies):
@@ -278,6 +280,18 @@ def host_mounts(workload):
             if m["name"] in host:
                 mounts[host[m["name"]]] = bool(m.get("readOnly", False))
     return mounts
+
+
+def apparmor(workload):
+    """{container: profile} set by annotation or securityContext.appArmorProfile."""
+    prefix = "container.apparmor.security.beta.kubernetes.io/"
+    annotations = workload["spec"]["template"]["metadata"].get("annotations") or {}
+    found = {k[len(prefix):]: v for k, v in annotations.items() if k.startswith(prefix)}
+    for c in containers(workload):
+        profile = c.get("securityContext", {}).get("appArmorProfile")
+        if profile:
+            found[c["name"]] = profile.get("type", "").lower()
+    return found
 
 
 def secrets_mounted(workload):
@@ -350,6 +364,8 @@ def test_deploy_policy_catches_violations(ctx):
         ("Deployment", "nanobe", lambda d: nanobe(d)["securityContext"].update(runAsNonRoot=False),
          "runAsNonRoot"),
         ("Deployment", "nanobe", lambda d: nanobe(d)["securityContext"].update(runAsUser=0), "uid 0"),
+        ("Deployment", "nanobe", lambda d: nanobe(d)["securityContext"].update(
+            appArmorProfile={"type": "Unconfined"}), "Nanobe's AppArmor"),
         ("Deployment", "nanobe", lambda d: nanobe(d)["securityContext"]["capabilities"].update(add=["BPF"]),
          "capabilities Nanobe adds"),
         ("Deployment", "nanobe", lambda d: pod_spec(d)["volumes"].append({"name": "h", "hostPath": {"path": "/"}})
