@@ -22,7 +22,8 @@ finish() {
 
 check_tools() {
 	local tool missing=()
-	for tool in clang bpftool make cc nginx h2load curl setpriv /usr/bin/python3; do
+	for tool in clang bpftool make cc nginx h2load curl setpriv /usr/bin/python3 kubectl shellcheck \
+		debootstrap openssl; do
 		command -v "$tool" >/dev/null || missing+=("$tool")
 	done
 	if [ "${#missing[@]}" -gt 0 ]; then

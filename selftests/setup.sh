@@ -8,7 +8,13 @@ PACKAGES=(
 	libcmocka-dev
 	make gcc pkg-config cppcheck clang-tidy clang-format
 	nginx-light nghttp2-client curl wrk python3 util-linux procps linux-perf
+	debootstrap shellcheck python3-yaml openssl
 )
+# The deploy tests render deploy/ with kubectl's kustomize. Debian's kubernetes-client (1.20,
+# kustomize v2) serves where no kubectl is installed; it conflicts with one that is.
+if ! command -v kubectl >/dev/null; then
+	PACKAGES+=(kubernetes-client)
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "setup.sh: run as root (installs packages, mounts tracefs and bpffs)" >&2

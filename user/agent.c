@@ -210,7 +210,7 @@ int agent_hooks(const struct kerno_config *cfg)
 	char err[512];
 	int h, best;
 
-	if (preflight_capture(err, sizeof(err)) ||
+	if (preflight_capture(PREFLIGHT_BPF, err, sizeof(err)) ||
 	    capture_disable_hooks(cfg->disable_hooks, err, sizeof(err))) {
 		fprintf(stderr, "kerno: %s\n", err);
 		return 2;
@@ -238,7 +238,7 @@ int agent_verifier_report(const struct kerno_config *cfg)
 	char err[512];
 	int ret;
 
-	if (preflight_capture(err, sizeof(err))) {
+	if (preflight_capture(PREFLIGHT_BPF, err, sizeof(err))) {
 		fprintf(stderr, "kerno: %s\n", err);
 		return 2;
 	}
@@ -257,7 +257,7 @@ int agent_run(const struct kerno_config *cfg)
 	char err[512] = "";
 	int ret, code;
 
-	if (preflight_capture(err, sizeof(err))) {
+	if (preflight_capture(PREFLIGHT_BPF | PREFLIGHT_PROCS, err, sizeof(err))) {
 		fprintf(stderr, "kerno: %s\n", err);
 		return 2;
 	}

@@ -22,7 +22,7 @@ int floor_run(const struct kerno_config *cfg)
 	long long left = cfg->duration;
 	int hook;
 
-	if (preflight_capture(err, sizeof(err))) {
+	if (preflight_capture(PREFLIGHT_BPF, err, sizeof(err))) {
 		fprintf(stderr, "kerno: %s\n", err);
 		return 2;
 	}
