@@ -221,23 +221,21 @@ struct user_iov {
  * memory): counted off. A global function, like http1_parse(), so that the
  * verifier checks the message ending it may bring once, not per call site.
  */
-__noinline int skip_bytes(__u64 conn_key, __u64 dir, __u64 n, __u64 now, __u64 why)
+__noinline int skip_bytes(struct kerno_conn *c, __u64 dir, __u64 n, __u64 now, __u64 why)
 {
-	struct kerno_conn *c = bpf_map_lookup_elem(&conns, &conn_key);
-
 	if (c)
 		http1_skip_opaque(c, dir & 1, n, now, why);
 	return 0;
 }
 
 /* n bytes at user address buf: parsed, or skipped when a body covers them. */
-static __always_inline void parse_segment(__u64 key, struct kerno_conn *c, __u64 dir_tid, __u64 now,
-					  __u64 buf, __u64 n)
+static __always_inline void parse_segment(struct kerno_conn *c, __u64 dir_tid, __u64 now, __u64 buf,
+					  __u64 n)
 {
 	if (http1_body_covers(c, dir_tid >> 32, n))
-		skip_bytes(key, dir_tid >> 32, n, now, KERNO_DROP_OPAQUE_BYTES);
+		skip_bytes(c, dir_tid >> 32, n, now, KERNO_DROP_OPAQUE_BYTES);
 	else
-		http1_parse(key, dir_tid, now, buf, n > 0x7fffffff ? 0x7fffffff : n);
+		http1_parse(c, dir_tid, now, buf, n > 0x7fffffff ? 0x7fffffff : n);
 }
 
 /*
@@ -245,9 +243,9 @@ static __always_inline void parse_segment(__u64 key, struct kerno_conn *c, __u64
  * cnt_total packs the number of iovecs (high half) and total. Global, for
  * the verifier's sake: it is called from several places, and in a loop.
  */
-__noinline int parse_iov(__u64 conn_key, __u64 dir_tid, __u64 now, __u64 uiov, __u64 cnt_total)
+__noinline int parse_iov(struct kerno_conn *c, __u64 dir_tid, __u64 now, __u64 uiov,
+			 __u64 cnt_total)
 {
-	struct kerno_conn *c = bpf_map_lookup_elem(&conns, &conn_key);
 	__u64 iovcnt = cnt_total >> 32, total = (__u32)cnt_total, n;
 	struct user_iov iov;
 	__u32 i;
@@ -262,11 +260,11 @@ __noinline int parse_iov(__u64 conn_key, __u64 dir_tid, __u64 now, __u64 uiov, _
 			return 0;
 		}
 		n = iov.len < total ? iov.len : total;
-		parse_segment(conn_key, c, dir_tid, now, (__u64)iov.base, n);
+		parse_segment(c, dir_tid, now, (__u64)iov.base, n);
 		total -= n;
 	}
 	if (total)
-		skip_bytes(conn_key, dir_tid >> 32, total, now, KERNO_DROP_SCAN_LIMIT);
+		skip_bytes(c, dir_tid >> 32, total, now, KERNO_DROP_SCAN_LIMIT);
 	return 0;
 }
 
@@ -278,7 +276,7 @@ static __always_inline void flow_parse_iov(struct flow *f, const void *uiov, __u
 		iovcnt = 0xffff;
 	if (total > 0x7fffffff)
 		total = 0x7fffffff;
-	parse_iov(f->key, flow_dir_tid(f), f->now, (__u64)uiov, iovcnt << 32 | total);
+	parse_iov(f->conn, flow_dir_tid(f), f->now, (__u64)uiov, iovcnt << 32 | total);
 }
 
 /*
@@ -343,27 +341,11 @@ static __always_inline int is_rx(__u64 nr)
 	       nr == NR_recvmmsg;
 }
 
-/*
- * The table key of sk as a plain number. A BTF-typed socket pointer may not
- * be passed to a global function (http1_parse() takes scalars only): going
- * through map memory makes the verifier forget what it was.
- */
-static __always_inline __u64 sock_key(struct sock *sk)
-{
-	struct kerno_scratch *sc = get_scratch();
-
-	if (!sc)
-		return 0;
-	sc->sk_key = (__u64)sk;
-	return *(volatile __u64 *)&sc->sk_key;
-}
-
 /* Counts the bytes and tells whether the stream is still worth parsing. */
-static __always_inline int flow_start(struct flow *f, struct kerno_conn *c, struct sock *sk,
-				      __u32 dir, __u32 tid, __s64 ret)
+static __always_inline int flow_start(struct flow *f, struct kerno_conn *c, __u32 dir, __u32 tid,
+				      __s64 ret)
 {
 	f->conn = c;
-	f->key = sock_key(sk);
 	f->now = bpf_ktime_get_ns();
 	f->tid = tid;
 	f->dir = dir;
@@ -389,7 +371,7 @@ static __always_inline void follow(struct flow *f, __u64 nr, __u64 buf, __u64 ar
 	case NR_write:
 	case NR_recvfrom:
 	case NR_sendto:
-		parse_segment(f->key, c, flow_dir_tid(f), f->now, buf, ret);
+		parse_segment(c, flow_dir_tid(f), f->now, buf, ret);
 		break;
 	case NR_readv:
 	case NR_writev:
@@ -408,7 +390,7 @@ static __always_inline void follow(struct flow *f, __u64 nr, __u64 buf, __u64 ar
 		break;
 	default:
 		/* sendfile, splice, io_uring: bytes that are not in user memory. */
-		skip_bytes(f->key, f->dir, ret, f->now, KERNO_DROP_OPAQUE_BYTES);
+		skip_bytes(f->conn, f->dir, ret, f->now, KERNO_DROP_OPAQUE_BYTES);
 		break;
 	}
 }
@@ -434,8 +416,7 @@ static __always_inline int on_sys_data(__u64 nr, __u64 fd, __u64 buf, __u64 arg2
 	if (!sk)
 		return 0;
 	c = conn_of_sock(sk, tgid);
-	if (!c ||
-	    !flow_start(&f, c, sk, is_rx(nr) ? KERNO_DIR_RX : KERNO_DIR_TX, (__u32)pid_tgid, ret))
+	if (!c || !flow_start(&f, c, is_rx(nr) ? KERNO_DIR_RX : KERNO_DIR_TX, (__u32)pid_tgid, ret))
 		return 0;
 	follow(&f, nr, buf, arg2, ret, -1);
 	return 0;
@@ -541,7 +522,7 @@ static __always_inline int on_sock_io(struct sock *sk, int ret, __u32 dir, int f
 	if (dir == KERNO_DIR_RX && (flags & MSG_PEEK))
 		return 0;
 	c = conn_of_sock(sk, tgid);
-	if (!c || !flow_start(&f, c, sk, dir, (__u32)pid_tgid, ret))
+	if (!c || !flow_start(&f, c, dir, (__u32)pid_tgid, ret))
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	nr = regs->orig_ax;
@@ -552,7 +533,7 @@ static __always_inline int on_sock_io(struct sock *sk, int ret, __u32 dir, int f
 	if (nr == NR_recvmmsg || nr == NR_sendmmsg) {
 		entry = mmsg_next_entry(pid_tgid, buf, arg2);
 		if (entry < 0) {
-			skip_bytes(f.key, dir, ret, f.now, KERNO_DROP_SCAN_LIMIT);
+			skip_bytes(f.conn, dir, ret, f.now, KERNO_DROP_SCAN_LIMIT);
 			return 0;
 		}
 	}

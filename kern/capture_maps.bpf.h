@@ -94,7 +94,6 @@ struct kerno_scratch {
 	char tmpl[2 * KERNO_PATH_LEN]; /* endpoint template being built */
 	struct seg_ctx seg;
 	struct tmpl_ctx tm;
-	__u64 sk_key; /* see sock_key() */
 	__u64 hdr[8]; /* a struct mmsghdr: see read_hdr() */
 	struct kerno_conn zero_conn; /* stays zeroed: new entries */
 	struct kerno_series_val zero_series; /* stays zeroed: new series */

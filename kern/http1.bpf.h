@@ -31,7 +31,6 @@
 /* One syscall's data on one connection, in one direction. */
 struct flow {
 	struct kerno_conn *conn;
-	__u64 key; /* conn's key in the table */
 	__u64 now;
 	__u32 dir;
 	__u32 tid;
@@ -991,16 +990,14 @@ static __always_inline void http1_parse_flow(const struct flow *f, __u64 ubuf, _
 
 /*
  * The same as a global function, so the verifier checks it once rather than
- * once per call site (one per segment kind). It takes only scalars (the
- * connection by its key), as global functions must before Linux 5.12 and
- * as 6.1's verifier needs to follow the connection into bpf_loop().
- * dir_tid packs the direction (high half) and thread.
+ * once per call site (one per segment kind). Global functions take scalars
+ * and pointers to memory, which may be NULL. dir_tid packs the direction
+ * (high half) and thread.
  */
-__noinline int http1_parse(__u64 conn_key, __u64 dir_tid, __u64 now, __u64 ubuf, __u32 len)
+__noinline int http1_parse(struct kerno_conn *c, __u64 dir_tid, __u64 now, __u64 ubuf, __u32 len)
 {
 	struct flow f = {
-		.conn = bpf_map_lookup_elem(&conns, &conn_key),
-		.key = conn_key,
+		.conn = c,
 		.now = now,
 		.dir = dir_tid >> 32,
 		.tid = (__u32)dir_tid,

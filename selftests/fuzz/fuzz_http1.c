@@ -168,7 +168,7 @@ static void do_write(const struct input *in, __u32 dir, const __u8 *bytes, size_
 		shim_set_fault_range(copy + (n * in->fault_at >> 8), n - (n * in->fault_at >> 8));
 	if (in->poison)
 		poison_scratch(in->pattern);
-	http1_parse(CONN_KEY, (__u64)dir << 32 | TID, bpf_ktime_get_ns(), (__u64)(uintptr_t)copy,
+	http1_parse(c, (__u64)dir << 32 | TID, bpf_ktime_get_ns(), (__u64)(uintptr_t)copy,
 		    n > 0x7fffffff ? 0x7fffffff : n);
 	shim_set_fault_range(NULL, 0);
 	free(copy);

@@ -131,7 +131,7 @@ static void feed_faulting(__u32 dir, const void *buf, size_t len, size_t fault_f
 	memcpy(copy, buf, len);
 	if (fault_from < len)
 		shim_set_fault_range(copy + fault_from, len - fault_from);
-	http1_parse(CONN_KEY, flow_dir_tid(&f), f.now, (__u64)(uintptr_t)copy,
+	http1_parse(c, flow_dir_tid(&f), f.now, (__u64)(uintptr_t)copy,
 		    len > 0x7fffffff ? 0x7fffffff : len);
 	shim_set_fault_range(NULL, 0);
 	free(copy);
