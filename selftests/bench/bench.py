@@ -3,9 +3,10 @@
 
 nginx (one worker, keep-alive, no access log, `return 200`) pinned to one
 core and h2load --h1 at saturation pinned to the other. Each round measures
-three configurations back to back, in alternating order so drift does not
-favour one: no agent, `kerno run`, and `kerno bench-floor` (empty programs
-at the same attach points: the cost of the hooks themselves). Reports the
+six configurations back to back, in alternating order so drift does not
+favour one: no agent, `kerno run`, `kerno bench-floor` (empty programs at
+the same attach points: the cost of the hooks themselves), the agent with
+h2load left alone, and the agent and floor with --hook sys_exit. Reports the
 median throughput ratios, BPF run time per program from
 kernel.bpf_stats_enabled, agent CPU time and peak RSS, as Markdown on stdout
 and in build/bench.md.
@@ -117,9 +118,9 @@ def _safe_envelopes(data_dir):
         return []  # a line half written
 
 
-def start_floor():
+def start_floor(extra=()):
     """bench-floor has no hello: wait until its program count stops growing."""
-    floor = Proc([KERNO, "bench-floor", "--duration", "3600"])
+    floor = Proc([KERNO, "bench-floor", "--duration", "3600", *extra])
     deadline, last, stable_since = time.monotonic() + 60, -1, time.monotonic()
     while time.monotonic() < deadline:
         floor.check_alive("kerno bench-floor")
@@ -167,11 +168,11 @@ def run_server_only(port, stats):
     return run_agent(port, {k: [] for k in stats}, extra=("--ignore-process", "h2load"))
 
 
-def run_floor(port, stats):
+def run_floor(port, stats, extra=()):
     if stats.get("floor_error"):
         return None
     try:
-        floor = start_floor()
+        floor = start_floor(extra)
     except RuntimeError as exc:
         stats["floor_error"] = " ".join(str(exc).split())
         print(f"bench: floor unavailable: {stats['floor_error']}", file=sys.stderr)
@@ -180,6 +181,19 @@ def run_floor(port, stats):
         return load(port)
     finally:
         floor.stop()
+
+
+# The syscall flavour beside the default one, so that the hook choice is
+# argued from figures: agent and floor with --hook sys_exit.
+SYS_EXIT = ("--hook", "sys_exit")
+
+
+def run_agent_sys_exit(port, stats):
+    return run_agent(port, {k: [] for k in stats}, extra=SYS_EXIT)
+
+
+def run_floor_sys_exit(port, stats):
+    return run_floor(port, stats, extra=SYS_EXIT)
 
 
 def prog_stats(port):
@@ -248,6 +262,9 @@ def report(rounds, stats, progs, bpf_ns_per_req, pp):
     ratios_agent = [r["agent"] / r["none"] for r in rounds]
     ratios_floor = [r["floor"] / r["none"] if r["floor"] else None for r in rounds]
     ratios_server = [r["server_only"] / r["none"] for r in rounds]
+    ratios_agent_se = [r["agent_sys_exit"] / r["none"] for r in rounds]
+    ratios_floor_se = [r["floor_sys_exit"] / r["none"] if r["floor_sys_exit"] else None
+                       for r in rounds]
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
                          capture_output=True, text=True).stdout.strip()
     lines = [
@@ -255,7 +272,9 @@ def report(rounds, stats, progs, bpf_ns_per_req, pp):
         "",
         f"Machine: {cpu}, {os.cpu_count()} CPUs, kernel {platform.release()}. nginx (1 worker, keep-alive, "
         f"CPU {fmt(NGINX_CPU, 'd')}) and h2load --h1 -c {CLIENTS} -D {SECONDS} (CPU {fmt(LOAD_CPU, 'd')}); "
-        f"{len(rounds)} rounds of none/agent/floor/agent-with-h2load-ignored in alternating order.",
+        f"{len(rounds)} rounds of none/agent/floor/agent-with-h2load-ignored/agent and floor with "
+        f"--hook sys_exit, in alternating order. The agent and floor use the hooks `auto` picks "
+        f"(`kerno hooks`).",
         "",
         "| figure | value |",
         "| --- | --- |",
@@ -264,6 +283,10 @@ def report(rounds, stats, progs, bpf_ns_per_req, pp):
         f"{fmt(median(ratios_server), '.3f')} |",
         f"| median throughput ratio floor / none (empty programs, same hooks) | "
         f"{fmt(median(ratios_floor), '.3f')}{' (' + stats['floor_error'] + ')' if stats.get('floor_error') else ''} |",
+        f"| median throughput ratio agent / none, --hook sys_exit | "
+        f"{fmt(median(ratios_agent_se), '.3f')} |",
+        f"| median throughput ratio floor / none, --hook sys_exit | "
+        f"{fmt(median(ratios_floor_se), '.3f')} |",
         f"| median req/s none / agent / floor | {fmt(median([r['none'] for r in rounds]), '.0f')} / "
         f"{fmt(median([r['agent'] for r in rounds]), '.0f')} / {fmt(median([r['floor'] for r in rounds]), '.0f')} |",
         f"| agent CPU, median of runs (% of one core) | {fmt(median(stats['agent_cpu_pct']), '.1f')} |",
@@ -281,13 +304,16 @@ def report(rounds, stats, progs, bpf_ns_per_req, pp):
         "| --- | --- | --- | --- |",
     ]
     lines += [f"| {name} | {ptype} | {cnt} | {avg:.0f} |" for name, ptype, cnt, avg in progs]
-    lines += ["", "| round | none req/s | agent req/s | floor req/s | h2load ignored req/s | agent/none | "
-              "floor/none | h2load ignored/none |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines += ["", "| round | none req/s | agent req/s | floor req/s | h2load ignored req/s | "
+              "sys_exit agent req/s | sys_exit floor req/s | agent/none | floor/none | "
+              "h2load ignored/none | sys_exit agent/none | sys_exit floor/none |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for i, r in enumerate(rounds, 1):
         lines.append(f"| {i} | {r['none']:.0f} | {r['agent']:.0f} | {fmt(r['floor'], '.0f')} | "
-                     f"{r['server_only']:.0f} | {ratios_agent[i - 1]:.3f} | "
-                     f"{fmt(ratios_floor[i - 1], '.3f')} | {ratios_server[i - 1]:.3f} |")
+                     f"{r['server_only']:.0f} | {r['agent_sys_exit']:.0f} | "
+                     f"{fmt(r['floor_sys_exit'], '.0f')} | {ratios_agent[i - 1]:.3f} | "
+                     f"{fmt(ratios_floor[i - 1], '.3f')} | {ratios_server[i - 1]:.3f} | "
+                     f"{ratios_agent_se[i - 1]:.3f} | {fmt(ratios_floor_se[i - 1], '.3f')} |")
     return "\n".join(lines) + "\n"
 
 
@@ -299,20 +325,21 @@ def main():
         print(f"bench: {KERNO} not found: run make first", file=sys.stderr)
         return 2
     runners = {"none": run_none, "agent": run_agent, "floor": run_floor,
-               "server_only": run_server_only}
+               "server_only": run_server_only, "agent_sys_exit": run_agent_sys_exit,
+               "floor_sys_exit": run_floor_sys_exit}
+    kinds = list(runners)
     stats = {"agent_cpu_pct": [], "agent_cpu_us_per_req": [], "agent_hwm_kib": [], "agent_rc": []}
     rounds = []
     with contextlib.ExitStack() as cleanup:
         nginx = Nginx(cleanup, cpu=NGINX_CPU)
         load(nginx.port)  # warm-up run, not reported
         for i in range(ROUNDS):
-            order = (["none", "agent", "floor", "server_only"] if i % 2 == 0 else
-                     ["server_only", "floor", "agent", "none"])
+            order = kinds if i % 2 == 0 else kinds[::-1]
             result = {}
             for kind in order:
                 result[kind] = runners[kind](nginx.port, stats)
             print(f"bench: round {i + 1}/{ROUNDS}: " + ", ".join(
-                f"{k} {fmt(result[k], '.0f')} req/s" for k in ("none", "agent", "floor", "server_only")),
+                f"{k} {fmt(result[k], '.0f')} req/s" for k in kinds),
                 flush=True)
             rounds.append(result)
         progs, bpf_ns_per_req = prog_stats(nginx.port)
