@@ -5,7 +5,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 NS=kerno
-MIN_KERNEL=5.17 # bpf_loop (README: What it needs)
+MIN_KERNEL=5.10 # README: What it needs
 CERT_DAYS=365
 # The image repository the base names (deploy/kustomization.yaml): --image's default.
 BASE_IMAGE=$(sed -n 's/^ *newName: *//p' "$HERE/kustomization.yaml")
@@ -29,7 +29,7 @@ What it does, in order:
   1. Checks the kubectl context: it exists, its API server answers, and you may create
      ClusterRoles and Namespaces.
   2. Checks every node's kernel (status.nodeInfo.kernelVersion) is Linux $MIN_KERNEL or later.
-     Preon needs bpf_loop (5.17) and BTF; an older node would run a Preon that exits at start.
+     Preon needs Linux 5.10 and BTF; an older node would run a Preon that exits at start.
   3. Creates the internal CA and Nanobe's certificate with openssl (ECDSA P-256, $CERT_DAYS days,
      names kerno-nanobe, kerno-nanobe.$NS, kerno-nanobe.$NS.svc and
      kerno-nanobe.$NS.svc.cluster.local). The CA's private key is deleted once it has signed:

@@ -169,7 +169,7 @@ static __noinline struct kerno_conn *conn_create(struct sock *sk, __u8 role)
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
 		return NULL;
-	c->id = __sync_fetch_and_add(&conn_generation, 1) + 1;
+	c->id = bpf_ktime_get_ns();
 	if (role != KERNO_ROLE_UNKNOWN)
 		http1_set_role(c, role);
 	count(role == KERNO_ROLE_SERVER ? KERNO_EV_ACCEPTED :
@@ -220,6 +220,8 @@ struct user_iov {
  * Bytes that need not or cannot be read (inside a body, or never in user
  * memory): counted off. A global function, like http1_parse(), so that the
  * verifier checks the message ending it may bring once, not per call site.
+ * Global functions take pointers to memory since Linux 5.12: each has a
+ * legacy twin that takes the connection's key instead and looks it up.
  */
 __noinline int skip_bytes(struct kerno_conn *c, __u64 dir, __u64 n, __u64 now, __u64 why)
 {
@@ -228,44 +230,85 @@ __noinline int skip_bytes(struct kerno_conn *c, __u64 dir, __u64 n, __u64 now, _
 	return 0;
 }
 
-/* n bytes at user address buf: parsed, or skipped when a body covers them. */
-static __always_inline void parse_segment(struct kerno_conn *c, __u64 dir_tid, __u64 now, __u64 buf,
-					  __u64 n)
+__noinline int skip_bytes_legacy(__u64 conn_key, __u64 dir, __u64 n, __u64 now, __u64 why)
 {
-	if (http1_body_covers(c, dir_tid >> 32, n))
-		skip_bytes(c, dir_tid >> 32, n, now, KERNO_DROP_OPAQUE_BYTES);
+	struct kerno_conn *c = bpf_map_lookup_elem(&conns, &conn_key);
+
+	if (c)
+		http1_skip_opaque(c, dir & 1, n, now, why);
+	return 0;
+}
+
+static __always_inline void skip_flow(const struct flow *f, __u64 n, __u32 why)
+{
+	if (f->legacy)
+		skip_bytes_legacy(f->key, f->dir, n, f->now, why);
 	else
-		http1_parse(c, dir_tid, now, buf, n > 0x7fffffff ? 0x7fffffff : n);
+		skip_bytes(f->conn, f->dir, n, f->now, why);
+}
+
+/* n bytes at user address buf: parsed, or skipped when a body covers them. */
+static __always_inline void parse_segment(const struct flow *f, __u64 buf, __u64 n)
+{
+	if (n > 0x7fffffff)
+		n = 0x7fffffff;
+	if (http1_body_covers(f->conn, f->dir, n))
+		skip_flow(f, n, KERNO_DROP_OPAQUE_BYTES);
+	else if (f->legacy)
+		http1_parse_legacy(f->key, flow_dir_tid(f), f->now, buf, n);
+	else
+		http1_parse(f->conn, flow_dir_tid(f), f->now, buf, n);
 }
 
 /*
  * Parse up to `total` bytes spread over an array of iovecs in user memory;
- * cnt_total packs the number of iovecs (high half) and total. Global, for
- * the verifier's sake: it is called from several places, and in a loop.
+ * cnt_total packs the number of iovecs (high half) and total.
  */
-__noinline int parse_iov(struct kerno_conn *c, __u64 dir_tid, __u64 now, __u64 uiov,
-			 __u64 cnt_total)
+static __always_inline int parse_iov_flow(const struct flow *f, __u64 uiov, __u64 cnt_total)
 {
 	__u64 iovcnt = cnt_total >> 32, total = (__u32)cnt_total, n;
+	struct kerno_conn *c = f->conn;
 	struct user_iov iov;
 	__u32 i;
 
-	if (!c)
-		return 0;
 	for (i = 0; i < KERNO_MAX_IOV; i++) {
 		if (i >= iovcnt || !total)
 			break;
 		if (bpf_probe_read_user(&iov, sizeof(iov), &((const struct user_iov *)uiov)[i])) {
-			give_up(c, dir_of(c, dir_tid >> 32), KERNO_DROP_READ_FAULT);
+			give_up(c, dir_of(c, f->dir), KERNO_DROP_READ_FAULT);
 			return 0;
 		}
 		n = iov.len < total ? iov.len : total;
-		parse_segment(c, dir_tid, now, (__u64)iov.base, n);
+		parse_segment(f, (__u64)iov.base, n);
 		total -= n;
 	}
 	if (total)
-		skip_bytes(c, dir_tid >> 32, total, now, KERNO_DROP_SCAN_LIMIT);
+		skip_flow(f, total, KERNO_DROP_SCAN_LIMIT);
 	return 0;
+}
+
+/* Global, for the verifier's sake: called from several places, and in a loop. */
+__noinline int parse_iov(struct kerno_conn *c, __u64 dir_tid, __u64 now, __u64 uiov,
+			 __u64 cnt_total)
+{
+	struct flow f = { .conn = c, .now = now, .dir = dir_tid >> 32, .tid = (__u32)dir_tid };
+
+	return c ? parse_iov_flow(&f, uiov, cnt_total) : 0;
+}
+
+__noinline int parse_iov_legacy(__u64 conn_key, __u64 dir_tid, __u64 now, __u64 uiov,
+				__u64 cnt_total)
+{
+	struct flow f = {
+		.conn = bpf_map_lookup_elem(&conns, &conn_key),
+		.key = conn_key,
+		.now = now,
+		.dir = dir_tid >> 32,
+		.tid = (__u32)dir_tid,
+		.legacy = 1,
+	};
+
+	return f.conn ? parse_iov_flow(&f, uiov, cnt_total) : 0;
 }
 
 /* parse_iov() for a flow; iovcnt and total as the syscall gave them. */
@@ -276,7 +319,11 @@ static __always_inline void flow_parse_iov(struct flow *f, const void *uiov, __u
 		iovcnt = 0xffff;
 	if (total > 0x7fffffff)
 		total = 0x7fffffff;
-	parse_iov(f->conn, flow_dir_tid(f), f->now, (__u64)uiov, iovcnt << 32 | total);
+	if (f->legacy)
+		parse_iov_legacy(f->key, flow_dir_tid(f), f->now, (__u64)uiov,
+				 iovcnt << 32 | total);
+	else
+		parse_iov(f->conn, flow_dir_tid(f), f->now, (__u64)uiov, iovcnt << 32 | total);
 }
 
 /*
@@ -341,11 +388,17 @@ static __always_inline int is_rx(__u64 nr)
 	       nr == NR_recvmmsg;
 }
 
-/* Counts the bytes and tells whether the stream is still worth parsing. */
+/*
+ * Counts the bytes and tells whether the stream is still worth parsing.
+ * legacy_key: 0, or on kernels before 5.12 the connection's key, which the
+ * parse then passes around instead of the connection itself.
+ */
 static __always_inline int flow_start(struct flow *f, struct kerno_conn *c, __u32 dir, __u32 tid,
-				      __s64 ret)
+				      __s64 ret, __u64 legacy_key)
 {
 	f->conn = c;
+	f->key = legacy_key;
+	f->legacy = legacy_key != 0;
 	f->now = bpf_ktime_get_ns();
 	f->tid = tid;
 	f->dir = dir;
@@ -364,14 +417,12 @@ static __always_inline int flow_start(struct flow *f, struct kerno_conn *c, __u3
 static __always_inline void follow(struct flow *f, __u64 nr, __u64 buf, __u64 arg2, __s64 ret,
 				   int mmsg_entry)
 {
-	struct kerno_conn *c = f->conn;
-
 	switch (nr) {
 	case NR_read:
 	case NR_write:
 	case NR_recvfrom:
 	case NR_sendto:
-		parse_segment(c, flow_dir_tid(f), f->now, buf, ret);
+		parse_segment(f, buf, ret);
 		break;
 	case NR_readv:
 	case NR_writev:
@@ -390,7 +441,7 @@ static __always_inline void follow(struct flow *f, __u64 nr, __u64 buf, __u64 ar
 		break;
 	default:
 		/* sendfile, splice, io_uring: bytes that are not in user memory. */
-		skip_bytes(f->conn, f->dir, ret, f->now, KERNO_DROP_OPAQUE_BYTES);
+		skip_flow(f, ret, KERNO_DROP_OPAQUE_BYTES);
 		break;
 	}
 }
@@ -402,7 +453,8 @@ static __always_inline void follow(struct flow *f, __u64 nr, __u64 buf, __u64 ar
  * verifiers before 6.3 or so allow 512 bytes of stack over all the frames
  * of a call chain, each rounded up to 32.
  */
-static __always_inline int on_sys_data(__u64 nr, __u64 fd, __u64 buf, __u64 arg2, __s64 ret)
+static __always_inline int on_sys_data(__u64 nr, __u64 fd, __u64 buf, __u64 arg2, __s64 ret,
+				       const bool legacy)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
@@ -416,7 +468,8 @@ static __always_inline int on_sys_data(__u64 nr, __u64 fd, __u64 buf, __u64 arg2
 	if (!sk)
 		return 0;
 	c = conn_of_sock(sk, tgid);
-	if (!c || !flow_start(&f, c, is_rx(nr) ? KERNO_DIR_RX : KERNO_DIR_TX, (__u32)pid_tgid, ret))
+	if (!c || !flow_start(&f, c, is_rx(nr) ? KERNO_DIR_RX : KERNO_DIR_TX, (__u32)pid_tgid, ret,
+			      legacy ? (__u64)sk : 0))
 		return 0;
 	follow(&f, nr, buf, arg2, ret, -1);
 	return 0;
@@ -455,7 +508,7 @@ int BPF_PROG(kerno_sys_exit, struct pt_regs *regs, long ret)
 
 	if (ret <= 0 || !is_data_nr(nr) || is_peek(nr, regs->r10, regs->dx))
 		return 0;
-	return on_sys_data(nr, regs->di, regs->si, regs->dx, ret);
+	return on_sys_data(nr, regs->di, regs->si, regs->dx, ret, false);
 }
 
 SEC("raw_tp/sys_exit")
@@ -465,7 +518,28 @@ int BPF_PROG(kerno_sys_exit_raw, struct pt_regs *regs, long ret)
 
 	if (ret <= 0 || !is_data_nr(nr) || is_peek(nr, BPF_CORE_READ(regs, r10), dx))
 		return 0;
-	return on_sys_data(nr, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si), dx, ret);
+	return on_sys_data(nr, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si), dx, ret, false);
+}
+
+/* The same two for kernels before 5.12 (see skip_bytes()). */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(kerno_sys_exit_legacy, struct pt_regs *regs, long ret)
+{
+	__u64 nr = regs->orig_ax;
+
+	if (ret <= 0 || !is_data_nr(nr) || is_peek(nr, regs->r10, regs->dx))
+		return 0;
+	return on_sys_data(nr, regs->di, regs->si, regs->dx, ret, true);
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(kerno_sys_exit_raw_legacy, struct pt_regs *regs, long ret)
+{
+	__u64 nr = BPF_CORE_READ(regs, orig_ax), dx = BPF_CORE_READ(regs, dx);
+
+	if (ret <= 0 || !is_data_nr(nr) || is_peek(nr, BPF_CORE_READ(regs, r10), dx))
+		return 0;
+	return on_sys_data(nr, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si), dx, ret, true);
 }
 
 /* ---- sock: socket I/O only, one message at a time ---- */
@@ -522,7 +596,7 @@ static __always_inline int on_sock_io(struct sock *sk, int ret, __u32 dir, int f
 	if (dir == KERNO_DIR_RX && (flags & MSG_PEEK))
 		return 0;
 	c = conn_of_sock(sk, tgid);
-	if (!c || !flow_start(&f, c, dir, (__u32)pid_tgid, ret))
+	if (!c || !flow_start(&f, c, dir, (__u32)pid_tgid, ret, 0))
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	nr = regs->orig_ax;
@@ -533,7 +607,7 @@ static __always_inline int on_sock_io(struct sock *sk, int ret, __u32 dir, int f
 	if (nr == NR_recvmmsg || nr == NR_sendmmsg) {
 		entry = mmsg_next_entry(pid_tgid, buf, arg2);
 		if (entry < 0) {
-			skip_bytes(f.conn, dir, ret, f.now, KERNO_DROP_SCAN_LIMIT);
+			skip_flow(&f, ret, KERNO_DROP_SCAN_LIMIT);
 			return 0;
 		}
 	}

@@ -154,7 +154,9 @@ struct kerno_req_slot {
 
 /* One tracked TCP connection, keyed by its struct sock address. */
 struct kerno_conn {
-	__u64 id; /* generation: unique per connection, never reused */
+	/* Generation: when the entry was made (ns since boot). Two connections
+	 * that ever had the same key (socket address) never share it. */
+	__u64 id;
 	__u64 cgroup_id;
 	__u32 tgid;
 	__u16 local_port;

@@ -19,9 +19,6 @@ const volatile __u32 max_header_bytes = 16384;
 /* Processes (by command name) whose connections are left alone. */
 const volatile char ignore_comm[KERNO_IGNORE_MAX][16] = {};
 
-/* Generation counter: every connection gets a fresh id. */
-__u64 conn_generation = 0;
-
 /* One entry per tracked TCP connection, keyed by its struct sock address. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -57,7 +54,7 @@ struct {
 /*
  * State of the parse of one segment (see http1.bpf.h). It lives in scratch
  * memory rather than on the stack: the verifier does not track values kept
- * in a map, so every bpf_loop() step looks alike to it and is checked once.
+ * in a map, so every step looks alike to it and is checked once.
  */
 struct seg_ctx {
 	__u64 ubuf; /* user address of the segment */

@@ -5,8 +5,8 @@
  * Each direction of a connection runs a small state machine over the byte
  * stream it carries (enum kerno_http_state). Bodies are skipped by counting,
  * never read; only start lines, header lines and chunk-size lines are looked
- * at, one line per bpf_loop() step, so the verifier sees each step once
- * whatever the size of the data. A line split across syscalls keeps its
+ * at, one line per step, a global function called in a bounded loop, so the
+ * verifier sees each step once whatever the size of the data. A line split across syscalls keeps its
  * first KERNO_LINE_KEEP bytes in the connection, which is all any parser
  * below looks at.
  *
@@ -31,9 +31,11 @@
 /* One syscall's data on one connection, in one direction. */
 struct flow {
 	struct kerno_conn *conn;
+	__u64 key; /* conn's key in the table (kernels before 5.12 only) */
 	__u64 now;
 	__u32 dir;
 	__u32 tid;
+	__u8 legacy; /* pass key, not conn, to global functions (before 5.12) */
 };
 
 static __always_inline __u64 flow_dir_tid(const struct flow *f)
@@ -41,7 +43,7 @@ static __always_inline __u64 flow_dir_tid(const struct flow *f)
 	return (__u64)f->dir << 32 | f->tid;
 }
 
-/* What a bpf_loop() step over a segment needs; the rest lives in scratch->seg. */
+/* What a step over a segment needs; the rest lives in scratch->seg. */
 struct seg_ref {
 	struct kerno_conn *conn;
 	struct seg_ctx *x;
@@ -210,9 +212,8 @@ static __always_inline void finish_segment(struct kerno_scratch *sc, struct tmpl
 	t->out = s + 4;
 }
 
-static long template_char(__u32 i, struct kerno_scratch **ref)
+static __always_inline long template_char(__u32 i, struct kerno_scratch *sc)
 {
-	struct kerno_scratch *sc = *ref;
 	struct tmpl_ctx *t = &sc->tm;
 	__u32 out;
 	char ch;
@@ -245,6 +246,23 @@ static long template_char(__u32 i, struct kerno_scratch **ref)
 end:
 	finish_segment(sc, t);
 	return 1;
+}
+
+/*
+ * Run template_char() over the target in scratch (sc->tm says where): a
+ * global function, so the verifier walks its loop once.
+ */
+__noinline int template_chars(void)
+{
+	struct kerno_scratch *sc = get_scratch();
+	__u32 i;
+
+	if (!sc)
+		return 0;
+	for (i = 0; i < KERNO_LINE_VIEW; i++)
+		if (template_char(i, sc))
+			break;
+	return 0;
 }
 
 /* Bytes of w that are ASCII digits, as their top bits (lowest flag exact). */
@@ -324,19 +342,20 @@ __noinline int template_plain(const struct path_view *src, __u32 n, struct path_
  * left behind can be cleared at offsets the verifier can bound.
  */
 static __always_inline void template_path(struct kerno_scratch *sc, __u32 src_off, __u32 n,
-					  char *dst)
+					  char *dst, const bool legacy)
 {
 	struct tmpl_ctx *t = &sc->tm;
 	__u32 out;
 
-	if (!template_plain((const struct path_view *)(sc->line + (src_off & 15)), n,
-			    (struct path_template *)dst))
+	/* The word-wise fast path takes pointers: not on legacy kernels. */
+	if (!legacy && !template_plain((const struct path_view *)(sc->line + (src_off & 15)), n,
+				       (struct path_template *)dst))
 		return;
 	__builtin_memset(t, 0, sizeof(*t));
 	t->src_off = src_off;
 	t->n = n;
 	t->seg_hexish = 1;
-	bpf_loop(KERNO_LINE_VIEW, template_char, &sc, 0);
+	template_chars();
 	out = t->out;
 	if (out < KERNO_PATH_LEN)
 		bpf_probe_read_kernel(sc->tmpl + out, KERNO_PATH_LEN - out, &sc->zero_series);
@@ -439,7 +458,8 @@ static __always_inline void give_up(struct kerno_conn *c, struct kerno_http_dir 
 }
 
 static __always_inline int parse_request_line(struct seg_ctx *x, struct kerno_conn *c,
-					      struct kerno_http_dir *d, __u32 total)
+					      struct kerno_http_dir *d, __u32 total,
+					      const bool legacy)
 {
 	struct kerno_scratch *sc = scratch_of(x);
 	const char *l = sc->line;
@@ -467,7 +487,7 @@ static __always_inline int parse_request_line(struct seg_ctx *x, struct kerno_co
 	s->dropped_after = 0;
 	view = total < KERNO_LINE_VIEW ? total : KERNO_LINE_VIEW;
 	mlen = (mlen + 1) & 15;
-	template_path(sc, mlen, view > mlen ? view - mlen : 0, s->path);
+	template_path(sc, mlen, view > mlen ? view - mlen : 0, s->path, legacy);
 	return 0;
 }
 
@@ -654,7 +674,7 @@ static __always_inline int is_empty_line(const char *l, __u32 total)
 
 /* A whole line of `total` bytes has been seen; its head is in sc->line. */
 static __always_inline int on_line(struct seg_ctx *x, struct kerno_conn *c,
-				   struct kerno_http_dir *d, __u32 total)
+				   struct kerno_http_dir *d, __u32 total, const bool legacy)
 {
 	const char *l = scratch_of(x)->line;
 	int empty = is_empty_line(l, total);
@@ -664,7 +684,7 @@ static __always_inline int on_line(struct seg_ctx *x, struct kerno_conn *c,
 	case KERNO_H_START:
 		if (empty)
 			return 0; /* stray CRLF between messages */
-		if (d->flags & KERNO_F_REQUEST ? parse_request_line(x, c, d, total) :
+		if (d->flags & KERNO_F_REQUEST ? parse_request_line(x, c, d, total, legacy) :
 						 parse_status_line(d, l, total))
 			return -1;
 		d->state = KERNO_H_HEADERS;
@@ -796,7 +816,7 @@ static __always_inline int header_budget_ok(struct kerno_conn *c, struct kerno_h
 
 /* One step in a line state: consume one line, or the rest of the segment. */
 static __always_inline long line_step(struct seg_ctx *x, struct kerno_conn *c,
-				      struct kerno_http_dir *d)
+				      struct kerno_http_dir *d, const bool legacy)
 {
 	__u32 pos, nl, piece, total;
 
@@ -833,7 +853,7 @@ static __always_inline long line_step(struct seg_ctx *x, struct kerno_conn *c,
 		d->part_len = 0;
 		if (!header_budget_ok(c, d, piece))
 			return 1;
-		if (on_line(x, c, d, total)) {
+		if (on_line(x, c, d, total, legacy)) {
 			give_up(c, d, KERNO_DROP_BAD_MESSAGE);
 			return 1;
 		}
@@ -920,7 +940,7 @@ static __always_inline long try_sync(struct seg_ctx *x, struct kerno_conn *c,
 	return 0;
 }
 
-static long http1_step(__u32 i, struct seg_ref *ref)
+static __always_inline long http1_step(struct seg_ref *ref, const bool legacy)
 {
 	struct kerno_conn *c = ref->conn;
 	struct seg_ctx *x = ref->x;
@@ -939,12 +959,43 @@ static long http1_step(__u32 i, struct seg_ref *ref)
 	case KERNO_H_HEADERS:
 	case KERNO_H_CHUNK_SIZE:
 	case KERNO_H_TRAILERS:
-		return line_step(x, c, d);
+		return line_step(x, c, d, legacy);
 	default:
 		/* Body until close, or not HTTP: nothing to look at. */
 		x->off = x->len;
 		return 1;
 	}
+}
+
+/*
+ * One step as a global function: the verifier checks it once, and the loop
+ * that calls it (up to KERNO_MAX_STEPS times) costs one direct call a step.
+ * The segment's state is in scratch. Returns non-zero when the segment is
+ * done. Global functions take pointers to memory since Linux 5.12; the
+ * legacy twins below take the connection's key instead, and look it up.
+ */
+__noinline int http1_step_g(struct kerno_conn *c)
+{
+	struct kerno_scratch *sc = get_scratch();
+	struct seg_ref ref;
+
+	if (!sc || !c)
+		return 1;
+	ref.conn = c;
+	ref.x = &sc->seg;
+	return http1_step(&ref, false);
+}
+
+__noinline int http1_step_legacy(__u64 conn_key)
+{
+	struct kerno_scratch *sc = get_scratch();
+	struct seg_ref ref;
+
+	ref.conn = bpf_map_lookup_elem(&conns, &conn_key);
+	if (!sc || !ref.conn)
+		return 1;
+	ref.x = &sc->seg;
+	return http1_step(&ref, true);
 }
 
 /*
@@ -963,12 +1014,13 @@ static __always_inline void http1_set_role(struct kerno_conn *c, __u8 role)
 }
 
 /* Parse `len` bytes at user address ubuf, carried by flow f. */
-static __always_inline void http1_parse_flow(const struct flow *f, __u64 ubuf, __u32 len)
+static __always_inline void http1_parse_flow(const struct flow *f, __u64 ubuf, __u32 len,
+					     const bool legacy)
 {
 	struct kerno_conn *c = f->conn;
 	struct kerno_scratch *sc = get_scratch();
-	struct seg_ref ref;
 	struct seg_ctx *x;
+	__u32 i;
 
 	if (!sc)
 		return;
@@ -981,17 +1033,17 @@ static __always_inline void http1_parse_flow(const struct flow *f, __u64 ubuf, _
 	x->win_len = 0;
 	x->tid = f->tid;
 	x->dir = f->dir & 1;
-	ref.conn = c;
-	ref.x = x;
-	bpf_loop(KERNO_MAX_STEPS, http1_step, &ref, 0);
+#pragma clang loop unroll(disable)
+	for (i = 0; i < KERNO_MAX_STEPS; i++)
+		if (legacy ? http1_step_legacy(f->key) : http1_step_g(c))
+			break;
 	if (x->off < x->len && dir_of(c, x->dir)->state != KERNO_H_UNSYNC)
 		give_up(c, dir_of(c, x->dir), KERNO_DROP_SCAN_LIMIT);
 }
 
 /*
  * The same as a global function, so the verifier checks it once rather than
- * once per call site (one per segment kind). Global functions take scalars
- * and pointers to memory, which may be NULL. dir_tid packs the direction
+ * once per call site (one per segment kind). dir_tid packs the direction
  * (high half) and thread.
  */
 __noinline int http1_parse(struct kerno_conn *c, __u64 dir_tid, __u64 now, __u64 ubuf, __u32 len)
@@ -1004,7 +1056,23 @@ __noinline int http1_parse(struct kerno_conn *c, __u64 dir_tid, __u64 now, __u64
 	};
 
 	if (f.conn)
-		http1_parse_flow(&f, ubuf, len);
+		http1_parse_flow(&f, ubuf, len, false);
+	return 0;
+}
+
+/* http1_parse() for kernels before 5.12: scalars only. */
+__noinline int http1_parse_legacy(__u64 conn_key, __u64 dir_tid, __u64 now, __u64 ubuf, __u32 len)
+{
+	struct flow f = {
+		.conn = bpf_map_lookup_elem(&conns, &conn_key),
+		.key = conn_key,
+		.now = now,
+		.dir = dir_tid >> 32,
+		.tid = (__u32)dir_tid,
+	};
+
+	if (f.conn)
+		http1_parse_flow(&f, ubuf, len, true);
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -154,7 +155,8 @@ bool capture_hook_available(enum capture_hook h)
 		return have_tracepoint("sock_send_length") && have_tracepoint("sock_recv_length") &&
 		       have_tracepoint("inet_sock_set_state");
 	case CAPTURE_HOOK_FEXIT:
-		return have_btf("tcp_sendmsg", BTF_KIND_FUNC) &&
+		/* bpf_get_func_ret() and bpf_get_func_arg_cnt(): Linux 5.17. */
+		return kernel_at_least(5, 17) && have_btf("tcp_sendmsg", BTF_KIND_FUNC) &&
 		       have_btf("tcp_recvmsg", BTF_KIND_FUNC) &&
 		       have_tracepoint("inet_sock_set_state") && fexit_attaches();
 	case CAPTURE_HOOK_SYS_EXIT:
@@ -191,10 +193,15 @@ int capture_pick_hook(const char *name, char *err, size_t errlen)
 	return -1;
 }
 
-/* Load the programs of flavour h, and only those. */
+/*
+ * Load the programs of flavour h, and only those. Kernels before 5.12 take
+ * the legacy twins of the syscall programs, whose global functions take
+ * scalars only (see skip_bytes() in kern/capture.bpf.c).
+ */
 static void choose_flavour(struct capture_bpf *skel, enum capture_hook h)
 {
 	typeof(skel->progs) *p = &skel->progs;
+	bool legacy = !kernel_at_least(5, 12);
 
 	bpf_program__set_autoload(p->kerno_sock_send, h == CAPTURE_HOOK_SOCK);
 	bpf_program__set_autoload(p->kerno_sock_recv, h == CAPTURE_HOOK_SOCK);
@@ -204,8 +211,10 @@ static void choose_flavour(struct capture_bpf *skel, enum capture_hook h)
 	bpf_program__set_autoload(p->kerno_tcp_sendpage,
 				  h == CAPTURE_HOOK_FEXIT &&
 					  have_btf("tcp_sendpage", BTF_KIND_FUNC));
-	bpf_program__set_autoload(p->kerno_sys_exit, h == CAPTURE_HOOK_SYS_EXIT);
-	bpf_program__set_autoload(p->kerno_sys_exit_raw, h == CAPTURE_HOOK_RAW_TP);
+	bpf_program__set_autoload(p->kerno_sys_exit, h == CAPTURE_HOOK_SYS_EXIT && !legacy);
+	bpf_program__set_autoload(p->kerno_sys_exit_legacy, h == CAPTURE_HOOK_SYS_EXIT && legacy);
+	bpf_program__set_autoload(p->kerno_sys_exit_raw, h == CAPTURE_HOOK_RAW_TP && !legacy);
+	bpf_program__set_autoload(p->kerno_sys_exit_raw_legacy, h == CAPTURE_HOOK_RAW_TP && legacy);
 	bpf_program__set_autoload(p->kerno_sock_state, h != CAPTURE_HOOK_RAW_TP);
 	bpf_program__set_autoload(p->kerno_sock_state_raw, h == CAPTURE_HOOK_RAW_TP);
 }
@@ -233,9 +242,19 @@ static int set_ignore_list(struct capture_bpf *skel, const char *list)
 	return 0;
 }
 
+/*
+ * Per program, room for the verifier's statistics (log level 4): kernels
+ * before 5.16 do not report verified_insns in bpf_prog_info.
+ */
+#define STATS_LOG_SIZE 65536
+#define STATS_LOG_PROGS 16
+
 static struct capture_bpf *open_and_load(const struct capture_opts *o, enum capture_hook h,
-					 int *err)
+					 int *err, char (*stats)[STATS_LOG_SIZE])
 {
+	struct bpf_program *prog;
+	unsigned int i = 0;
+
 	struct capture_bpf *skel = capture_bpf__open();
 
 	if (!skel) {
@@ -258,6 +277,14 @@ static struct capture_bpf *open_and_load(const struct capture_opts *o, enum capt
 		bpf_map__set_map_flags(skel->maps.conns, BPF_F_NO_PREALLOC);
 	}
 	choose_flavour(skel, h);
+	bpf_object__for_each_program(prog, skel->obj)
+	{
+		if (!stats || i >= STATS_LOG_PROGS)
+			break;
+		stats[i][0] = 0;
+		bpf_program__set_log_buf(prog, stats[i++], STATS_LOG_SIZE);
+		bpf_program__set_log_level(prog, 4);
+	}
 	*err = capture_bpf__load(skel);
 	if (*err) {
 		capture_bpf__destroy(skel);
@@ -315,19 +342,17 @@ static void unpin_maps(struct capture *cap)
 }
 
 /*
- * Everything the capture needs from any kernel, whatever the flavour: the
- * HTTP parser iterates with bpf_loop() (Linux 5.17).
+ * The oldest kernel the capture is proven on (selftests/vmtest.sh): BTF,
+ * tp_btf, bounded loops and global functions are all older than that.
  */
 static int kernel_supported(char *err, size_t errlen)
 {
 	struct utsname un;
 
-	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_loop, NULL) == 1)
+	if (kernel_at_least(5, 10))
 		return 0;
 	uname(&un);
-	snprintf(err, errlen,
-		 "this kernel (%s) lacks bpf_loop(), which the capture's HTTP parser needs: "
-		 "Kerno needs Linux 5.17 or later",
+	snprintf(err, errlen, "this kernel (%s) is too old: Kerno needs Linux 5.10 or later",
 		 un.release);
 	return -EINVAL;
 }
@@ -355,7 +380,7 @@ int capture_start(struct capture *cap, const struct capture_opts *o, char *err, 
 		return -EINVAL;
 	/* "auto" goes down the list should a flavour not load. */
 	for (; h < CAPTURE_HOOK__COUNT; h++) {
-		cap->skel = open_and_load(o, h, &ret);
+		cap->skel = open_and_load(o, h, &ret, NULL);
 		cap->hook = capture_hook_names[h];
 		if (cap->skel || (o->hook && strcmp(o->hook, "auto")))
 			break;
@@ -423,18 +448,26 @@ __u64 capture_prog_misses(const struct capture *cap)
 }
 
 /* Instructions the verifier processed for each loaded program of skel. */
-static void report_flavour(FILE *out, struct capture_bpf *skel, const char *flavour)
+static void report_flavour(FILE *out, struct capture_bpf *skel, const char *flavour,
+			   char (*stats)[STATS_LOG_SIZE])
 {
 	struct bpf_program *prog;
+	unsigned int i = 0;
+	const char *p;
 
 	bpf_object__for_each_program(prog, skel->obj)
 	{
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
 		int fd = bpf_program__fd(prog);
+		const char *log = i < STATS_LOG_PROGS ? stats[i++] : "";
 
 		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
 			continue;
+		/* Before 5.16: from the statistics line of the verifier's log. */
+		p = strstr(log, "processed ");
+		if (!info.verified_insns && p)
+			sscanf(p, "processed %u insns", &info.verified_insns);
 		fprintf(out, "%-8s %-22s %8u %8u %6.1f%%\n", flavour, bpf_program__name(prog),
 			info.verified_insns, KERNO_VERIFIER_LIMIT,
 			100.0 * info.verified_insns / KERNO_VERIFIER_LIMIT);
@@ -443,6 +476,7 @@ static void report_flavour(FILE *out, struct capture_bpf *skel, const char *flav
 
 int capture_verifier_report(FILE *out, const struct capture_opts *o)
 {
+	char(*stats)[STATS_LOG_SIZE] = NULL;
 	struct capture_bpf *skel;
 	int err = 0, failed = 0, h;
 	char why[256];
@@ -454,21 +488,25 @@ int capture_verifier_report(FILE *out, const struct capture_opts *o)
 		fprintf(out, "%s\n", why);
 		return -EINVAL;
 	}
+	stats = calloc(STATS_LOG_PROGS, STATS_LOG_SIZE);
+	if (!stats)
+		return -ENOMEM;
 	fprintf(out, "%-8s %-22s %8s %8s %7s\n", "FLAVOUR", "PROGRAM", "VERIFIED", "LIMIT", "USED");
 	for (h = 0; h < CAPTURE_HOOK__COUNT; h++) {
 		if (!capture_hook_available(h)) {
 			fprintf(out, "%-8s (not on this kernel)\n", capture_hook_names[h]);
 			continue;
 		}
-		skel = open_and_load(o, h, &err);
+		skel = open_and_load(o, h, &err, stats);
 		if (!skel) {
 			fprintf(out, "%-8s (did not load: %s)\n", capture_hook_names[h],
 				strerror(-err));
 			failed = err;
 			continue;
 		}
-		report_flavour(out, skel, capture_hook_names[h]);
+		report_flavour(out, skel, capture_hook_names[h], stats);
 		capture_bpf__destroy(skel);
 	}
+	free(stats);
 	return failed;
 }

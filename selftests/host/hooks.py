@@ -1,5 +1,6 @@
 """The capture's hook flavours on the running kernel, from `kerno hooks`."""
 
+import os
 import subprocess
 
 from asserts import FATAL
@@ -11,6 +12,19 @@ PROGRAMS = {
     "sys_exit": ("kerno_sys_exit", "kerno_sock_state"),
     "raw_tp": ("kerno_sys_exit_raw", "kerno_sock_state_raw"),
 }
+
+
+def _release():
+    major, minor = os.uname().release.split(".")[:2]
+    return int(major), int(minor)
+
+
+def programs(flavour):
+    """The programs `kerno verifier-report` lists for a flavour on this kernel:
+    before 5.12 the syscall flavours load their legacy twins."""
+    if _release() < (5, 12) and flavour in ("sys_exit", "raw_tp"):
+        return tuple(p + "_legacy" if "sys_exit" in p else p for p in PROGRAMS[flavour])
+    return PROGRAMS[flavour]
 
 
 def listing(kerno, *args):

@@ -243,7 +243,7 @@ def test_verifier_report(ctx):
     expected = []
     for name, ok, _ in flavours:
         if ok:
-            expected += [(name, prog) for prog in hooks.PROGRAMS[name]]
+            expected += [(name, prog) for prog in hooks.programs(name)]
     if ("fexit", "kerno_tcp_recvmsg") in expected and hooks.has_function("tcp_sendpage"):
         expected.append(("fexit", "kerno_tcp_sendpage"))
     ASSERT_EQ(sorted(got), sorted(expected), "programs reported")

@@ -88,7 +88,7 @@ static struct kerno_conn *open_conn(__u8 role)
 	assert_int_equal(bpf_map_update_elem(&conns, &key, &sc->zero_conn, BPF_NOEXIST), 0);
 	c = conn();
 	assert_non_null(c);
-	c->id = __sync_fetch_and_add(&conn_generation, 1) + 1;
+	c->id = bpf_ktime_get_ns();
 	c->tgid = TGID;
 	c->cgroup_id = CGROUP_ID;
 	c->family = FAMILY_INET;
@@ -310,7 +310,6 @@ static void setup_keep_arena(void)
 	shim_reset_maps();
 	shim_set_fault_range(NULL, 0);
 	shim_now_ns = T0;
-	conn_generation = 0;
 	/* The kernel's scratch memory holds whatever the last run left: not zeroes. */
 	sc = get_scratch();
 	memset(sc->win, 0xa5, sizeof(sc->win));
