@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# Kerno's VM tests (`make vmtest`): boots Debian's own kernels under QEMU with
+# software emulation (TCG) and runs the BPF host tests (selftests/host/) in
+# them, against the agent built on this host.
+#
+#     vmtest.sh [--kerno PATH] [--kernels "SUITE[:xfail]..."] [-t NAME]... [-x NAME]... [-v]
+#
+# Each kernel is Debian SUITE's linux-image-amd64 (bookworm: 6.1, bullseye:
+# 5.10), fetched once into a download cache (selftests/vm/fetch_kernel.sh).
+# The guest gets this machine's root filesystem read-only over virtio-9p
+# with a tmpfs overlay for its writes, so it runs the same binaries, Python
+# and test peers as the host; a tiny initramfs (busybox and the kernel's own
+# 9p, virtio and overlay modules) switches to it (selftests/vm/init). The
+# guest runs selftests/vm/guest.sh and leaves the runner's log and exit
+# status in a second, writable 9p folder; a hung guest is killed after
+# KERNO_VMTEST_TIMEOUT seconds and fails the run.
+#
+# -t/-x/-v go to runner.py in the guest; without -t every test but the
+# harness's own (which load no BPF) runs. A kernel marked :xfail is run and
+# its failures shown, but not counted: the agent does not support it yet.
+# Ends with one line `N passed, N failed` over the kernels that count; exits
+# 0 only if each of them ran and passed.
+#
+# Environment: KERNO_VMTEST_CACHE (download cache, default
+# /var/cache/kerno-vmtest), KERNO_VMTEST_TIMEOUT (seconds per kernel, default
+# 600), KERNO_VMTEST_MEM (guest memory, default 4G), KERNO_TEST_SCALE (share
+# of the host tests' request counts run in the guest, default 0.05),
+# KERNO_VMTEST_MIRROR (Debian archive, default the one the system's apt uses).
+set -uo pipefail
+
+cd "$(dirname "$0")/.." || exit 2
+REPO=$(pwd)
+VM_DIR=$REPO/selftests/vm
+CACHE=${KERNO_VMTEST_CACHE:-/var/cache/kerno-vmtest}
+TIMEOUT=${KERNO_VMTEST_TIMEOUT:-600}
+MEM=${KERNO_VMTEST_MEM:-4G}
+SCALE=${KERNO_TEST_SCALE:-0.05}
+# Modules the initramfs loads to reach the host's root filesystem.
+BOOT_MODULES=(virtio_pci 9pnet_virtio 9p overlay)
+
+kerno=$REPO/build/kerno
+kernels="bookworm bullseye:xfail"
+runner_args=()
+selected=0
+passed=0
+failed=0
+
+usage() {
+	sed -n '6p' "$0" | sed 's/^# *//' >&2
+	exit 2
+}
+
+parse_args() {
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--kerno) kerno=$(realpath -- "${2:?}") || usage; shift ;;
+		--kernels) kernels=${2:?}; shift ;;
+		-t) runner_args+=(-t "${2:?}"); selected=1; shift ;;
+		-x) runner_args+=(-x "${2:?}"); shift ;;
+		-v) runner_args+=(-v) ;;
+		*) usage ;;
+		esac
+		shift
+	done
+	if [ "$selected" -eq 0 ]; then
+		runner_args+=(-x test_harness_)
+	fi
+}
+
+check_host() {
+	local tool
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "vmtest.sh: run as root (the guest's tests load BPF programs as root on a share of /)" >&2
+		exit 2
+	fi
+	for tool in qemu-system-x86_64 busybox apt-get dpkg-deb gzip timeout; do
+		if ! command -v "$tool" >/dev/null; then
+			echo "vmtest.sh: $tool is missing: run selftests/setup.sh first" >&2
+			exit 2
+		fi
+	done
+	if [ ! -x "$kerno" ]; then
+		echo "vmtest.sh: $kerno does not exist: build it with make -j2" >&2
+		exit 2
+	fi
+}
+
+# Prints the .ko paths (relative to the modules dir) that MODULES need,
+# dependencies included, skipping what the kernel has built in.
+module_closure() {
+	local moddir=$1 want name line
+	shift
+	local -A seen=()
+	local queue=("$@")
+	while [ "${#queue[@]}" -gt 0 ]; do
+		name=${queue[0]}
+		queue=("${queue[@]:1}")
+		line=$(grep -E "(^|/)${name//_/[_-]}\.ko(\.[a-z]+)?:" "$moddir/modules.dep" | head -n 1)
+		if [ -z "$line" ]; then
+			grep -qE "/${name//_/[_-]}\.ko" "$moddir/modules.builtin" ||
+				echo "vmtest.sh: module $name not found in $moddir" >&2
+			continue
+		fi
+		for want in ${line/:/}; do
+			if [ -z "${seen[$want]:-}" ]; then
+				seen[$want]=1
+				echo "$want"
+				queue+=("$(basename "${want%%.ko*}")")
+			fi
+		done
+	done
+}
+
+# Writes a gzip'd newc initramfs for KVER to OUT.
+build_initramfs() {
+	local kroot=$1 kver=$2 out=$3 tmp ko moddir
+	moddir=$kroot/lib/modules/$kver
+	tmp=$(mktemp -d /tmp/kerno-initramfs.XXXXXX)
+	mkdir -p "$tmp/bin" "$tmp/proc" "$tmp/sys" "$tmp/dev" "$tmp/lib/modules/$kver"
+	cp "$(command -v busybox)" "$tmp/bin/busybox"
+	cp "$VM_DIR/init" "$tmp/init"
+	chmod 755 "$tmp/init"
+	cp "$moddir/modules.dep" "$tmp/lib/modules/$kver/"
+	for ko in $(module_closure "$moddir" "${BOOT_MODULES[@]}"); do
+		mkdir -p "$tmp/lib/modules/$kver/$(dirname "$ko")"
+		cp "$moddir/$ko" "$tmp/lib/modules/$kver/$ko"
+	done
+	echo "${BOOT_MODULES[*]}" >"$tmp/modules.list"
+	(cd "$tmp" && find . | busybox cpio -o -H newc 2>/dev/null) | gzip -1 >"$out"
+	rm -rf "$tmp"
+}
+
+# The job the guest's init runs in the chroot: guest.sh with our arguments.
+write_job() {
+	local run=$1
+	{
+		echo "#!/bin/bash"
+		printf 'export KERNO_TEST_SCALE=%q\n' "$SCALE"
+		printf 'exec %q /mnt/kerno-vm %q' "$VM_DIR/guest.sh" "$kerno"
+		printf ' %q' "${runner_args[@]}"
+		echo
+	} >"$run/job.sh"
+}
+
+# Relays the guest console with a prefix (so the guest runner's own summary
+# line is not taken for ours) and notes when the guest was ready.
+relay() {
+	local label=$1 run=$2 start=$3 line
+	while IFS= read -r line; do
+		line=${line%$'\r'}
+		case $line in
+		"kerno-vm: guest ready"*) echo $(($(date +%s%N) / 1000000 - start)) >"$run/ready_ms" ;;
+		esac
+		printf '[%s] %s\n' "$label" "$line"
+	done
+}
+
+qemu_run() {
+	local kroot=$1 kver=$2 run=$3
+	timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m "$MEM" \
+		-nodefaults -display none -no-reboot -serial stdio \
+		-kernel "$kroot/boot/vmlinuz-$kver" -initrd "$run/initramfs.gz" \
+		-append "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init" \
+		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+		-virtfs "local,path=$run,mount_tag=kernoout,security_model=none,multidevs=remap" \
+		</dev/null 2>&1
+}
+
+# Counts the runner's summary of one kernel; echoes what happened.
+tally() {
+	local label=$1 xfail=$2 run=$3 qemu_rc=$4 took=$5 line p=0 f=1 verdict
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$run/runner.log" 2>/dev/null | tail -n 1)
+	if [ -n "$line" ]; then
+		p=${line%% passed*}
+		f=${line#*, }
+		f=${f%% failed*}
+	fi
+	local rc
+	rc=$(cat "$run/rc" 2>/dev/null || echo none)
+	if [ "$qemu_rc" -eq 124 ] || [ "$qemu_rc" -eq 137 ]; then
+		verdict="guest killed after ${TIMEOUT} s (KERNO_VMTEST_TIMEOUT)"
+	elif [ "$rc" = none ]; then
+		verdict="guest powered off without a result (qemu exit $qemu_rc)"
+	elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		verdict="runner exited $rc"
+		f=1
+	else
+		verdict="runner exited $rc"
+	fi
+	[ "$rc" = none ] && [ -z "$line" ] && f=1
+	local boot="?"
+	[ -f "$run/ready_ms" ] && boot=$(awk '{ printf "%.1f", $1 / 1000 }' "$run/ready_ms")
+	echo "vmtest: $label: boot ${boot} s, whole run ${took} s, $verdict: $p passed, $f failed" \
+		"$([ "$xfail" = 1 ] && echo '(expected to fail: not counted)')"
+	if [ "$xfail" = 1 ]; then
+		if [ "$rc" = 0 ]; then
+			echo "vmtest: $label passes now: drop its :xfail mark"
+		fi
+		return
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+run_kernel() {
+	local suite=${1%%:*} xfail=0 kroot kver run start label qemu_rc
+	[ "$1" != "$suite" ] && xfail=1
+	if ! kroot=$("$VM_DIR/fetch_kernel.sh" "$suite" "$CACHE"); then
+		echo "vmtest: $suite: no kernel could be fetched"
+		[ "$xfail" = 1 ] || failed=$((failed + 1))
+		return
+	fi
+	kver=$(basename "$(ls -d "$kroot"/lib/modules/*)")
+	label="$suite $kver"
+	run=$(mktemp -d /tmp/kerno-vmtest.XXXXXX)
+	build_initramfs "$kroot" "$kver" "$run/initramfs.gz"
+	write_job "$run"
+	echo "vmtest: $label: booting (TCG, 2 CPUs, $MEM, scale $SCALE, log in $run)"
+	start=$(($(date +%s%N) / 1000000))
+	qemu_run "$kroot" "$kver" "$run" | relay "$kver" "$run" "$start" | tee "$run/console.log"
+	qemu_rc=${PIPESTATUS[0]}
+	tally "$label" "$xfail" "$run" "$qemu_rc" $((($(date +%s%N) / 1000000 - start) / 1000))
+}
+
+main() {
+	local kernel
+	parse_args "$@"
+	check_host
+	for kernel in $kernels; do
+		run_kernel "$kernel"
+	done
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+}
+
+main "$@"
