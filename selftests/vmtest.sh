@@ -4,6 +4,7 @@
 # them, against the agent built on this host.
 #
 #     vmtest.sh [--kerno PATH] [--kernels "SUITE[:xfail]..."] [-t NAME]... [-x NAME]... [-v]
+#     vmtest.sh [--kerno PATH] [--kernels "SUITE..."] --cmd COMMAND
 #
 # Each kernel is Debian SUITE's linux-image-amd64 (bookworm: 6.1, bullseye:
 # 5.10), fetched once into a download cache (selftests/vm/fetch_kernel.sh).
@@ -15,6 +16,8 @@
 # status in a second, writable 9p folder; a hung guest is killed after
 # KERNO_VMTEST_TIMEOUT seconds and fails the run.
 #
+# --cmd runs COMMAND (bash, in the repo, $KERNO the agent) in the guest
+# instead of the tests, e.g. --cmd '$KERNO verifier-report'.
 # -t/-x/-v go to runner.py in the guest; without -t every test but the
 # harness's own (which load no BPF) runs. A kernel marked :xfail is run and
 # its failures shown, but not counted: the agent does not support it yet.
@@ -42,11 +45,12 @@ kerno=$REPO/build/kerno
 kernels="bookworm bullseye:xfail"
 runner_args=()
 selected=0
+command=
 passed=0
 failed=0
 
 usage() {
-	sed -n '6p' "$0" | sed 's/^# *//' >&2
+	sed -n '6,7p' "$0" | sed 's/^# *//' >&2
 	exit 2
 }
 
@@ -58,11 +62,14 @@ parse_args() {
 		-t) runner_args+=(-t "${2:?}"); selected=1; shift ;;
 		-x) runner_args+=(-x "${2:?}"); shift ;;
 		-v) runner_args+=(-v) ;;
+		--cmd) command=${2:?}; shift ;;
 		*) usage ;;
 		esac
 		shift
 	done
-	if [ "$selected" -eq 0 ]; then
+	if [ -n "$command" ]; then
+		runner_args=(--cmd "$command")
+	elif [ "$selected" -eq 0 ]; then
 		runner_args+=(-x test_harness_)
 	fi
 }
@@ -97,8 +104,11 @@ module_closure() {
 		queue=("${queue[@]:1}")
 		line=$(grep -E "(^|/)${name//_/[_-]}\.ko(\.[a-z]+)?:" "$moddir/modules.dep" | head -n 1)
 		if [ -z "$line" ]; then
-			grep -qE "/${name//_/[_-]}\.ko" "$moddir/modules.builtin" ||
+			# Not a module: built in, as modules.builtin says where it exists.
+			if [ -f "$moddir/modules.builtin" ] &&
+				! grep -qE "/${name//_/[_-]}\.ko" "$moddir/modules.builtin"; then
 				echo "vmtest.sh: module $name not found in $moddir" >&2
+			fi
 			continue
 		fi
 		for want in ${line/:/}; do
@@ -113,19 +123,29 @@ module_closure() {
 
 # Writes a gzip'd newc initramfs for KVER to OUT.
 build_initramfs() {
-	local kroot=$1 kver=$2 out=$3 tmp ko moddir
+	local kroot=$1 kver=$2 out=$3 tmp ko moddir name
 	moddir=$kroot/lib/modules/$kver
 	tmp=$(mktemp -d /tmp/kerno-initramfs.XXXXXX)
 	mkdir -p "$tmp/bin" "$tmp/proc" "$tmp/sys" "$tmp/dev" "$tmp/lib/modules/$kver"
 	cp "$(command -v busybox)" "$tmp/bin/busybox"
 	cp "$VM_DIR/init" "$tmp/init"
 	chmod 755 "$tmp/init"
-	cp "$moddir/modules.dep" "$tmp/lib/modules/$kver/"
+	# Modules go in uncompressed: the initramfs is compressed as a whole.
+	sed -E 's/\.ko\.(xz|gz)/.ko/g' "$moddir/modules.dep" >"$tmp/lib/modules/$kver/modules.dep"
 	for ko in $(module_closure "$moddir" "${BOOT_MODULES[@]}"); do
 		mkdir -p "$tmp/lib/modules/$kver/$(dirname "$ko")"
-		cp "$moddir/$ko" "$tmp/lib/modules/$kver/$ko"
+		case $ko in
+		*.ko.xz) busybox xz -dc "$moddir/$ko" >"$tmp/lib/modules/$kver/${ko%.xz}" ;;
+		*.ko.gz) gzip -dc "$moddir/$ko" >"$tmp/lib/modules/$kver/${ko%.gz}" ;;
+		*) cp "$moddir/$ko" "$tmp/lib/modules/$kver/$ko" ;;
+		esac
 	done
-	echo "${BOOT_MODULES[*]}" >"$tmp/modules.list"
+	# Only what is a module here: the rest is built into this kernel.
+	for name in "${BOOT_MODULES[@]}"; do
+		if grep -qE "(^|/)${name//_/[_-]}\.ko(\.[a-z]+)?:" "$moddir/modules.dep"; then
+			printf '%s ' "$name"
+		fi
+	done >"$tmp/modules.list"
 	(cd "$tmp" && find . | busybox cpio -o -H newc 2>/dev/null) | gzip -1 >"$out"
 	rm -rf "$tmp"
 }
@@ -156,10 +176,11 @@ relay() {
 }
 
 qemu_run() {
-	local kroot=$1 kver=$2 run=$3
+	local kroot=$1 kver=$2 run=$3 vmlinuz=$1/boot/vmlinuz-$2
+	[ -f "$vmlinuz" ] || vmlinuz=$kroot/lib/modules/$kver/vmlinuz
 	timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m "$MEM" \
 		-nodefaults -display none -no-reboot -serial stdio \
-		-kernel "$kroot/boot/vmlinuz-$kver" -initrd "$run/initramfs.gz" \
+		-kernel "$vmlinuz" -initrd "$run/initramfs.gz" \
 		-append "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		-virtfs "local,path=$run,mount_tag=kernoout,security_model=none,multidevs=remap" \
@@ -184,6 +205,11 @@ tally() {
 	elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		verdict="runner exited $rc"
 		f=1
+	elif [ -z "$line" ]; then
+		# --cmd: the command is one test.
+		verdict="command exited $rc"
+		p=1
+		f=0
 	else
 		verdict="runner exited $rc"
 	fi

@@ -7,8 +7,9 @@
 #
 #     fetch_kernel.sh SUITE CACHE_DIR
 #
-# Prints the extracted package's root directory (holding boot/vmlinuz-KVER
-# and lib/modules/KVER) on stdout. The archive is the one the system's own
+# Prints the extracted packages' root directory (holding lib/modules/KVER
+# with its modules.dep, and the kernel as boot/vmlinuz-KVER or, in newer
+# releases, lib/modules/KVER/vmlinuz) on stdout. The archive is the one the system's own
 # sources name for Debian (or KERNO_VMTEST_MIRROR), with Debian's keyring.
 set -euo pipefail
 
@@ -55,7 +56,7 @@ apt_private() {
 }
 
 fetch() {
-	local mirror image deb debs
+	local mirror image deb parts kver
 	mirror=${KERNO_VMTEST_MIRROR:-$(system_mirror)}
 	[ -n "$mirror" ] || die "no Debian archive in the system's apt sources: set KERNO_VMTEST_MIRROR"
 	mkdir -p "$dir/lists/partial" "$dir/apt-cache/archives/partial" "$dir/debs"
@@ -69,21 +70,35 @@ fetch() {
 	image=$(apt_private apt-cache depends linux-image-amd64 |
 		awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
 	[ -n "$image" ] || die "$suite: linux-image-amd64 names no kernel package"
-	echo "fetch_kernel.sh: $suite: downloading $image" >&2
-	(cd "$dir/debs" && apt_private apt-get download "$image" >&2) || die "$suite: apt-get download $image failed"
-	debs=("$dir/debs/${image}"_*.deb)
-	deb=${debs[0]}
+	# Newer releases split the kernel into linux-binary-* and linux-modules-*.
+	mapfile -t parts < <(echo "$image"
+		apt_private apt-cache depends "$image" |
+			awk '$1 == "Depends:" && $2 ~ /^linux-(binary|modules)-[0-9]/ { print $2 }')
+	rm -f "$dir"/debs/*.deb
+	echo "fetch_kernel.sh: $suite: downloading ${parts[*]}" >&2
+	(cd "$dir/debs" && apt_private apt-get download "${parts[@]}" >&2) ||
+		die "$suite: apt-get download ${parts[*]} failed"
 	rm -rf "$dir/root.tmp"
-	dpkg-deb -x "$deb" "$dir/root.tmp"
+	for deb in "$dir"/debs/*.deb; do
+		dpkg-deb -x "$deb" "$dir/root.tmp"
+	done
+	# Newer packages install under usr/lib only (merged /usr).
+	if [ ! -e "$dir/root.tmp/lib" ]; then
+		ln -s usr/lib "$dir/root.tmp/lib"
+	fi
+	# modules.dep, which the package leaves to its postinst, for modprobe.
+	kver=$(basename "$(find "$dir/root.tmp/lib/modules/" -mindepth 1 -maxdepth 1 | head -n 1)")
+	busybox depmod -b "$dir/root.tmp" "$kver" || die "$suite: depmod $kver failed"
 	rm -rf "$dir/root"
 	mv "$dir/root.tmp" "$dir/root"
 	rm -rf "$dir/lists" "$dir/apt-cache"
+	echo "$kver" >"$dir/kver"
 }
 
 mkdir -p "$2"
 exec 9>"$2/$suite.lock"
 flock 9
-if ! ls "$dir"/root/boot/vmlinuz-* >/dev/null 2>&1; then
+if [ ! -s "$dir/kver" ] || [ ! -d "$dir/root" ]; then
 	fetch
 fi
 echo "$dir/root"

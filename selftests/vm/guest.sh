@@ -5,6 +5,7 @@
 # OUT/rc, where the host reads them after the VM powers off.
 #
 #     guest.sh OUT KERNO [runner.py arguments...]
+#     guest.sh OUT KERNO --cmd COMMAND   (runs COMMAND with bash instead)
 set -uo pipefail
 
 out=$1
@@ -20,7 +21,11 @@ echo "kerno-vm: guest ready at $(cut -d' ' -f1 /proc/uptime) s of uptime"
 
 cd "$repo" || exit 1
 start=$(date +%s)
-/usr/bin/python3 selftests/host/runner.py --kerno "$kerno" "$@" 2>&1 | tee "$out/runner.log"
+if [ "${1:-}" = --cmd ]; then
+	KERNO=$kerno bash -c "$2" 2>&1 | tee "$out/runner.log"
+else
+	/usr/bin/python3 selftests/host/runner.py --kerno "$kerno" "$@" 2>&1 | tee "$out/runner.log"
+fi
 rc=${PIPESTATUS[0]}
 echo "kerno-vm: tests took $(($(date +%s) - start)) s"
 echo "$rc" >"$out/rc"
