@@ -5,12 +5,14 @@ import os
 import h2load
 import httpclient
 import otlp
+import scale
 from asserts import ASSERT_EQ, ASSERT_TRUE, ASSERT_WITHIN, log
 
 SERVER = "http.server.request.duration"
 CLIENT = "http.client.request.duration"
-# The Done-when criteria load each nginx location with 20000 requests.
-H2LOAD_N = 20000
+# The Done-when criteria load each nginx location with 20000 requests (a
+# share of them in the emulated VM: scale.py).
+H2LOAD_N = scale.requests(20000)
 NGINX_PATHS = (("/ok", 200), ("/missing", 404), ("/fail", 500))
 
 
@@ -74,13 +76,13 @@ def test_http1_status_counts_pipelined(ctx):
 def test_http1_fd_walk(ctx):
     """Without the socket hints (kernels before 6.3) sys_exit finds the
     socket from the fd: the same exact counts."""
-    _status_counts(ctx, pipeline=8, n=5000, agent_args=("--no-sock-hints",),
+    _status_counts(ctx, pipeline=8, n=scale.requests(5000), agent_args=("--no-sock-hints",),
                    hello={"hook": "tp_btf", "sock_hints": False})
 
 
 def test_http1_raw_tp(ctx):
     """The raw_tp flavour, for kernels without tp_btf: the same exact counts."""
-    _status_counts(ctx, pipeline=1, n=5000, agent_args=("--raw-tp",),
+    _status_counts(ctx, pipeline=1, n=scale.requests(5000), agent_args=("--raw-tp",),
                    hello={"hook": "raw_tp", "sock_hints": False})
 
 
@@ -161,7 +163,7 @@ def test_ignore_process(ctx):
     not at all, and its connections counted as ignored."""
     nginx = ctx.nginx()
     agent = ctx.agent(extra_args=("--ignore-process", "h2load"))
-    n, clients = 3000, 10
+    n, clients = scale.requests(3000), 10
     res = h2load.run(f"http://127.0.0.1:{nginx.port}/ok", n=n, clients=clients)
     agent.stop()
     points = agent.points()
