@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Kerno's build, tests and benchmark need on Debian bookworm,
 # and mounts tracefs and bpffs. Idempotent: apt runs only for missing packages.
+# The VM tests fetch their Debian kernels themselves, into a download cache
+# (selftests/vm/fetch_kernel.sh), without touching the system's apt sources.
 set -euo pipefail
 
 PACKAGES=(
@@ -8,6 +10,7 @@ PACKAGES=(
 	libcmocka-dev
 	make gcc pkg-config cppcheck clang-tidy clang-format
 	nginx-light nghttp2-client curl wrk python3 util-linux procps linux-perf
+	qemu-system-x86 busybox-static debian-archive-keyring
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -24,7 +24,8 @@
 # Ends with one line `N passed, N failed` over the kernels that count; exits
 # 0 only if each of them ran and passed.
 #
-# Environment: KERNO_VMTEST_CACHE (download cache, default
+# Environment: KERNO_VMTEST_KERNELS (default for --kernels: "bookworm
+# bullseye:xfail"; trixie and sid work too), KERNO_VMTEST_CACHE (download cache, default
 # /var/cache/kerno-vmtest), KERNO_VMTEST_TIMEOUT (seconds per kernel, default
 # 600), KERNO_VMTEST_MEM (guest memory, default 4G), KERNO_TEST_SCALE (share
 # of the host tests' request counts run in the guest, default 0.05),
@@ -46,7 +47,7 @@ VM_SKIP=(test_harness_ test_latency_percentiles)
 BOOT_MODULES=(virtio_pci 9pnet_virtio 9p overlay)
 
 kerno=$REPO/build/kerno
-kernels="bookworm bullseye:xfail"
+kernels=${KERNO_VMTEST_KERNELS:-bookworm bullseye:xfail}
 runner_args=()
 selected=0
 command=
