@@ -253,6 +253,7 @@ run_kernel() {
 	start=$(($(date +%s%N) / 1000000))
 	qemu_run "$kroot" "$kver" "$run" | relay "$kver" "$run" "$start" | tee "$run/console.log"
 	qemu_rc=${PIPESTATUS[0]}
+	rm -f "$run/initramfs.gz"
 	tally "$label" "$xfail" "$run" "$qemu_rc" $((($(date +%s%N) / 1000000 - start) / 1000))
 }
 

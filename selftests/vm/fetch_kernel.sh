@@ -91,7 +91,8 @@ fetch() {
 	busybox depmod -b "$dir/root.tmp" "$kver" || die "$suite: depmod $kver failed"
 	rm -rf "$dir/root"
 	mv "$dir/root.tmp" "$dir/root"
-	rm -rf "$dir/lists" "$dir/apt-cache"
+	# The extracted tree is the cache: the packages and lists can go.
+	rm -rf "$dir/lists" "$dir/apt-cache" "$dir/debs"
 	echo "$kver" >"$dir/kver"
 }
 
