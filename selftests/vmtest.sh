@@ -195,39 +195,36 @@ qemu_run() {
 		</dev/null 2>&1
 }
 
-# Counts the runner's summary of one kernel; echoes what happened.
+# Counts one kernel's result from the runner's summary line and the exit
+# status the guest left (none if it never got that far); echoes the verdict.
 tally() {
-	local label=$1 xfail=$2 run=$3 qemu_rc=$4 took=$5 line p=0 f=1 verdict
+	local label=$1 xfail=$2 run=$3 qemu_rc=$4 took=$5 line rc p=0 f=0 verdict boot="?"
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$run/runner.log" 2>/dev/null | tail -n 1)
 	if [ -n "$line" ]; then
 		p=${line%% passed*}
 		f=${line#*, }
 		f=${f%% failed*}
 	fi
-	local rc
 	rc=$(cat "$run/rc" 2>/dev/null || echo none)
 	if [ "$qemu_rc" -eq 124 ] || [ "$qemu_rc" -eq 137 ]; then
 		verdict="guest killed after ${TIMEOUT} s (KERNO_VMTEST_TIMEOUT)"
 	elif [ "$rc" = none ]; then
 		verdict="guest powered off without a result (qemu exit $qemu_rc)"
-	elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-		verdict="runner exited $rc"
-		f=1
 	elif [ -z "$line" ]; then
-		# --cmd: the command is one test.
-		verdict="command exited $rc"
-		p=1
-		f=0
+		verdict="command exited $rc" # --cmd: the command is one test
+		[ "$rc" -eq 0 ] && p=1
 	else
 		verdict="runner exited $rc"
 	fi
-	[ "$rc" = none ] && [ -z "$line" ] && f=1
-	local boot="?"
+	# Whatever the summary said, a run that did not end well failed.
+	if [ "$rc" != 0 ] || [ "$qemu_rc" -eq 124 ] || [ "$qemu_rc" -eq 137 ]; then
+		[ "$f" -eq 0 ] && f=1
+	fi
 	[ -f "$run/ready_ms" ] && boot=$(awk '{ printf "%.1f", $1 / 1000 }' "$run/ready_ms")
 	echo "vmtest: $label: boot ${boot} s, whole run ${took} s, $verdict: $p passed, $f failed" \
 		"$([ "$xfail" = 1 ] && echo '(expected to fail: not counted)')"
 	if [ "$xfail" = 1 ]; then
-		if [ "$rc" = 0 ]; then
+		if [ "$f" -eq 0 ]; then
 			echo "vmtest: $label passes now: drop its :xfail mark"
 		fi
 		return
