@@ -98,6 +98,13 @@ check_host() {
 		echo "vmtest.sh: $kerno does not exist: build it with make -j2" >&2
 		exit 2
 	fi
+	# The guest mounts fresh tmpfs there: it would not see these files.
+	case $kerno:$REPO in
+	/tmp/* | /run/* | *:/tmp/* | *:/run/*)
+		echo "vmtest.sh: the agent and the repository must lie outside /tmp and /run to be seen in the guest" >&2
+		exit 2
+		;;
+	esac
 }
 
 # Prints the .ko paths (relative to the modules dir) that MODULES need,
