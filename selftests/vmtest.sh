@@ -16,20 +16,24 @@
 # status in a second, writable 9p folder; a hung guest is killed after
 # KERNO_VMTEST_TIMEOUT seconds and fails the run.
 #
-# --cmd runs COMMAND (bash, in the repo, $KERNO the agent) in the guest
-# instead of the tests, e.g. --cmd '$KERNO verifier-report'.
-# -t/-x/-v go to runner.py in the guest; without -t every test runs but
-# those in VM_SKIP below. A kernel marked :xfail is run and
-# its failures shown, but not counted: the agent does not support it yet.
-# Ends with one line `N passed, N failed` over the kernels that count; exits
-# 0 only if each of them ran and passed.
+# QEMU runs with TCG (KVM hangs on the development machines), 2 CPUs.
 #
-# Environment: KERNO_VMTEST_KERNELS (default for --kernels: "bookworm
-# bullseye:xfail"; trixie and sid work too), KERNO_VMTEST_CACHE (download cache, default
-# /var/cache/kerno-vmtest), KERNO_VMTEST_TIMEOUT (seconds per kernel, default
-# 600), KERNO_VMTEST_MEM (guest memory, default 4G), KERNO_TEST_SCALE (share
-# of the host tests' request counts run in the guest, default 0.05),
-# KERNO_VMTEST_MIRROR (Debian archive, default the one the system's apt uses).
+# --cmd runs COMMAND (bash, in the repo, $KERNO the agent) in the guest
+# instead of the tests, e.g. --cmd '$KERNO verifier-report'. -t/-x/-v go to
+# runner.py in the guest; without -t every test runs but those in VM_SKIP
+# below. A kernel marked :xfail is run and its failures shown, but not
+# counted: the agent does not support it yet. Ends with one line
+# `N passed, N failed` over the kernels that count; exits 0 only if each of
+# them ran and passed.
+#
+# Environment:
+#   KERNO_VMTEST_KERNELS  default for --kernels ("bookworm bullseye:xfail";
+#                         trixie and sid work too)
+#   KERNO_VMTEST_CACHE    download cache (/var/cache/kerno-vmtest)
+#   KERNO_VMTEST_TIMEOUT  seconds per kernel before the guest is killed (600)
+#   KERNO_VMTEST_MEM      guest memory (4G)
+#   KERNO_TEST_SCALE      share of the host tests' requests run in the guest (0.05)
+#   KERNO_VMTEST_MIRROR   Debian archive (the one the system's apt uses)
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 2
