@@ -41,7 +41,7 @@ USER_HDRS := $(wildcard user/*.h)
 UNIT_SRCS := $(wildcard selftests/unit/test_*.c)
 UNIT_BINS := $(patsubst selftests/unit/%.c,$(OUT)/unit/%,$(UNIT_SRCS))
 
-.PHONY: all test unit-test host-test bench format lint clean verifier-report
+.PHONY: all test unit-test host-test vmtest bench format lint clean verifier-report
 .DELETE_ON_ERROR:
 
 all: $(OUT)/kerno
@@ -79,6 +79,11 @@ unit-test: $(UNIT_BINS)
 
 host-test: $(OUT)/kerno
 	selftests/host/runner.py --kerno $(OUT)/kerno
+
+# The BPF host tests inside Debian kernels under QEMU (selftests/vmtest.sh);
+# VMTEST_ARGS passes e.g. -t NAME or --kernels SUITE.
+vmtest: $(OUT)/kerno
+	selftests/vmtest.sh --kerno $(OUT)/kerno $(VMTEST_ARGS)
 
 # Per program and hook flavour: instructions the verifier processed on this kernel.
 verifier-report: build/kerno

@@ -2,8 +2,9 @@
 # Kerno's whole test suite (`make test`): builds the agent twice (ASan+UBSan
 # into build-san/, plain into build/), runs the unit tests against the
 # sanitizer build, make lint, a 20 s fuzzing smoke run of the HTTP/1.x parser, then the
-# host tests with the sanitizer-built agent.
-# Ends with one line `N passed, N failed` summing both suites.
+# host tests with the sanitizer-built agent, then the same BPF tests inside
+# Debian kernels under QEMU with the plain agent (selftests/vmtest.sh).
+# Ends with one line `N passed, N failed` summing all suites.
 # Installs nothing: run selftests/setup.sh first.
 set -uo pipefail
 
@@ -23,7 +24,7 @@ finish() {
 check_tools() {
 	local tool missing=()
 	for tool in clang bpftool make cc nginx h2load curl setpriv /usr/bin/python3 kubectl shellcheck \
-		debootstrap openssl; do
+		debootstrap openssl qemu-system-x86_64 busybox; do
 		command -v "$tool" >/dev/null || missing+=("$tool")
 	done
 	if [ "${#missing[@]}" -gt 0 ]; then
@@ -98,5 +99,9 @@ gate fuzz-smoke # the HTTP/1.x parser under libFuzzer for 20 s
 echo "== host tests against build-san/kerno (ASan+UBSan)"
 /usr/bin/python3 selftests/host/runner.py --kerno build-san/kerno "$@" 2>&1 | tee "$LOG_DIR/host.log"
 add_counts "$LOG_DIR/host.log" "${PIPESTATUS[0]}"
+
+echo "== VM tests: Debian kernels under QEMU (TCG) against build/kerno"
+selftests/vmtest.sh --kerno build/kerno "$@" 2>&1 | tee "$LOG_DIR/vm.log"
+add_counts "$LOG_DIR/vm.log" "${PIPESTATUS[0]}"
 
 finish

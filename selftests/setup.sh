@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Kerno's build, tests and benchmark need on Debian bookworm,
 # and mounts tracefs and bpffs. Idempotent: apt runs only for missing packages.
+# The VM tests fetch their Debian kernels themselves, into a download cache
+# (selftests/vm/fetch_kernel.sh), without touching the system's apt sources.
 set -euo pipefail
 
 PACKAGES=(
@@ -9,6 +11,7 @@ PACKAGES=(
 	make gcc pkg-config cppcheck clang-tidy clang-format
 	nginx-light nghttp2-client curl wrk python3 util-linux procps linux-perf
 	debootstrap shellcheck python3-yaml openssl
+	qemu-system-x86 busybox-static debian-archive-keyring
 )
 # The deploy tests render deploy/ with kubectl's kustomize. Debian's kubernetes-client (1.20,
 # kustomize v2) serves where no kubectl is installed; it conflicts with one that is.

@@ -5,7 +5,7 @@ Tests are functions named test_* in selftests/host/test_*.py taking one
 argument, the per-test context. They attach the real BPF programs through
 `kerno run` and drive servers and clients they start themselves on loopback.
 
-    runner.py [--kerno PATH] [-t NAME]... [-v] [--list]
+    runner.py [--kerno PATH] [-t NAME]... [-x NAME]... [-v] [--list]
 
 Prints `#N name: OK|FAIL` per test and ends with `N passed, N failed`; the
 exit code is 1 if any test failed (or none ran).
@@ -94,6 +94,8 @@ def main():
                         help="agent binary under test (default: build/kerno)")
     parser.add_argument("-t", dest="selectors", action="append", default=[],
                         help="run tests whose name contains NAME (repeatable)")
+    parser.add_argument("-x", dest="excluded", action="append", default=[],
+                        help="skip tests whose name contains NAME (repeatable)")
     parser.add_argument("-v", dest="verbose", action="store_true", help="verbose output")
     parser.add_argument("--list", action="store_true", help="list tests and exit")
     args = parser.parse_args()
@@ -101,6 +103,7 @@ def main():
     tests = discover()
     if args.selectors:
         tests = [(n, f) for n, f in tests if any(s in n for s in args.selectors)]
+    tests = [(n, f) for n, f in tests if not any(x in n for x in args.excluded)]
     if args.list:
         print("\n".join(n for n, _ in tests))
         return 0

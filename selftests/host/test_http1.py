@@ -7,12 +7,14 @@ import hooks
 import httpclient
 import syscalls
 import otlp
+import scale
 from asserts import ASSERT_EQ, ASSERT_TRUE, ASSERT_WITHIN, log
 
 SERVER = "http.server.request.duration"
 CLIENT = "http.client.request.duration"
-# The Done-when criteria load each nginx location with 20000 requests.
-H2LOAD_N = 20000
+# The Done-when criteria load each nginx location with 20000 requests (a
+# share of them in the emulated VM: scale.py).
+H2LOAD_N = scale.requests(20000)
 NGINX_PATHS = (("/ok", 200), ("/missing", 404), ("/fail", 500))
 
 
@@ -83,7 +85,7 @@ def test_http1_status_counts_pipelined(ctx):
 def test_http1_sys_exit(ctx):
     """The sys_exit flavour (kernels before 6.3, without the sock_*_length
     tracepoints) finds the socket from the fd: the same exact counts."""
-    _status_counts(ctx, pipeline=8, n=5000, agent_args=("--hook", "sys_exit"),
+    _status_counts(ctx, pipeline=8, n=scale.requests(5000), agent_args=("--hook", "sys_exit"),
                    hello={"hook": "sys_exit"})
 
 
@@ -91,13 +93,13 @@ def test_http1_hook_fallback(ctx):
     """The best flavour of this kernel taken away (as on a kernel without it):
     the agent falls back to the next one, with the same exact counts."""
     avail = hooks.available(ctx.kerno)
-    _status_counts(ctx, pipeline=8, n=5000, agent_args=("--disable-hooks", avail[0]),
+    _status_counts(ctx, pipeline=8, n=scale.requests(5000), agent_args=("--disable-hooks", avail[0]),
                    hello={"hook": avail[1]})
 
 
 def test_http1_raw_tp(ctx):
     """The raw_tp flavour, for kernels without tp_btf: the same exact counts."""
-    _status_counts(ctx, pipeline=1, n=5000, agent_args=("--hook", "raw_tp"),
+    _status_counts(ctx, pipeline=1, n=scale.requests(5000), agent_args=("--hook", "raw_tp"),
                    hello={"hook": "raw_tp"})
 
 
@@ -216,7 +218,7 @@ def test_ignore_process(ctx):
     not at all, and its connections counted as ignored."""
     nginx = ctx.nginx()
     agent = ctx.agent(extra_args=("--ignore-process", "h2load"))
-    n, clients = 3000, 10
+    n, clients = scale.requests(3000), 10
     res = h2load.run(f"http://127.0.0.1:{nginx.port}/ok", n=n, clients=clients)
     agent.stop()
     points = agent.points()
