@@ -129,9 +129,15 @@ class Nginx:
             stop_group(self.proc)
         raise RuntimeError(f"nginx did not start; see {self.prefix}/error.log")
 
-    def worker_pids(self):
-        with open(f"/proc/{self.master_pid}/task/{self.master_pid}/children") as f:
-            return [int(p) for p in f.read().split()]
+    def worker_pids(self, timeout=10):
+        """The workers' pids, once the master has started them (slow under emulation)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with open(f"/proc/{self.master_pid}/task/{self.master_pid}/children") as f:
+                pids = [int(p) for p in f.read().split()]
+            if pids or time.monotonic() > deadline:
+                return pids
+            time.sleep(0.05)
 
 
 def _rmtree(path):
