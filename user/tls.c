@@ -418,3 +418,37 @@ void tls_close(struct tls_conn *t)
 	close(t->fd);
 	free(t);
 }
+
+int tls_tcp_connect(const char *host, const char *port, int timeout_ms, char *err, size_t errlen)
+{
+	return tcp_connect(host, port, now_ms() + timeout_ms, err, errlen);
+}
+
+struct tls_conn *tls_connect_fd(struct tls_client *c, int fd, const char *host, const char *port,
+				int timeout_ms, char *err, size_t errlen)
+{
+	long long deadline = now_ms() + timeout_ms;
+	struct tls_conn *t = calloc(1, sizeof(*t));
+
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		close(fd);
+		return NULL;
+	}
+	snprintf(t->peer, sizeof(t->peer), "%s:%s", host, port);
+	t->fd = fd;
+	t->ssl = SSL_new(c->ctx);
+	if (!t->ssl || !SSL_set_fd(t->ssl, t->fd) || set_peer_name(t->ssl, host)) {
+		snprintf(err, errlen, "%s: TLS setup: %s", t->peer, ssl_reason("out of memory"));
+		goto fail;
+	}
+	if (handshake(t, deadline, err, errlen))
+		goto fail;
+	return t;
+fail:
+	if (t->ssl)
+		SSL_free(t->ssl);
+	close(t->fd);
+	free(t);
+	return NULL;
+}

@@ -50,6 +50,22 @@ void tls_client_free(struct tls_client *c);
 struct tls_conn *tls_connect(struct tls_client *c, const char *host, const char *port,
 			     int timeout_ms, char *err, size_t errlen);
 
+/*
+ * A connected non-blocking TCP socket to host:port (every address in
+ * turn) within timeout_ms, or -1 with the reason in err. For a peer that
+ * is not TLS yet, such as an HTTP CONNECT proxy.
+ */
+int tls_tcp_connect(const char *host, const char *port, int timeout_ms, char *err, size_t errlen);
+
+/*
+ * tls_connect() over a socket already connected (through an HTTP CONNECT
+ * proxy): fd is owned by the result, or closed on failure. host and port
+ * are those of the TLS server, whose certificate is verified against host.
+ * ALPN is not read back (tls_alpn() returns "").
+ */
+struct tls_conn *tls_connect_fd(struct tls_client *c, int fd, const char *host, const char *port,
+				int timeout_ms, char *err, size_t errlen);
+
 /* The protocol the server chose by ALPN, or "" when none. */
 const char *tls_alpn(const struct tls_conn *t);
 
