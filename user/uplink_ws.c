@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -486,6 +487,12 @@ static void *delivery_thread(void *arg)
 {
 	struct uplink_ws *w = arg;
 	long long now, flush_deadline = 0, wait;
+	sigset_t pipe;
+
+	/* A write to a connection the server dropped must fail with EPIPE, not kill the agent. */
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
 
 	w->next_heartbeat = now_ms() + w->o.heartbeat_secs * 1000;
 	for (;;) {

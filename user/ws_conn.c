@@ -157,7 +157,10 @@ static void on_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_m
 		break;
 	case WSLAY_CONNECTION_CLOSE:
 		/* wslay has queued the answering close already. */
-		if (!c->error[0])
+		if (!c->error[0] && wslay_event_get_close_sent(ctx))
+			snprintf(c->error, sizeof(c->error), "close handshake complete (%u)",
+				 wslay_event_get_status_code_received(ctx));
+		else if (!c->error[0])
 			snprintf(c->error, sizeof(c->error), "the server closed with %u%s%.*s",
 				 wslay_event_get_status_code_received(ctx),
 				 arg->msg_length > 2 ? ": " : "",
