@@ -181,6 +181,9 @@ def test_uplink_ws_bad_accept_wrong_ca(ctx):
     server.kill()
     server.start(ca="other")
     agent.wait_log(r"certificate verify failed", 15, "the wrong CA")
+    deadline = time.monotonic() + 10
+    while len(agent.queued()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
     connects = [e for e in server.events(since_start=True) if e["ev"] == "connect"]
     ASSERT_EQ(connects, [], "WebSocket connections made to a server with the wrong CA")
     queued = agent.queued()

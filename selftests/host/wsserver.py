@@ -218,10 +218,11 @@ class RawServer:
             msg = ack(self.store.last.get(stream, 0)).encode()
             writer.write(bytes([0x81, len(msg)]) + msg)
         await writer.drain()
-        await self.read_until_eof(reader, stream)
+        await self.read_until_eof(reader, writer)
         writer.close()
 
-    async def read_until_eof(self, reader, stream):
+    async def read_until_eof(self, reader, writer):
+        """Takes envelopes (never acked) and answers pings, but not the close."""
         after = 0
         loop = asyncio.get_running_loop()
         close_at = None
@@ -231,6 +232,8 @@ class RawServer:
                 after += 1
                 if opcode == OP_TEXT:
                     self.store.event(ev="unacked", seq=json.loads(data)["seq"], masked=masked)
+                elif opcode == 0x9:
+                    writer.write(bytes([0x8A, len(data)]) + data)
                 elif opcode == OP_CLOSE:
                     close_at = loop.time()
                     code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else None
