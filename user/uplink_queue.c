@@ -156,7 +156,8 @@ static int scan(struct uplink_queue *q)
 			q->last_seq = seq;
 	}
 	closedir(d);
-	qsort(q->ents + q->head, q->tail - q->head, sizeof(*q->ents), cmp_ent);
+	if (q->tail > q->head)
+		qsort(q->ents + q->head, q->tail - q->head, sizeof(*q->ents), cmp_ent);
 	return err;
 }
 

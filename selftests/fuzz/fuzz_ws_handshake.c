@@ -32,8 +32,10 @@ static void check_head(const char *buf, size_t len)
 		return;
 	assert(h.status >= 100 && h.status <= 999);
 	for (i = 0; i < h.n_fields; i++) {
-		assert(h.fields[i].name >= buf && h.fields[i].name + h.fields[i].name_len <= buf + n);
-		assert(h.fields[i].value >= buf && h.fields[i].value + h.fields[i].value_len <= buf + n);
+		assert(h.fields[i].name >= buf &&
+		       h.fields[i].name + h.fields[i].name_len <= buf + n);
+		assert(h.fields[i].value >= buf &&
+		       h.fields[i].value + h.fields[i].value_len <= buf + n);
 		http_field_has_token(&h.fields[i], "upgrade");
 	}
 }
