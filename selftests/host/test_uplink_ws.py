@@ -10,7 +10,7 @@ import os
 import signal
 import time
 
-from asserts import ASSERT_EQ, ASSERT_GE, ASSERT_GT, ASSERT_TRUE, FATAL, log
+from asserts import ASSERT_EQ, ASSERT_GE, ASSERT_GT, ASSERT_TRUE, Fatal, log
 from uplinkws import (ConnectProxy, CloudAgent, CloudAgentPending, Load, Pki, WsServer,
                       agent_sockets, seqs_of)
 
@@ -143,8 +143,12 @@ def test_uplink_ws_protocol_cases(ctx):
     server.kill()
     for mode, code, logged in PROTOCOL_CASES:
         server.start(mode)
-        closed = server.wait_event(lambda e: e["ev"] == "closed" and e["n"] == 1, 15,
-                                   f"{mode}: end of the first connection")
+        try:
+            closed = server.wait_event(lambda e: e["ev"] == "closed" and e["n"] == 1, 15,
+                                       f"{mode}: end of the first connection")
+        except Fatal:
+            print(f"    agent stderr:\n{agent.stderr_tail(30)}", flush=True)
+            raise
         ASSERT_EQ(closed["code"], code, f"{mode}: the agent's close code")
         agent.wait_log(logged, 5, f"{mode}: the reason")
         server.wait_event(lambda e: e["ev"] == "envelope" and e.get("seq", 0) > 0, 15,

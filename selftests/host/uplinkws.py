@@ -135,8 +135,9 @@ class WsServer:
                 if pred(ev):
                     return ev
             time.sleep(0.05)
-        FATAL(f"no {what} within {timeout}s; events since start: "
-              f"{self.events(since_start=True)[-8:]}")
+        evs = self.events()
+        FATAL(f"no {what} within {timeout}s; {len(evs)} events, mark {self.events_mark}, "
+              f"last ones: {evs[-12:]}")
         return None
 
     def received(self):
