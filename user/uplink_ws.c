@@ -323,18 +323,23 @@ static int connect_once(struct uplink_ws *w)
 	return 0;
 }
 
-/* Full jitter: uniform in [0, min(cap, base * 2^attempt)). */
-static long long backoff_ms(unsigned int attempt)
+long long uplink_ws_backoff_ms(unsigned int attempt, uint32_t r)
 {
 	long long top = BACKOFF_BASE_MS;
-	uint32_t r = 0;
 
 	while (attempt-- > 1 && top < BACKOFF_CAP_MS)
 		top *= 2;
 	if (top > BACKOFF_CAP_MS)
 		top = BACKOFF_CAP_MS;
-	RAND_bytes((uint8_t *)&r, sizeof(r));
 	return (long long)((double)r / 4294967296.0 * top);
+}
+
+static long long backoff_ms(unsigned int attempt)
+{
+	uint32_t r = 0;
+
+	RAND_bytes((uint8_t *)&r, sizeof(r));
+	return uplink_ws_backoff_ms(attempt, r);
 }
 
 static void drain_wake(struct uplink_ws *w)

@@ -13,6 +13,7 @@
 #define KERNO_UPLINK_WS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 #include <jansson.h>
 
@@ -52,6 +53,13 @@ int uplink_ws_send(struct uplink_ws *w, const char *type, json_t *data, time_t n
 
 /* The sequence number of the last envelope queued. */
 unsigned long long uplink_ws_last_seq(struct uplink_ws *w);
+
+/*
+ * The reconnect delay after the attempt-th failure in a row (1 for the
+ * first), full jitter: r (uniform over 32 bits) scaled into
+ * [0, min(60 s, 1 s * 2^(attempt-1))).
+ */
+long long uplink_ws_backoff_ms(unsigned int attempt, uint32_t r);
 
 /* Wait up to flush_secs for outstanding acknowledgements, close, stop the thread, free. */
 void uplink_ws_close(struct uplink_ws *w);

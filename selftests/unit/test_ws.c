@@ -17,6 +17,7 @@
 
 #include "http_head.h"
 #include "uplink_queue.h"
+#include "uplink_ws.h"
 #include "ws_client.h"
 #include "ws_conn.h"
 #include "ws_deflate.h"
@@ -385,6 +386,19 @@ static void test_queue(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+static void test_backoff(void **state)
+{
+	/* First retry within 1 s; doubling; capped at 60 s; the whole range reachable. */
+	assert_int_equal(uplink_ws_backoff_ms(1, 0), 0);
+	assert_int_equal(uplink_ws_backoff_ms(1, UINT32_MAX), 999);
+	assert_int_equal(uplink_ws_backoff_ms(2, UINT32_MAX), 1999);
+	assert_int_equal(uplink_ws_backoff_ms(3, 1U << 31), 2000);
+	assert_int_equal(uplink_ws_backoff_ms(6, UINT32_MAX), 31999);
+	assert_int_equal(uplink_ws_backoff_ms(7, UINT32_MAX), 59999);
+	assert_int_equal(uplink_ws_backoff_ms(1000, UINT32_MAX), 59999);
+	assert_int_equal(uplink_ws_backoff_ms(1000, 1U << 31), 30000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -396,6 +410,7 @@ int main(void)
 		cmocka_unit_test(test_http_head),
 		cmocka_unit_test(test_url_and_proxy),
 		cmocka_unit_test(test_queue),
+		cmocka_unit_test(test_backoff),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
