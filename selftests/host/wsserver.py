@@ -122,10 +122,11 @@ class Server:
 
     async def handler(self, ws, path):
         self.connections += 1
-        scripted = self.connections == 1
+        n = self.connections  # this connection's number: others may start meanwhile
+        scripted = n == 1
         stream = ws.request_headers.get("Kerno-Stream", "")
         last = self.store.last.get(stream, 0)
-        self.store.event(ev="connect", n=self.connections, stream=stream, resume=last,
+        self.store.event(ev="connect", n=n, stream=stream, resume=last,
                          extensions=ws.response_headers.get("Sec-WebSocket-Extensions", ""),
                          client_extensions=ws.request_headers.get("Sec-WebSocket-Extensions", ""),
                          subprotocol=ws.subprotocol, peer=list(ws.remote_address[:2]))
@@ -145,7 +146,7 @@ class Server:
         except websockets.ConnectionClosed:
             pass
         await ws.wait_closed()
-        self.store.event(ev="closed", n=self.connections, code=ws.close_code,
+        self.store.event(ev="closed", n=n, code=ws.close_code,
                          reason=ws.close_reason)
 
     async def process_request(self, path, headers):
