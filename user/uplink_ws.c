@@ -49,6 +49,7 @@ struct uplink_ws {
 	unsigned long long reconnects, connections;
 	unsigned int attempt; /* failed connections in a row */
 	long long rx_ms, ping_ms, resume_deadline, close_deadline, next_heartbeat, started_ms;
+	long long flush_deadline; /* once stopping: when to give up on acknowledgements */
 };
 
 static long long now_ms(void)
@@ -297,6 +298,10 @@ static int connect_once(struct uplink_ws *w)
 	int ret = 0;
 
 	co.stream = uplink_queue_stream(w->q);
+	/* Stopping: a connection attempt may not outlast the flush time. */
+	if (w->flush_deadline && w->flush_deadline - now_ms() < co.timeout_ms)
+		co.timeout_ms = w->flush_deadline > now_ms() ? (int)(w->flush_deadline - now_ms()) :
+							       0;
 	if (w->o.token_file)
 		ret = read_token(w->o.token_file, &token, err, sizeof(err));
 	co.token = token;
@@ -491,7 +496,7 @@ static bool flushed(struct uplink_ws *w, long long flush_deadline)
 static void *delivery_thread(void *arg)
 {
 	struct uplink_ws *w = arg;
-	long long now, flush_deadline = 0, wait;
+	long long now, wait;
 	sigset_t pipe;
 
 	/* A write to a connection the server dropped must fail with EPIPE, not kill the agent. */
@@ -502,13 +507,13 @@ static void *delivery_thread(void *arg)
 	w->next_heartbeat = now_ms() + w->o.heartbeat_secs * 1000;
 	for (;;) {
 		now = now_ms();
-		if (!flush_deadline && stopping(w))
-			flush_deadline = now + w->o.flush_secs * 1000;
+		if (!w->flush_deadline && stopping(w))
+			w->flush_deadline = now + w->o.flush_secs * 1000;
 		if (now >= w->next_heartbeat) {
 			heartbeat(w, now);
 			w->next_heartbeat = now + w->o.heartbeat_secs * 1000;
 		}
-		if (flush_deadline && flushed(w, flush_deadline)) {
+		if (w->flush_deadline && flushed(w, w->flush_deadline)) {
 			if (!w->c)
 				break;
 			start_close(w, 1001, "agent stopping");
@@ -519,10 +524,10 @@ static void *delivery_thread(void *arg)
 		}
 		if (w->attempt) {
 			wait = backoff_ms(w->attempt);
-			if (flush_deadline && now + wait > flush_deadline)
-				wait = flush_deadline - now;
+			if (w->flush_deadline && now + wait > w->flush_deadline)
+				wait = w->flush_deadline - now;
 			nap(w, wait);
-			if (flush_deadline && now_ms() >= flush_deadline)
+			if (w->flush_deadline && now_ms() >= w->flush_deadline)
 				continue;
 		}
 		if (connect_once(w) == 0)

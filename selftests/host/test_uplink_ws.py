@@ -7,10 +7,12 @@ server does (crash, misbehave, stall) in between."""
 
 import glob
 import os
-import signal
+import subprocess
+import tempfile
 import time
 
 from asserts import ASSERT_EQ, ASSERT_GE, ASSERT_GT, ASSERT_TRUE, Fatal, log
+from test_agent import check_usage_error, run_cli
 from uplinkws import (ConnectProxy, CloudAgent, CloudAgentPending, Load, Pki, WsServer,
                       agent_sockets, seqs_of)
 
@@ -330,3 +332,52 @@ def test_uplink_ws_server_killed(ctx):
           f"{len(env)} envelopes ({metrics} metrics), "
           f"{sum(e['bytes'] for e in server.events() if e['ev'] == 'envelope')} bytes, "
           f"kill-to-delivery {', '.join(f'{d:.1f}s' for d in downtime)}", flush=True)
+
+
+def test_uplink_ws_bad_options(ctx):
+    """A bad cloud option is a one-line message and exit code 2, before anything loads."""
+    _no_proxy_env(ctx)
+    pki = Pki(ctx.cleanup)
+    data = tempfile.mkdtemp(prefix="kerno-test-")
+    ctx.cleanup.callback(subprocess.run, ["rm", "-rf", "--", data], check=False)
+    base = [ctx.kerno, "run", "--data-dir", data, "--duration", "1"]
+    empty = os.path.join(data, "empty-token")
+    open(empty, "w").close()
+    cases = (
+        (["--cloud-url", "ws://127.0.0.1:9/"], r"must start with wss://"),
+        (["--cloud-url", "wss://user@127.0.0.1/"], r"expected wss://HOST"),
+        (["--cloud-url", "wss://127.0.0.1/", "--cloud-token-file", "/nonexistent/token"],
+         r"cannot read --cloud-token-file /nonexistent/token"),
+        (["--cloud-url", "wss://127.0.0.1/", "--cloud-token-file", empty],
+         r"expected one token"),
+        (["--cloud-url", "wss://127.0.0.1/", "--cloud-ca-file", "/nonexistent/ca.pem"],
+         r"/nonexistent/ca.pem"),
+        (["--cloud-url", "wss://127.0.0.1/", "--cloud-ca-file", pki.path("good-ca.pem"),
+          "--cloud-queue-bytes", "10"], r"out of range"),
+    )
+    for args, mention in cases:
+        res = run_cli(base + args)
+        check_usage_error(res, " ".join(args), mention)
+    ASSERT_EQ(glob.glob(os.path.join(data, "uplink", "queue", "*.env")), [],
+              "nothing queued by refused runs")
+
+
+def test_uplink_ws_unreachable_stop(ctx):
+    """With the cloud unreachable the agent still stops within --cloud-flush-timeout,
+    keeping what it queued."""
+    _no_proxy_env(ctx)
+    pki = Pki(ctx.cleanup)
+    server = WsServer(ctx.cleanup, pki)
+    server.start()
+    server.kill()  # its port is now closed: connections are refused
+    agent = CloudAgentPending(ctx.kerno, ctx.cleanup, server,
+                              extra=["--cloud-flush-timeout", "2"])
+    time.sleep(2)
+    start = time.monotonic()
+    agent.stop()
+    took = time.monotonic() - start
+    ASSERT_TRUE(took < 4, "stop time with the cloud unreachable (flush timeout 2 s)",
+                f"{took:.1f}s")
+    ASSERT_GE(len(agent.queued()), 3, "envelopes kept for the next run")
+    ASSERT_TRUE("cannot connect: 127.0.0.1:" in agent.stderr(), "the agent says why",
+                agent.stderr_tail(3))
