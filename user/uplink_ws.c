@@ -587,13 +587,17 @@ static int start(struct uplink_ws *w, char *err, size_t errlen)
 	if (ret)
 		return ret;
 	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (w->wake_fd < 0)
-		return snprintf(err, errlen, "eventfd: %s", strerror(errno)), -errno;
+	if (w->wake_fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "eventfd: %s", strerror(-ret));
+		return ret;
+	}
 	w->started_ms = now_ms();
 	ret = pthread_create(&w->thread, NULL, delivery_thread, w);
-	if (ret)
-		return snprintf(err, errlen, "cannot start the uplink thread: %s", strerror(ret)),
-		       -ret;
+	if (ret) {
+		snprintf(err, errlen, "cannot start the uplink thread: %s", strerror(ret));
+		return -ret;
+	}
 	w->started = true;
 	return 0;
 }
@@ -603,8 +607,10 @@ int uplink_ws_open(const struct uplink_ws_opts *o, struct uplink_ws **out, char 
 	struct uplink_ws *w = calloc(1, sizeof(*w));
 	int ret = -ENOMEM;
 
-	if (!w)
-		return snprintf(err, errlen, "out of memory"), -ENOMEM;
+	if (!w) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	w->o = *o;
 	w->wake_fd = -1;
 	pthread_mutex_init(&w->lock, NULL);

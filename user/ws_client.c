@@ -2,6 +2,7 @@
 /* Opening a WebSocket to the cloud: see ws_client.h. */
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,18 @@ struct ws_client {
 	char pre[HTTP_HEAD_MAX_BYTES];
 	size_t pre_off, pre_len;
 };
+
+/* Say why in err and return code: one line per failure, as callers log it. */
+__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int code,
+						      const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized) */
+	va_end(ap);
+	return code;
+}
 
 static long long now_ms(void)
 {
@@ -319,25 +332,24 @@ static int upgrade(struct ws_client *c, const struct ws_client_opts *o,
 	snprintf(host, sizeof(host), o->url->ipv6 ? "[%s]" : "%s", o->url->host);
 	rq.host = host;
 	if (ws_key_new(key))
-		return snprintf(err, errlen, "no random bytes for the key"), -EIO;
+		return fail(err, errlen, -EIO, "no random bytes for the key");
 	n = ws_request_build(&rq, key, req, sizeof(req));
 	if (n < 0)
-		return snprintf(err, errlen, "cannot build the upgrade request: %s", strerror(-n)),
-		       n;
+		return fail(err, errlen, n, "cannot build the upgrade request: %s", strerror(-n));
 	r = tls_write_all(c->tls, req, n, left_ms(deadline));
 	if (r)
-		return snprintf(err, errlen, "sending the upgrade request: %s", tls_error(c->tls)),
-		       (int)r;
+		return fail(err, errlen, (int)r, "sending the upgrade request: %s",
+			    tls_error(c->tls));
 	while (!head) {
 		if (c->pre_len == sizeof(c->pre))
-			return snprintf(err, errlen, "handshake refused: answer head too long"),
-			       -EPROTO;
+			return fail(err, errlen, -EPROTO,
+				    "handshake refused: answer head too long");
 		r = tls_read(c->tls, c->pre + c->pre_len, sizeof(c->pre) - c->pre_len,
 			     left_ms(deadline));
 		if (r <= 0)
-			return snprintf(err, errlen, "no answer to the upgrade request: %s",
-					r == 0 ? "connection closed" : tls_error(c->tls)),
-			       r ? (int)r : -ECONNRESET;
+			return fail(err, errlen, r ? (int)r : -ECONNRESET,
+				    "no answer to the upgrade request: %s",
+				    r == 0 ? "connection closed" : tls_error(c->tls));
 		c->pre_len += r;
 		head = ws_answer_check(c->pre, c->pre_len, key, o->deflate, dp, err, errlen);
 	}
@@ -360,7 +372,7 @@ int ws_client_connect(const struct ws_client_opts *o, struct ws_client **out, ch
 	int fd, ret;
 
 	if (!c)
-		return snprintf(err, errlen, "out of memory"), -ENOMEM;
+		return fail(err, errlen, -ENOMEM, "out of memory");
 	ret = ws_proxy_for(o->url->host, &proxy, err, errlen);
 	if (ret < 0)
 		goto fail;
