@@ -23,6 +23,7 @@
 #define BACKOFF_BASE_MS 1000
 #define BACKOFF_CAP_MS 60000
 #define WINDOW_ENVELOPES 64 /* sent and not yet acknowledged, at most */
+#define WINDOW_BYTES (1 << 20) /* queued in memory for the socket, at most (plus one envelope) */
 #define MAX_SERVER_MESSAGE 65536
 #define HEARTBEAT_RESERVE 65536 /* bytes over the queue bound heartbeats may use */
 #define MAX_TOKEN_BYTES 8192
@@ -377,6 +378,8 @@ static void send_ready(struct uplink_ws *w)
 		uplink_queue_stats(w->q, &s);
 		if (s.envelopes && w->next_seq > s.first_seq + WINDOW_ENVELOPES)
 			break;
+		if (ws_conn_queued_bytes(ws_client_conn(w->c)) > WINDOW_BYTES)
+			break; /* the socket is slow: memory stays bounded */
 		ret = uplink_queue_get(w->q, w->next_seq, &got, &text, &len);
 		if (ret == -ENOENT)
 			break;

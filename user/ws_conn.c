@@ -274,6 +274,11 @@ int ws_conn_send_text(struct ws_conn *c, const void *text, size_t len)
 	return ret ? -EPIPE : 0;
 }
 
+size_t ws_conn_queued_bytes(const struct ws_conn *c)
+{
+	return wslay_event_get_queued_msg_length(c->ctx);
+}
+
 int ws_conn_ping(struct ws_conn *c, const void *payload, size_t len)
 {
 	struct wslay_event_msg msg = { .opcode = WSLAY_PING, .msg = payload, .msg_length = len };

@@ -60,6 +60,9 @@ bool ws_conn_want_write(const struct ws_conn *c);
 /* Queue one text message (compressed when negotiated). 0, -ENOMEM, -EPIPE once closing. */
 int ws_conn_send_text(struct ws_conn *c, const void *text, size_t len);
 
+/* Bytes of messages queued and not yet handed to the socket. */
+size_t ws_conn_queued_bytes(const struct ws_conn *c);
+
 /* Queue a ping carrying `payload` (at most 125 bytes). */
 int ws_conn_ping(struct ws_conn *c, const void *payload, size_t len);
 
