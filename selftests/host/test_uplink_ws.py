@@ -11,10 +11,13 @@ import subprocess
 import tempfile
 import time
 
+import httpclient
 from asserts import ASSERT_EQ, ASSERT_GE, ASSERT_GT, ASSERT_TRUE, Fatal, log
 from test_agent import check_usage_error, run_cli
 from uplinkws import (ConnectProxy, CloudAgent, CloudAgentPending, Load, Pki, WsServer,
                       agent_sockets, seqs_of)
+
+CANARY = "kErNoCaNaRy-7f3a9c1e"
 
 # The main case runs 5 minutes; the suite runs it shorter.
 KILL_RUN_S = int(os.environ.get("KERNO_UPLINK_KILL_SECS", "60"))
@@ -65,6 +68,13 @@ def test_uplink_ws_delivery(ctx):
     server.wait_event(lambda e: e["ev"] == "envelope" and e["type"] == "hello", 20, "hello")
     nginx = ctx.nginx()
     load = Load(ctx.cleanup, nginx.port)
+    # A canary in every place a secret could hide in a request: query, headers, cookie, body.
+    with httpclient.Client(nginx.port) as c:
+        for i in range(20):
+            c.request("POST", f"/users/{i}?api_key={CANARY}&q={CANARY}",
+                      headers=[("Authorization", f"Bearer {CANARY}"), ("Cookie", f"s={CANARY}"),
+                               ("X-Api-Key", CANARY)],
+                      body=f"password={CANARY}".encode())
     time.sleep(4)
     peers, listening = agent_sockets(agent.pid)
     ASSERT_EQ(peers, [f"127.0.0.1:{server.port}"], "the agent's TCP connections: one, to the cloud")
@@ -92,6 +102,13 @@ def test_uplink_ws_delivery(ctx):
     ASSERT_EQ(agent.queued(), [], "queue after a clean stop")
     ASSERT_EQ(glob.glob(os.path.join(agent.cloud_dir, "uplink", "*.ndjson")), [],
               "ndjson files with the cloud sink")
+    with open(server.log_path) as f:
+        received = f.read()
+    # Only the canary requests are POSTs: seeing one proves they were measured and sent.
+    ASSERT_TRUE('{"stringValue": "POST"}' in received and "/users/{id}" in received,
+                "the canary requests were measured (POST /users/{id})",
+                "no POST on /users/{id} in what the server received")
+    ASSERT_EQ(received.count(CANARY[:12]), 0, "canary bytes in what the cloud received")
 
 
 def test_uplink_ws_deflate_variants(ctx):
