@@ -409,18 +409,19 @@ static void check_timers(struct uplink_ws *w, long long now)
 {
 	long long ping = w->o.ping_secs * 1000;
 
-	if (w->closing && ws_conn_close_done(ws_client_conn(w->c))) {
+	if (w->failed && !ws_conn_want_write(ws_client_conn(w->c))) {
+		/* Failed (RFC 6455 7.1.7): the close frame is out, nothing more is read. */
+		drop_conn(w, "failed by this agent, close frame sent");
+	} else if (w->closing && ws_conn_close_done(ws_client_conn(w->c))) {
 		drop_conn(w, ws_conn_error(ws_client_conn(w->c))[0] ?
 				     ws_conn_error(ws_client_conn(w->c)) :
 				     "closed by this agent (close handshake complete)");
 	} else if (w->closing && now >= w->close_deadline) {
-		if (!w->failed)
-			say(w,
-			    "the server did not answer the close frame within %lld s: closing "
-			    "the TCP connection",
-			    w->o.close_secs);
-		drop_conn(w, w->failed ? ws_conn_error(ws_client_conn(w->c)) :
-					 "no close frame from the server");
+		say(w,
+		    "the server did not answer the close frame within %lld s: closing the TCP "
+		    "connection",
+		    w->o.close_secs);
+		drop_conn(w, "no close frame from the server");
 	} else if (!w->resumed && now >= w->resume_deadline) {
 		drop_conn(w, "the server sent no ack within 10 s of the handshake");
 	} else if (now - w->rx_ms >= 2 * ping) {
@@ -450,7 +451,7 @@ static void run_conn(struct uplink_ws *w, int timeout)
 	if (n > 0)
 		w->rx_ms = now_ms();
 	if (n == -EPROTO && !w->failed) {
-		/* Fail the connection: the close frame is queued; wait briefly for the answer. */
+		/* Fail the connection: the close frame is queued, sent below. */
 		say(w, "%s", ws_conn_error(conn));
 		w->failed = true;
 		w->closing = true;
