@@ -130,7 +130,6 @@ static int open_cloud(struct agent *a, char *err, size_t errlen)
 		.token_file = cfg->cloud_token_file,
 		.ca_file = cfg->cloud_ca_file,
 		.key_file = cfg->cloud_key_file,
-		.host = cfg->host_name,
 		.queue_bytes = cfg->cloud_queue_bytes,
 		.ping_secs = cfg->cloud_ping,
 		.heartbeat_secs = cfg->cloud_heartbeat,

@@ -554,7 +554,6 @@ static void free_opts(struct uplink_ws_opts *o)
 	free((char *)o->ca_file);
 	free((char *)o->queue_dir);
 	free((char *)o->key_file);
-	free((char *)o->host);
 }
 
 /* Everything that can be checked before the first connection, so bad options exit 2. */
@@ -619,7 +618,7 @@ int uplink_ws_open(const struct uplink_ws_opts *o, struct uplink_ws **out, char 
 	w->wake_fd = -1;
 	pthread_mutex_init(&w->lock, NULL);
 	if (dup_opt(&w->o.url) || dup_opt(&w->o.token_file) || dup_opt(&w->o.ca_file) ||
-	    dup_opt(&w->o.queue_dir) || dup_opt(&w->o.key_file) || dup_opt(&w->o.host)) {
+	    dup_opt(&w->o.queue_dir) || dup_opt(&w->o.key_file)) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}

@@ -23,7 +23,6 @@ struct uplink_ws_opts {
 	const char *ca_file; /* NULL: the system bundle */
 	const char *queue_dir;
 	const char *key_file; /* created 0600 when absent */
-	const char *host; /* host.name, for log lines */
 	unsigned long long queue_bytes;
 	long long ping_secs; /* ping after this long without a frame; dead after twice it */
 	long long heartbeat_secs;
