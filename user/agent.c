@@ -129,6 +129,26 @@ static int flush_interval(struct agent *a)
 	return ret;
 }
 
+static int open_cloud(struct agent *a, char *err, size_t errlen)
+{
+	const struct kerno_config *cfg = a->cfg;
+	struct uplink_ws_opts o = {
+		.url = cfg->cloud_url,
+		.token_file = cfg->cloud_token_file,
+		.ca_file = cfg->cloud_ca_file,
+		.key_file = cfg->cloud_key_file,
+		.queue_bytes = cfg->cloud_queue_bytes,
+		.ping_secs = cfg->cloud_ping,
+		.heartbeat_secs = cfg->cloud_heartbeat,
+		.close_secs = cfg->cloud_close_timeout,
+		.flush_secs = cfg->cloud_flush_timeout,
+		.deflate = cfg->cloud_deflate,
+		.verbose = cfg->verbose,
+	};
+
+	return uplink_open_cloud(cfg->data_dir, &o, &a->up, err, errlen);
+}
+
 static int start(struct agent *a, char *err, size_t errlen)
 {
 	const struct kerno_config *cfg = a->cfg;
@@ -149,12 +169,16 @@ static int start(struct agent *a, char *err, size_t errlen)
 			 strerror(errno));
 		return -errno;
 	}
-	ret = uplink_open(cfg->data_dir, cfg->host_name, &a->up);
-	if (ret) {
-		snprintf(err, errlen, "cannot open the uplink file under %s: %s", cfg->data_dir,
-			 strerror(-ret));
-		return ret;
+	if (cfg->cloud_url && *cfg->cloud_url) {
+		ret = open_cloud(a, err, errlen);
+	} else {
+		ret = uplink_open(cfg->data_dir, cfg->host_name, &a->up);
+		if (ret)
+			snprintf(err, errlen, "cannot open the uplink file under %s: %s",
+				 cfg->data_dir, strerror(-ret));
 	}
+	if (ret)
+		return ret;
 	a->names.cache = procinfo_cache_new(NULL, 0, 60);
 	if (!a->names.cache)
 		return -ENOMEM;

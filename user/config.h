@@ -52,6 +52,16 @@ struct kerno_config {
 	char *pin_dir;
 	char *ignore_process;
 	char *config;
+	char *cloud_url;
+	char *cloud_token_file;
+	char *cloud_ca_file;
+	char *cloud_key_file;
+	long long cloud_queue_bytes;
+	long long cloud_ping;
+	long long cloud_heartbeat;
+	long long cloud_close_timeout;
+	long long cloud_flush_timeout;
+	bool cloud_deflate;
 	long long refresh;
 	long long iterations;
 	char *hook;

@@ -9,11 +9,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "envelope.h"
 #include "uplink.h"
 
-#define ENVELOPE_VERSION 1
-
 struct uplink {
+	struct uplink_ws *ws; /* the cloud sink, when set; the rest is the local one */
 	int fd;
 	int yday; /* tm_yday and tm_year of the open file: its UTC day */
 	int year;
@@ -28,6 +28,45 @@ static int make_dir(const char *path)
 	if (mkdir(path, 0700) && errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+int uplink_open_cloud(const char *data_dir, const struct uplink_ws_opts *o, struct uplink **out,
+		      char *err, size_t errlen)
+{
+	struct uplink_ws_opts wo = *o;
+	char *queue = NULL, *key = NULL;
+	struct uplink *u = calloc(1, sizeof(*u));
+	int ret = -ENOMEM;
+
+	if (!u || asprintf(&u->dir, "%s/uplink", data_dir) < 0 ||
+	    asprintf(&queue, "%s/queue", u->dir) < 0 ||
+	    asprintf(&key, "%s/queue.key", u->dir) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	u->fd = -1;
+	ret = make_dir(data_dir);
+	if (!ret)
+		ret = make_dir(u->dir);
+	if (ret) {
+		snprintf(err, errlen, "cannot create %s: %s", u->dir, strerror(-ret));
+		goto out;
+	}
+	if (!wo.queue_dir || !*wo.queue_dir)
+		wo.queue_dir = queue;
+	if (!wo.key_file || !*wo.key_file)
+		wo.key_file = key;
+	ret = uplink_ws_open(&wo, &u->ws, err, errlen);
+	if (!ret) {
+		snprintf(u->path, sizeof(u->path), "%s", o->url);
+		*out = u;
+		u = NULL;
+	}
+out:
+	free(queue);
+	free(key);
+	uplink_close(u);
+	return ret;
 }
 
 /* Host names are safe in file names, but the --host-name option may say anything. */
@@ -107,37 +146,6 @@ fail:
 	return err;
 }
 
-/* The envelope as one line, newline included; NULL when out of memory. */
-static char *envelope_line(const char *type, unsigned long long seq, time_t now, json_t *data,
-			   size_t *len)
-{
-	char ts[32], *text, *line;
-	struct tm tm;
-	json_t *env;
-
-	gmtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	/* Built in the documented key order, which jansson keeps. */
-	env = json_pack("{s:i, s:s, s:I, s:s, s:O}", "v", ENVELOPE_VERSION, "type", type, "seq",
-			(json_int_t)seq, "ts", ts, "data", data);
-	if (!env)
-		return NULL;
-	/* 15 digits: bounds such as 1.024e-6 print as written, not 1.0240000000000001e-6. */
-	text = json_dumps(env, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
-	json_decref(env);
-	if (!text)
-		return NULL;
-	*len = strlen(text);
-	line = realloc(text, *len + 2);
-	if (!line) {
-		free(text);
-		return NULL;
-	}
-	line[(*len)++] = '\n';
-	line[*len] = '\0';
-	return line;
-}
-
 /*
  * Normally one write(2). A short one (disk full, file size limit) is
  * continued to learn why it stopped, and on failure the file is cut back
@@ -175,6 +183,8 @@ int uplink_send_at(struct uplink *u, const char *type, json_t *data, time_t now)
 
 	if (!data || !type)
 		return -EINVAL;
+	if (u->ws)
+		return uplink_ws_send(u->ws, type, data, now);
 	err = open_day(u, now);
 	if (err)
 		return err;
@@ -195,6 +205,8 @@ int uplink_send(struct uplink *u, const char *type, json_t *data)
 
 unsigned long long uplink_last_seq(const struct uplink *u)
 {
+	if (u->ws)
+		return uplink_ws_last_seq(u->ws);
 	return u->seq;
 }
 
@@ -207,6 +219,7 @@ void uplink_close(struct uplink *u)
 {
 	if (!u)
 		return;
+	uplink_ws_close(u->ws);
 	if (u->fd >= 0)
 		close(u->fd);
 	free(u->dir);
