@@ -301,7 +301,11 @@ def test_uplink_ws_queue_overflow(ctx):
     server.kill()  # nothing is acknowledged: the queue fills
     time.sleep(5)
     server.start()
-    time.sleep(3)
+    # Reconnecting backs off with jitter: wait for three heartbeats, not a fixed time.
+    deadline = time.monotonic() + 30
+    while (sum(e["type"] == "heartbeat" for e in server.received()) < 3
+           and time.monotonic() < deadline):
+        time.sleep(0.5)
     load.stop()
     agent.stop()
     check_in_order(server, agent_last_seq(agent))
