@@ -48,11 +48,13 @@ USER_HDRS := $(wildcard user/*.h)
 
 UNIT_SRCS := $(wildcard selftests/unit/test_*.c)
 UNIT_BINS := $(patsubst selftests/unit/%.c,$(OUT)/unit/%,$(UNIT_SRCS))
+# Test drivers of the S3 uploader's modules (selftests/s3/), run by its host tests.
+S3_TOOLS := $(patsubst selftests/s3/%.c,$(OUT)/%,$(wildcard selftests/s3/*.c))
 
-.PHONY: all test unit-test host-test bench format lint clean verifier-report
+.PHONY: all test unit-test host-test bench format lint clean verifier-report s3-tools
 .DELETE_ON_ERROR:
 
-all: $(OUT)/kerno
+all: $(OUT)/kerno $(S3_TOOLS)
 
 $(OUT)/%.bpf.o: kern/%.bpf.c $(KERN_HDRS) | $(OUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
@@ -74,6 +76,11 @@ $(OUT)/kerno: user/main.c $(OUT)/libkerno.a $(USER_HDRS) | $(OUT)
 
 $(OUT)/unit/%: selftests/unit/%.c $(OUT)/libkerno.a | $(OUT)/unit
 	$(CC) $(CFLAGS) $< $(OUT)/libkerno.a -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
+
+s3-tools: $(S3_TOOLS)
+
+$(OUT)/%_tool: selftests/s3/%_tool.c $(OUT)/libkerno.a $(USER_HDRS) | $(OUT)
+	$(CC) $(CFLAGS) $< $(OUT)/libkerno.a -o $@ $(LDFLAGS) $(LDLIBS)
 
 $(OUT) $(OUT)/user $(OUT)/unit:
 	mkdir -p $@
