@@ -29,7 +29,7 @@ LDLIBS := -lbpf -lelf -lz -ljansson -lm
 BORINGSSL_INC := /usr/include/android
 BORINGSSL_LIB := /usr/lib/x86_64-linux-gnu/android
 CFLAGS += -isystem $(BORINGSSL_INC)
-LDLIBS += -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lssl -lcrypto -pthread
+LDLIBS += -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lssl -lcrypto -lnghttp2 -pthread
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ikern -Wall \
 	      -Werror=implicit-function-declaration \

@@ -1,0 +1,506 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The S3 object store backend: spool first, upload after, delete on confirmation. See objstore_s3.h. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "objstore_s3.h"
+#include "s3.h"
+#include "seal.h"
+#include "spool.h"
+
+#define BATCH_MAX 16
+#define BACKOFF_CAP_MS 15000
+#define STALE_UPLOAD_SECS (24 * 3600)
+#define CLOSE_FLUSH_SECS 5
+
+struct s3_backend {
+	struct obj_backend b; /* first: the writer holds a pointer to it */
+	struct s3 *s3;
+	struct spool *spool;
+	size_t part_size;
+	int conns;
+	char host[256];
+	char prefix[512];
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stop;
+	time_t flush_deadline;
+	unsigned int attempt; /* consecutive failed rounds */
+	char last_error[400];
+	struct objstore_s3_stats st;
+};
+
+static void logf_err(struct s3_backend *sb, const char *what, const char *msg)
+{
+	char line[sizeof(sb->last_error)];
+
+	/* The same failure again and again is said once, and once more when it changes. */
+	snprintf(line, sizeof(line), "%s: %s", what, msg);
+	if (!strcmp(line, sb->last_error))
+		return;
+	snprintf(sb->last_error, sizeof(sb->last_error), "%s", line);
+	fprintf(stderr, "kerno: s3: %s (will retry)\n", line);
+}
+
+static void note_success(struct s3_backend *sb)
+{
+	if (sb->last_error[0])
+		fprintf(stderr, "kerno: s3: uploads resumed\n");
+	sb->last_error[0] = '\0';
+	sb->attempt = 0;
+}
+
+/* Sleep the backoff for this round, or until stop. */
+static void back_off(struct s3_backend *sb)
+{
+	unsigned int ms = s3_backoff_ms(++sb->attempt, BACKOFF_CAP_MS);
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&sb->lock);
+	if (!sb->stop)
+		pthread_cond_timedwait(&sb->wake, &sb->lock, &until);
+	pthread_mutex_unlock(&sb->lock);
+	sb->st.retries++;
+}
+
+struct loaded {
+	uint64_t id;
+	char *key;
+	uint8_t *data;
+	size_t len;
+};
+
+static void unload(struct loaded *l)
+{
+	free(l->key);
+	free(l->data);
+	memset(l, 0, sizeof(*l));
+}
+
+static void done(struct s3_backend *sb, struct loaded *l, bool multipart)
+{
+	spool_remove(sb->spool, l->id);
+	sb->st.objects++;
+	sb->st.bytes += l->len;
+	sb->st.multipart += multipart;
+}
+
+/* When an upload id is gone, the object may already be complete (a crash after Complete). */
+static bool already_stored(struct s3_backend *sb, const struct loaded *l)
+{
+	struct s3_result r;
+
+	s3_head_object(sb->s3, l->key, &r);
+	return r.ok;
+}
+
+static int find_part(const struct spool_mpu *m, int number)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++)
+		if (m->parts[i].number == number)
+			return (int)i;
+	return -1;
+}
+
+static int part_cmp(const void *a, const void *b)
+{
+	return ((const struct s3_part *)a)->number - ((const struct s3_part *)b)->number;
+}
+
+/* Send the parts not yet confirmed, a batch at a time; progress saved after each batch. */
+static int send_parts(struct s3_backend *sb, struct loaded *l, struct spool_mpu *m, bool *gone)
+{
+	int total = (int)((l->len + sb->part_size - 1) / sb->part_size), num[BATCH_MAX], i, k;
+	const void *data[BATCH_MAX];
+	struct s3_result res[BATCH_MAX];
+	size_t lens[BATCH_MAX], n;
+	struct s3_part *np;
+
+	for (i = 1; i <= total;) {
+		for (n = 0; i <= total && n < (size_t)sb->conns && n < BATCH_MAX; i++) {
+			if (find_part(m, i) >= 0)
+				continue;
+			num[n] = i;
+			data[n] = l->data + (size_t)(i - 1) * sb->part_size;
+			lens[n] = i < total ? sb->part_size :
+					      l->len - (size_t)(i - 1) * sb->part_size;
+			n++;
+		}
+		if (!n)
+			break;
+		s3_upload_parts(sb->s3, l->key, m->upload_id, num, data, lens, n, res);
+		for (k = 0; k < (int)n; k++) {
+			if (!res[k].ok) {
+				*gone = !strcmp(res[k].code, "NoSuchUpload");
+				logf_err(sb, "UploadPart", res[k].msg);
+				continue;
+			}
+			np = realloc(m->parts, (m->n + 1) * sizeof(*np));
+			if (!np)
+				return -1;
+			m->parts = np;
+			m->parts[m->n].number = num[k];
+			snprintf(m->parts[m->n].etag, sizeof(np->etag), "%s", res[k].etag);
+			m->n++;
+		}
+		if (spool_mpu_save(sb->spool, l->id, m))
+			fprintf(stderr, "kerno: s3: cannot save multipart progress\n");
+		for (k = 0; k < (int)n; k++)
+			if (!res[k].ok)
+				return -1;
+	}
+	return 0;
+}
+
+/* A large object by multipart upload, resuming spooled progress. 0 when stored. */
+static int upload_multipart(struct s3_backend *sb, struct loaded *l)
+{
+	struct spool_mpu m = { 0 };
+	struct s3_result r;
+	bool gone = false;
+	int rc = -1;
+
+	if (spool_mpu_load(sb->spool, l->id, &m)) {
+		s3_create_upload(sb->s3, l->key, &r);
+		if (!r.ok) {
+			logf_err(sb, "CreateMultipartUpload", r.msg);
+			return -1;
+		}
+		snprintf(m.upload_id, sizeof(m.upload_id), "%s", r.upload_id);
+		if (spool_mpu_save(sb->spool, l->id, &m))
+			goto out;
+	}
+	if (send_parts(sb, l, &m, &gone))
+		goto out;
+	qsort(m.parts, m.n, sizeof(*m.parts), part_cmp);
+	s3_complete_upload(sb->s3, l->key, m.upload_id, m.parts, m.n, &r);
+	if (!r.ok) {
+		gone = !strcmp(r.code, "NoSuchUpload");
+		logf_err(sb, "CompleteMultipartUpload", r.msg);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (gone && already_stored(sb, l)) {
+		rc = 0;
+	} else if (gone) {
+		/* The upload was aborted or expired: start again from the first part. */
+		spool_mpu_drop(sb->spool, l->id);
+	}
+	spool_mpu_free(&m);
+	return rc;
+}
+
+static void upload_small(struct s3_backend *sb, struct loaded *ls, size_t n, bool *failed)
+{
+	const char *keys[BATCH_MAX] = { 0 };
+	const void *data[BATCH_MAX] = { 0 };
+	struct s3_result res[BATCH_MAX];
+	size_t lens[BATCH_MAX] = { 0 }, i;
+
+	if (!n)
+		return;
+	for (i = 0; i < n; i++) {
+		keys[i] = ls[i].key;
+		data[i] = ls[i].data;
+		lens[i] = ls[i].len;
+	}
+	s3_put_objects(sb->s3, keys, data, lens, n, res);
+	for (i = 0; i < n; i++) {
+		if (res[i].ok) {
+			done(sb, &ls[i], false);
+		} else {
+			logf_err(sb, "PutObject", res[i].msg);
+			*failed = true;
+		}
+	}
+}
+
+/* One round: the oldest objects, small ones together, a large one alone. False when idle. */
+static bool round_once(struct s3_backend *sb)
+{
+	uint64_t ids[BATCH_MAX];
+	struct loaded ls[BATCH_MAX];
+	size_t n, i, k = 0, want = (size_t)sb->conns * 2;
+	bool failed = false;
+	int r;
+
+	n = spool_oldest(sb->spool, ids, want < BATCH_MAX ? want : BATCH_MAX);
+	if (!n)
+		return false;
+	for (i = 0; i < n; i++) {
+		memset(&ls[k], 0, sizeof(ls[k]));
+		ls[k].id = ids[i];
+		r = spool_load(sb->spool, ids[i], &ls[k].key, &ls[k].data, &ls[k].len);
+		if (r == -EBADMSG || r == -EINVAL || r == -ENOENT) {
+			fprintf(stderr,
+				"kerno: s3: spooled object %016" PRIx64
+				" does not open (corrupt or another key): dropped\n",
+				ids[i]);
+			spool_remove(sb->spool, ids[i]);
+			sb->st.corrupt++;
+			continue;
+		}
+		if (r) {
+			failed = true;
+			break;
+		}
+		if (ls[k].len > sb->part_size) {
+			/* Flush the small ones gathered so far, then this one alone. */
+			upload_small(sb, ls, k, &failed);
+			if (upload_multipart(sb, &ls[k]))
+				failed = true;
+			else
+				done(sb, &ls[k], true);
+			for (i = 0; i <= k; i++)
+				unload(&ls[i]);
+			k = 0;
+			break;
+		}
+		k++;
+	}
+	upload_small(sb, ls, k, &failed);
+	for (i = 0; i < k; i++)
+		unload(&ls[i]);
+	if (failed)
+		back_off(sb);
+	else
+		note_success(sb);
+	return true;
+}
+
+static bool should_stop(struct s3_backend *sb)
+{
+	bool stop;
+
+	pthread_mutex_lock(&sb->lock);
+	stop = sb->stop && (time(NULL) >= sb->flush_deadline || !spool_count(sb->spool));
+	pthread_mutex_unlock(&sb->lock);
+	return stop;
+}
+
+/* Multipart uploads nobody will finish: this node's not in the spool, anybody's over a day old. */
+static void abort_stale(struct s3_backend *sb)
+{
+	struct s3_upload *up = calloc(1000, sizeof(*up));
+	char **mine = NULL, mark[300];
+	size_t n_mine = 0, j;
+	struct s3_result r;
+	int n, i;
+
+	if (!up || spool_mpu_ids(sb->spool, &mine, &n_mine))
+		goto out;
+	n = s3_list_uploads(sb->s3, sb->prefix, up, 1000, &r);
+	if (n < 0) {
+		fprintf(stderr, "kerno: s3: cannot list multipart uploads, stale ones stay: %s\n",
+			r.msg);
+		goto out;
+	}
+	snprintf(mark, sizeof(mark), "/%s-", sb->host);
+	for (i = 0; i < n; i++) {
+		const char *base = strrchr(up[i].key, '/');
+		bool ours = base ? !strncmp(base, mark, strlen(mark)) :
+				   !strncmp(up[i].key, mark + 1, strlen(mark) - 1);
+		bool old = up[i].initiated && time(NULL) - up[i].initiated > STALE_UPLOAD_SECS;
+
+		for (j = 0; j < n_mine; j++)
+			if (mine[j] && !strcmp(mine[j], up[i].upload_id))
+				ours = old = false;
+		if (!ours && !old)
+			continue;
+		s3_abort_upload(sb->s3, up[i].key, up[i].upload_id, &r);
+		if (r.ok || r.status == 404)
+			sb->st.stale_aborted++;
+		else
+			fprintf(stderr, "kerno: s3: abort of a stale upload of %s: %s\n", up[i].key,
+				r.msg);
+	}
+out:
+	for (j = 0; j < n_mine; j++)
+		free(mine[j]);
+	free(mine);
+	free(up);
+}
+
+static void *uploader(void *arg)
+{
+	struct s3_backend *sb = arg;
+	struct timespec until;
+
+	abort_stale(sb);
+	while (!should_stop(sb)) {
+		if (round_once(sb))
+			continue;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_mutex_lock(&sb->lock);
+		if (!sb->stop && !spool_count(sb->spool))
+			pthread_cond_timedwait(&sb->wake, &sb->lock, &until);
+		pthread_mutex_unlock(&sb->lock);
+	}
+	return NULL;
+}
+
+static int s3_put(struct obj_backend *b, const char *key, const void *data, size_t len)
+{
+	struct s3_backend *sb = (struct s3_backend *)b;
+	int r = spool_put(sb->spool, key, data, len);
+
+	if (!r) {
+		pthread_mutex_lock(&sb->lock);
+		pthread_cond_signal(&sb->wake);
+		pthread_mutex_unlock(&sb->lock);
+	}
+	return r;
+}
+
+static unsigned long long s3_pending(struct obj_backend *b)
+{
+	return spool_bytes(((struct s3_backend *)b)->spool);
+}
+
+static void free_backend(struct s3_backend *sb)
+{
+	s3_free(sb->s3);
+	spool_close(sb->spool);
+	pthread_cond_destroy(&sb->wake);
+	pthread_mutex_destroy(&sb->lock);
+	free(sb);
+}
+
+static void s3_close(struct obj_backend *b)
+{
+	struct s3_backend *sb = (struct s3_backend *)b;
+
+	pthread_mutex_lock(&sb->lock);
+	sb->stop = true;
+	sb->flush_deadline = time(NULL) + CLOSE_FLUSH_SECS;
+	pthread_cond_signal(&sb->wake);
+	pthread_mutex_unlock(&sb->lock);
+	pthread_join(sb->thread, NULL);
+	fprintf(stderr,
+		"kerno: s3: %llu objects (%llu bytes, %llu multipart) uploaded, %llu retries, "
+		"%llu left in the spool for the next start\n",
+		sb->st.objects, sb->st.bytes, sb->st.multipart, sb->st.retries,
+		(unsigned long long)spool_count(sb->spool));
+	free_backend(sb);
+}
+
+void objstore_s3_stats(struct obj_backend *b, struct objstore_s3_stats *out)
+{
+	*out = ((struct s3_backend *)b)->st;
+}
+
+const char *objstore_s3_protocol(struct obj_backend *b)
+{
+	return s3_protocol(((struct s3_backend *)b)->s3);
+}
+
+static int check_sse(const struct kerno_config *cfg, char *err, size_t errlen)
+{
+	const char *m = cfg->s3_sse ? cfg->s3_sse : "";
+
+	if (*m && strcmp(m, "AES256") && strcmp(m, "aws:kms")) {
+		snprintf(err, errlen, "--s3-sse '%s': expected AES256 or aws:kms", m);
+		return -1;
+	}
+	if (cfg->s3_kms_key_id && *cfg->s3_kms_key_id && strcmp(m, "aws:kms")) {
+		snprintf(err, errlen, "--s3-kms-key-id needs --s3-sse aws:kms");
+		return -1;
+	}
+	return 0;
+}
+
+static const char *region_of(const struct kerno_config *cfg)
+{
+	const char *r = cfg->s3_region;
+
+	if (!r || !*r)
+		r = getenv("AWS_REGION");
+	if (!r || !*r)
+		r = getenv("AWS_DEFAULT_REGION");
+	return r && *r ? r : "us-east-1";
+}
+
+static int open_spool(struct s3_backend *sb, const struct kerno_config *cfg, char *err,
+		      size_t errlen)
+{
+	char dir[PATH_MAX], keyfile[PATH_MAX];
+	struct seal_key key;
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s", cfg->spool_dir ? cfg->spool_dir : "");
+	if (!dir[0])
+		snprintf(dir, sizeof(dir), "%s/spool", cfg->data_dir);
+	snprintf(keyfile, sizeof(keyfile), "%s", cfg->spool_key_file ? cfg->spool_key_file : "");
+	if (!keyfile[0])
+		snprintf(keyfile, sizeof(keyfile), "%s/spool.key", cfg->data_dir);
+	if (mkdir(cfg->data_dir, 0755) && errno != EEXIST) {
+		snprintf(err, errlen, "--data-dir %s: %s", cfg->data_dir, strerror(errno));
+		return -1;
+	}
+	if (seal_key_load(keyfile, &key, err, errlen))
+		return -1;
+	sb->spool = spool_open(dir, &key, (unsigned long long)cfg->spool_max_bytes, err, errlen);
+	explicit_bzero(&key, sizeof(key));
+	r = sb->spool ? 0 : -1;
+	return r;
+}
+
+struct obj_backend *objstore_s3_new(const struct kerno_config *cfg, char *err, size_t errlen)
+{
+	struct s3_backend *sb = calloc(1, sizeof(*sb));
+	struct s3_config sc = {
+		.bucket = cfg->s3_bucket,
+		.region = region_of(cfg),
+		.endpoint = cfg->s3_endpoint,
+		.ca_file = cfg->s3_ca_file,
+		.sse = cfg->s3_sse,
+		.kms_key_id = cfg->s3_kms_key_id,
+		.max_conns = (int)cfg->s3_connections,
+		.timeout_ms = 30000,
+	};
+
+	if (!sb) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&sb->lock, NULL);
+	pthread_cond_init(&sb->wake, NULL);
+	sb->b = (struct obj_backend){ "s3", s3_put, s3_pending, s3_close };
+	sb->part_size = (size_t)cfg->s3_part_size;
+	sb->conns = (int)cfg->s3_connections;
+	snprintf(sb->host, sizeof(sb->host), "%s", cfg->host_name ? cfg->host_name : "");
+	snprintf(sb->prefix, sizeof(sb->prefix), "%s", cfg->s3_prefix ? cfg->s3_prefix : "");
+	if (check_sse(cfg, err, errlen) || open_spool(sb, cfg, err, errlen))
+		goto fail;
+	sb->s3 = s3_new(&sc, err, errlen);
+	if (!sb->s3)
+		goto fail;
+	if (pthread_create(&sb->thread, NULL, uploader, sb)) {
+		snprintf(err, errlen, "cannot start the uploader thread");
+		goto fail;
+	}
+	return &sb->b;
+fail:
+	free_backend(sb);
+	return NULL;
+}
