@@ -703,10 +703,12 @@ void httpc_run(struct httpc *c, const struct httpc_request *reqs, struct httpc_r
 		return;
 	if (!c->protocol[0] && c->o.tls) {
 		/* The first connection tells which protocol the server speaks. */
-		k = conn_open(c, resps[0].errmsg, sizeof(resps[0].errmsg));
+		char err[256] = "";
+
+		k = conn_open(c, err, sizeof(err));
 		if (!k) {
 			for (i = 0; i < n; i++)
-				fail(&resps[i], -ECONNREFUSED, "%s", resps[0].errmsg);
+				fail(&resps[i], -ECONNREFUSED, "%s", err);
 			return;
 		}
 		if (!strcmp(c->protocol, "h2"))

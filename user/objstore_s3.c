@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,7 @@ struct s3_backend {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	bool stop;
+	atomic_bool stop;
 	time_t flush_deadline;
 	unsigned int attempt; /* consecutive failed rounds */
 	char last_error[400];
@@ -234,8 +235,10 @@ static void upload_small(struct s3_backend *sb, struct loaded *ls, size_t n, boo
 	}
 }
 
-/* One round: the oldest objects, small ones together, a large one alone. False when idle. */
-static bool round_once(struct s3_backend *sb)
+enum round { ROUND_IDLE, ROUND_OK, ROUND_FAILED };
+
+/* One round: the oldest objects, small ones together, a large one alone. */
+static enum round round_once(struct s3_backend *sb)
 {
 	uint64_t ids[BATCH_MAX];
 	struct loaded ls[BATCH_MAX];
@@ -245,7 +248,7 @@ static bool round_once(struct s3_backend *sb)
 
 	n = spool_oldest(sb->spool, ids, want < BATCH_MAX ? want : BATCH_MAX);
 	if (!n)
-		return false;
+		return ROUND_IDLE;
 	for (i = 0; i < n; i++) {
 		memset(&ls[k], 0, sizeof(ls[k]));
 		ls[k].id = ids[i];
@@ -284,12 +287,12 @@ static bool round_once(struct s3_backend *sb)
 		back_off(sb);
 	else
 		note_success(sb);
-	return true;
+	return failed ? ROUND_FAILED : ROUND_OK;
 }
 
 static bool should_stop(struct s3_backend *sb)
 {
-	bool stop;
+	atomic_bool stop;
 
 	pthread_mutex_lock(&sb->lock);
 	stop = sb->stop && (time(NULL) >= sb->flush_deadline || !spool_count(sb->spool));
@@ -345,9 +348,15 @@ static void *uploader(void *arg)
 	struct s3_backend *sb = arg;
 	struct timespec until;
 
+	enum round r;
+
 	abort_stale(sb);
 	while (!should_stop(sb)) {
-		if (round_once(sb))
+		r = round_once(sb);
+		/* Closing: what the store refuses now stays spooled for the next start. */
+		if (r == ROUND_FAILED && sb->stop)
+			break;
+		if (r != ROUND_IDLE)
 			continue;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 1;
@@ -483,6 +492,11 @@ struct obj_backend *objstore_s3_new(const struct kerno_config *cfg, char *err, s
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	/*
+	 * A peer closing a TLS connection must be an error on that connection,
+	 * not the death of the process: BoringSSL writes with write(2).
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	pthread_mutex_init(&sb->lock, NULL);
 	pthread_cond_init(&sb->wake, NULL);
 	sb->b = (struct obj_backend){ "s3", s3_put, s3_pending, s3_close };

@@ -20,7 +20,7 @@ struct entry {
 };
 
 struct spool {
-	char dir[PATH_MAX - 64];
+	char dir[PATH_MAX - 320];
 	struct seal_key key;
 	unsigned long long max, bytes;
 	pthread_mutex_t lock;
