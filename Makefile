@@ -161,4 +161,25 @@ fuzz: $(FUZZ_DIR)/fuzz_http1
 
 fuzz-smoke:
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
+	$(MAKE) --no-print-directory fuzz-s3 FUZZ_SECONDS=10
 # ---- end of the HTTP/1.x parser block ----
+
+# ---- Parsers of the S3 client's untrusted input: HTTP/1.1 responses, XML replies ----
+S3_FUZZERS := http1_resp xml_lite
+S3_FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Iuser
+
+.PHONY: fuzz-s3
+
+$(FUZZ_DIR)/fuzz_%: selftests/fuzz/fuzz_%.c user/%.c user/%.h user/strbuf.c user/strbuf.h
+	@mkdir -p $(FUZZ_DIR)
+	$(CLANG) $(S3_FUZZ_FLAGS) $< user/$*.c user/strbuf.c -o $@
+
+# New inputs go to build/fuzz/corpus/<name>; the seeds in selftests/ are only read.
+fuzz-s3: $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(S3_FUZZERS))
+	@for f in $(S3_FUZZERS); do \
+		mkdir -p $(FUZZ_DIR)/corpus/$$f && \
+		$(FUZZ_DIR)/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
+			-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/$$f- \
+			$(FUZZ_DIR)/corpus/$$f selftests/fuzz/corpus/$$f || exit 1; \
+	done

@@ -8,6 +8,7 @@ PACKAGES=(
 	libcmocka-dev android-libboringssl-dev openssl libnghttp2-dev
 	make gcc pkg-config cppcheck clang-tidy clang-format
 	nginx-light nghttp2-client curl wrk python3 util-linux procps linux-perf
+	nodejs npm nghttp2-proxy python3-botocore awscli
 )
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -34,6 +35,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
 		trap 'rm -f "$policy"' EXIT
 	fi
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The S3 tests' store, from npm, in a gitignored folder of the repository.
+repo=$(cd "$(dirname "$0")/.." && pwd)
+if [ ! -x "$repo/selftests/node/node_modules/.bin/s3rver" ]; then
+	echo "setup.sh: npm install s3rver"
+	npm install --prefix "$repo/selftests/node" --no-audit --no-fund --loglevel=error s3rver@3.7.1 >/dev/null
 fi
 
 # Syscall tracepoints need tracefs; pinned maps need bpffs.

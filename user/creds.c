@@ -223,7 +223,7 @@ static int from_web_identity(struct creds *c, struct aws_creds *out, char *err, 
 	const char *session = env("AWS_ROLE_SESSION_NAME");
 	struct httpc_response rs = { 0 };
 	struct strbuf form = { 0 };
-	char token[8192], url[512], exp[64] = "";
+	char token[8192] = "", url[512], exp[64] = "";
 	int r = -1;
 
 	if (!arn) {

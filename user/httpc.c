@@ -656,9 +656,12 @@ static void h2_run(struct httpc *c, const struct httpc_request *reqs, struct htt
 	c->h2conn = NULL;
 	snprintf(authority, sizeof(authority), "%s%s%s", c->host, strcmp(c->port, "443") ? ":" : "",
 		 strcmp(c->port, "443") ? c->port : "");
-	if (!st)
-		snprintf(err, sizeof(err), "out of memory");
-	if (st && !k)
+	if (!st) {
+		for (i = 0; i < n; i++)
+			fail(&resps[i], -ENOMEM, "%s", "out of memory");
+		return;
+	}
+	if (!k)
 		k = conn_open(c, err, sizeof(err));
 	if (k && !k->h2 && h2_setup(k, &run))
 		snprintf(err, sizeof(err), "h2: cannot set up the session");
@@ -674,10 +677,9 @@ static void h2_run(struct httpc *c, const struct httpc_request *reqs, struct htt
 	while (!err[0] && run.open)
 		h2_pump(c, k, err, sizeof(err));
 	for (i = 0; i < n; i++) {
-		if (err[0] && (!st || !st[i].done)) {
+		if (err[0] && !st[i].done) {
 			fail(&resps[i], -ECONNRESET, "%s", err);
-			if (st)
-				st[i].done = true;
+			st[i].done = true;
 		}
 	}
 	/* Streams still open on a failed session end with it: the callbacks must not see st. */

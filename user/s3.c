@@ -277,9 +277,9 @@ static void classify(struct s3 *s, const struct httpc_response *rs, struct s3_re
 static void run_ops(struct s3 *s, const struct s3_op *ops, size_t n, struct s3_result *res,
 		    struct strbuf *bodies)
 {
-	struct signed_req *sr = calloc(n, sizeof(*sr));
-	struct httpc_request *rq = calloc(n, sizeof(*rq));
-	struct httpc_response *rs = calloc(n, sizeof(*rs));
+	struct signed_req *sr = calloc(n ? n : 1, sizeof(*sr));
+	struct httpc_request *rq = calloc(n ? n : 1, sizeof(*rq));
+	struct httpc_response *rs = calloc(n ? n : 1, sizeof(*rs));
 	struct aws_creds c;
 	char err[300];
 	size_t i;
