@@ -51,7 +51,7 @@ UNIT_BINS := $(patsubst selftests/unit/%.c,$(OUT)/unit/%,$(UNIT_SRCS))
 # Test drivers of the S3 uploader's modules (selftests/s3/), run by its host tests.
 S3_TOOLS := $(patsubst selftests/s3/%.c,$(OUT)/%,$(wildcard selftests/s3/*.c))
 
-.PHONY: all test unit-test host-test bench format lint clean verifier-report s3-tools
+.PHONY: all test unit-test host-test bench bench-s3 format lint clean verifier-report s3-tools
 .DELETE_ON_ERROR:
 
 all: $(OUT)/kerno $(S3_TOOLS)
@@ -99,8 +99,13 @@ host-test: $(OUT)/kerno
 verifier-report: build/kerno
 	build/kerno verifier-report
 
-bench: build/kerno build/pingpong
+bench: build/kerno build/pingpong build/s3put_tool
 	selftests/bench/bench.sh
+	selftests/bench/bench_s3.sh
+
+# The upload row alone.
+bench-s3: build/s3put_tool
+	selftests/bench/bench_s3.sh
 
 build/pingpong: selftests/bench/pingpong.c | build
 	$(CC) -O2 -Wall -o $@ $<

@@ -111,6 +111,9 @@ class Nghttpx:
                            "--backend-tls-sni-field=localhost", "--workers=1", "--single-process",
                            "--no-ocsp", "--errorlog-file=/dev/null",
                            "--backend-read-timeout=120", "--frontend-read-timeout=120",
+                           # Windows of a bulk-upload endpoint, not nghttpx's 64 KiB defaults.
+                           "--frontend-http2-window-size=4194304",
+                           "--frontend-http2-connection-window-size=33554432",
                            pki.key, pki.cert], cleanup, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if not wait_listening(self.port, self.proc):
             raise RuntimeError("nghttpx did not start")
