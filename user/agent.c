@@ -15,6 +15,8 @@
 #include "agent.h"
 #include "capture_load.h"
 #include "drain.h"
+#include "logs.h"
+#include "objstore.h"
 #include "otlp.h"
 #include "preflight.h"
 #include "procnames.h"
@@ -63,6 +65,8 @@ struct agent {
 	struct drain drain;
 	struct uplink *up;
 	struct proc_names names;
+	struct objstore *store; /* DATA_DIR/objects/ */
+	struct logs *logs; /* NULL when no log source is configured */
 	__u64 interval_start; /* unix-epoch ns */
 	__u64 prog_misses; /* as last reported */
 };
@@ -81,6 +85,22 @@ static int send_hello(struct agent *a)
 	if (!data)
 		return -ENOMEM;
 	ret = uplink_send(a->up, "hello", data);
+	json_decref(data);
+	return ret;
+}
+
+/* Error groups from logs whose records are stored (counts final), as one `errors` envelope. */
+static int send_log_errors(struct agent *a)
+{
+	json_t *groups = logs_take_error_groups(a->logs), *data;
+	int ret;
+
+	if (!groups)
+		return 0;
+	data = json_pack("{s:o}", "groups", groups);
+	if (!data)
+		return -ENOMEM;
+	ret = uplink_send(a->up, "errors", data);
 	json_decref(data);
 	return ret;
 }
@@ -115,11 +135,40 @@ static int flush_interval(struct agent *a)
 	req = otlp_metrics_request(&in);
 	if (!req)
 		return -ENOMEM;
+	if (a->logs)
+		json_array_append_new(json_object_get(req, "resourceMetrics"),
+				      logs_metrics(a->logs, in.start_ns, in.end_ns, in.host));
 	ret = uplink_send(a->up, "metrics", req);
 	json_decref(req);
+	if (!ret)
+		ret = send_log_errors(a);
 	proc_names_prune(&a->names);
 	a->interval_start = in.end_ns;
 	return ret;
+}
+
+static int start_logs(struct agent *a, char *err, size_t errlen)
+{
+	const struct kerno_config *cfg = a->cfg;
+	struct objstore_opts so = {
+		.prefix = cfg->object_prefix,
+		.node = cfg->host_name,
+		.max_bytes = cfg->object_max_bytes,
+		.max_age_ms = cfg->object_max_age * 1000ULL,
+		.max_pending_bytes = cfg->object_max_pending_bytes,
+		.level = 1,
+	};
+	struct obj_backend *backend = objstore_local_new(cfg->data_dir, err, errlen);
+	int ret;
+
+	if (!backend)
+		return -EIO;
+	ret = objstore_open(&so, backend, &a->store);
+	if (ret) {
+		snprintf(err, errlen, "cannot open the object store: %s", strerror(-ret));
+		return ret;
+	}
+	return logs_start(cfg, a->store, &a->logs, err, errlen);
 }
 
 static int start(struct agent *a, char *err, size_t errlen)
@@ -161,11 +210,13 @@ static int start(struct agent *a, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot set up draining: %s", strerror(-ret));
 		return ret;
 	}
-	return 0;
+	return start_logs(a, err, errlen);
 }
 
 static void finish(struct agent *a)
 {
+	logs_free(a->logs);
+	objstore_close(a->store);
 	drain_free(&a->drain);
 	capture_stop(&a->cap);
 	if (a->names.cache)
@@ -178,6 +229,7 @@ static int loop(struct agent *a)
 {
 	const struct kerno_config *cfg = a->cfg;
 	__u64 t0 = now_ns(CLOCK_MONOTONIC), next = t0, end = 0;
+	bool last;
 	int ret;
 
 	if (cfg->duration)
@@ -187,12 +239,16 @@ static int loop(struct agent *a)
 		if (end && next > end)
 			next = end;
 		sleep_until(next);
+		last = stop_signal || (end && now_ns(CLOCK_MONOTONIC) >= end);
+		/* Logs are stored and checkpointed first: the last envelopes then count them. */
+		if (last)
+			logs_stop(a->logs);
 		ret = flush_interval(a);
 		if (ret) {
 			fprintf(stderr, "kerno: cannot write metrics: %s\n", strerror(-ret));
 			return 1;
 		}
-		if (stop_signal || (end && now_ns(CLOCK_MONOTONIC) >= end))
+		if (last)
 			return 0;
 	}
 }

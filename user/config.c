@@ -68,6 +68,39 @@ const struct kerno_opt kerno_options[] = {
 	  "BYTES", "spool size past which new objects are refused (backpressure)" },
 	{ "spool-key-file", KERNO_OPT_STR, NULL, 0, 0, OPT(spool_key_file), "FILE",
 	  "32-byte AES-256 key of the spool, created 0600 when absent (default: DATA_DIR/spool.key)" },
+	{ "logs", KERNO_OPT_LIST, NULL, 0, 0, OPT(logs), "GLOB",
+	  "also collect the log files matching GLOB (repeatable; values from all sources add up)" },
+	{ "log-pods-root", KERNO_OPT_STR, "/var/log/pods", 0, 0, OPT(log_pods_root), "DIR",
+	  "Kubernetes container logs (<ns>_<pod>_<uid>/<container>/N.log, CRI format); empty: none" },
+	{ "log-docker-root", KERNO_OPT_STR, "/var/lib/docker/containers", 0, 0,
+	  OPT(log_docker_root), "DIR", "Docker json-file logs (<id>/<id>-json.log); empty: none" },
+	{ "log-keep-all", KERNO_OPT_BOOL, "false", 0, 0, OPT(log_keep_all), NULL,
+	  "store every log record, not only errors, new templates and the baseline" },
+	{ "log-first", KERNO_OPT_INT, "3", 0, 1 << 20, OPT(log_first), "N",
+	  "records of each new log template always stored" },
+	{ "log-sample-every", KERNO_OPT_INT, "100", 1, 1 << 30, OPT(log_sample_every), "N",
+	  "past those, one record in N of a template is stored, weighted N" },
+	{ "log-rate-limit", KERNO_OPT_INT, "1000", 0, 1 << 30, OPT(log_rate_limit), "N",
+	  "records a second stored per log file beyond warnings and errors (0: no cap)" },
+	{ "log-max-line-bytes", KERNO_OPT_INT, "65536", 256, 16 << 20, OPT(log_max_line_bytes), "N",
+	  "longest log record (merged partial lines, joined stack traces); longer ones are cut" },
+	{ "log-max-files", KERNO_OPT_INT, "1024", 1, 1 << 20, OPT(log_max_files), "N",
+	  "log files followed at once" },
+	{ "log-max-templates", KERNO_OPT_INT, "4096", 16, 1 << 22, OPT(log_max_templates), "N",
+	  "log templates remembered (least recently seen ones make room)" },
+	{ "log-rotate-wait", KERNO_OPT_SECS, "5", 0, DAY, OPT(log_rotate_wait), "SECS",
+	  "how long a rotated-away or deleted log file is still read after its last growth" },
+	{ "log-scan-interval", KERNO_OPT_SECS, "1", 1, DAY, OPT(log_scan_interval), "SECS",
+	  "globs are rescanned this often even without inotify events" },
+	{ "object-prefix", KERNO_OPT_STR, "", 0, 0, OPT(object_prefix), "PREFIX",
+	  "first component of object keys (<prefix>/logs/year=...)" },
+	{ "object-max-bytes", KERNO_OPT_INT, "8388608", 65536, 1LL << 30, OPT(object_max_bytes),
+	  "N", "JSON bytes that seal an object (the gzip object is smaller)" },
+	{ "object-max-age", KERNO_OPT_SECS, "60", 1, DAY, OPT(object_max_age), "SECS",
+	  "age that seals an object however small" },
+	{ "object-max-pending-bytes", KERNO_OPT_INT, "268435456", 0, 1LL << 40,
+	  OPT(object_max_pending_bytes), "N",
+	  "bytes the storage backend may hold in flight before readers pause" },
 	{ "config", KERNO_OPT_STR, NULL, 0, 0, OPT(config), "FILE",
 	  "read options from FILE (lines of `name = value`)" },
 };
@@ -149,6 +182,20 @@ static int parse_number(const char *s, bool secs, long long *out)
 	return 0;
 }
 
+/* A list option: every value given is one more line. */
+static int append_value(void *field, const char *value, const char *src, char *err, size_t len)
+{
+	char **list = field, *joined;
+
+	if (strchr(value, '\n'))
+		return fail(err, len, "%s: a value may not hold a newline", src);
+	if (asprintf(&joined, "%s%s%s", *list ? *list : "", *list ? "\n" : "", value) < 0)
+		return fail(err, len, "%s: out of memory", src);
+	free(*list);
+	*list = joined;
+	return 0;
+}
+
 /* Store `value` into the option's field; `src` names where it came from, for errors. */
 static int set_value(const struct kerno_opt *o, void *base, const char *value, const char *src,
 		     char *err, size_t len)
@@ -158,6 +205,8 @@ static int set_value(const struct kerno_opt *o, void *base, const char *value, c
 	char *copy;
 
 	switch (o->type) {
+	case KERNO_OPT_LIST:
+		return append_value(field, value, src, err, len);
 	case KERNO_OPT_STR:
 		copy = strdup(value);
 		if (!copy)
@@ -405,7 +454,7 @@ void kerno_opts_free(const struct kerno_opt *opts, size_t n, void *base)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		if (opts[i].type != KERNO_OPT_STR)
+		if (opts[i].type != KERNO_OPT_STR && opts[i].type != KERNO_OPT_LIST)
 			continue;
 		field = (char **)((char *)base + opts[i].offset);
 		free(*field);

@@ -27,6 +27,7 @@ enum kerno_opt_type {
 	KERNO_OPT_INT, /* long long, within [min, max] */
 	KERNO_OPT_BOOL, /* bool: true/false, yes/no, on/off, 1/0 */
 	KERNO_OPT_SECS, /* long long seconds; the value may end in s, m, h or d */
+	KERNO_OPT_LIST, /* char *, malloc'ed: every value given, one a line (repeatable) */
 };
 
 struct kerno_opt {
@@ -54,6 +55,22 @@ struct kerno_config {
 	char *config;
 	long long refresh;
 	long long iterations;
+	char *logs; /* --logs GLOB, one a line */
+	char *log_pods_root;
+	char *log_docker_root;
+	bool log_keep_all;
+	long long log_first;
+	long long log_sample_every;
+	long long log_rate_limit;
+	long long log_max_line_bytes;
+	long long log_max_files;
+	long long log_max_templates;
+	long long log_rotate_wait;
+	long long log_scan_interval;
+	char *object_prefix;
+	long long object_max_bytes;
+	long long object_max_age;
+	long long object_max_pending_bytes;
 	bool raw_tp;
 	bool sock_hints;
 	bool verbose;
