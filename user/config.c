@@ -51,7 +51,7 @@ const struct kerno_opt kerno_options[] = {
 	{ "s3-endpoint", KERNO_OPT_STR, NULL, 0, 0, OPT(s3_endpoint), "URL",
 	  "https://HOST[:PORT] of an S3-compatible store, addressed path-style (default: AWS)" },
 	{ "s3-prefix", KERNO_OPT_STR, "", 0, 0, OPT(s3_prefix), "PREFIX",
-	  "key prefix of every object" },
+	  "key prefix of the objects in the bucket (default: --object-prefix)" },
 	{ "s3-ca-file", KERNO_OPT_STR, NULL, 0, 0, OPT(s3_ca_file), "FILE",
 	  "PEM CA bundle to verify the store with (default: the system's)" },
 	{ "s3-sse", KERNO_OPT_STR, "", 0, 0, OPT(s3_sse), "MODE",

@@ -503,7 +503,11 @@ struct obj_backend *objstore_s3_new(const struct kerno_config *cfg, char *err, s
 	sb->part_size = (size_t)cfg->s3_part_size;
 	sb->conns = (int)cfg->s3_connections;
 	snprintf(sb->host, sizeof(sb->host), "%s", cfg->host_name ? cfg->host_name : "");
-	snprintf(sb->prefix, sizeof(sb->prefix), "%s", cfg->s3_prefix ? cfg->s3_prefix : "");
+	/* The writer's key prefix: --s3-prefix, or else --object-prefix (agent.c). */
+	snprintf(sb->prefix, sizeof(sb->prefix), "%s",
+		 cfg->s3_prefix && *cfg->s3_prefix ? cfg->s3_prefix :
+		 cfg->object_prefix		   ? cfg->object_prefix :
+						     "");
 	if (check_sse(cfg, err, errlen) || open_spool(sb, cfg, err, errlen))
 		goto fail;
 	sb->s3 = s3_new(&sc, err, errlen);

@@ -350,3 +350,96 @@ def test_s3_creds_pod_identity_and_imds(ctx):
     del env
     rc, err = _creds(ctx, work)
     ASSERT_EQ(rc, 2, "no source at all: exit code")
+
+
+def _agent_env(ctx, **env):
+    """kerno run takes the test's environment: set AWS_* for it and restore after."""
+    saved = {k: os.environ.get(k) for k in env}
+
+    def restore():
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    ctx.cleanup.callback(restore)
+    os.environ.update(env)
+
+
+def _log_agent(ctx, work, endpoint, ca, extra=()):
+    log_dir = os.path.join(work, "logs")
+    os.makedirs(log_dir, exist_ok=True)
+    _agent_env(ctx, AWS_ACCESS_KEY_ID="S3RVER", AWS_SECRET_ACCESS_KEY="S3RVER", AWS_EC2_METADATA_DISABLED="true")
+    return log_dir, ctx.agent(extra_args=("--s3-bucket", BUCKET, "--s3-endpoint", endpoint, "--s3-ca-file", ca,
+                                          "--logs", os.path.join(log_dir, "*.log"), "--log-keep-all",
+                                          "--object-max-age", "1", "--log-pods-root", "",
+                                          "--log-docker-root", "", "--host-name", "node-e2e", *extra))
+
+
+def _write_lines(path, tokens):
+    with open(path, "a") as f:
+        for t in tokens:
+            f.write(f"2026-11-26T14:00:00Z ERROR payment failed for order {t}\n")
+
+
+def _kerno_run(ctx, h2):
+    import gzip
+    pki = Pki(ctx.cleanup)
+    s3 = S3rver(ctx.cleanup, pki)
+    endpoint = Nghttpx(ctx.cleanup, pki, s3.port).endpoint if h2 else s3.endpoint
+    work = tmpdir(ctx.cleanup, "s3e2e")
+    log_dir, agent = _log_agent(ctx, work, endpoint, pki.ca)
+    tokens = [f"tok-{h2:d}-{i:05d}-{random.randrange(1 << 30):x}" for i in range(600)]
+    for k in range(3):
+        _write_lines(os.path.join(log_dir, "app.log"), tokens[k * 200:(k + 1) * 200])
+        time.sleep(1.5)
+    time.sleep(2)
+    agent.stop()
+    with open(agent.stderr_path) as f:
+        stderr = f.read()
+    uploaded = [line for line in stderr.splitlines() if line.startswith("kerno: s3: ") and "uploaded" in line]
+    ASSERT_EQ(len(uploaded), 1, "uploader's closing line")
+    client = s3_client(endpoint, pki.ca)
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+    ASSERT_TRUE(uploaded and uploaded[0].startswith(f"kerno: s3: {len(keys)} objects ("),
+                "objects the uploader confirmed = objects in the bucket", f"{uploaded} vs {len(keys)} keys")
+    ASSERT_TRUE(uploaded and uploaded[0].endswith(", 0 left in the spool for the next start"), "spool emptied",
+                str(uploaded))
+    ASSERT_TRUE(all(k.startswith("logs/year=") and "/node-e2e-" in k for k in keys), "object keys", str(keys))
+    text = b"".join(gzip.decompress(read_object(client, k)) for k in keys).decode()
+    counts = [text.count(t) for t in tokens]
+    ASSERT_EQ((min(counts), max(counts)), (1, 1), "each of the 600 logged lines in exactly one stored record")
+    spool = os.path.join(agent.data_dir, "spool")
+    ASSERT_EQ([f for f in os.listdir(spool) if f.endswith(".obj")], [], "spool after the run")
+
+
+def test_s3_kerno_run_http11(ctx):
+    _kerno_run(ctx, h2=False)
+
+
+def test_s3_kerno_run_h2(ctx):
+    _kerno_run(ctx, h2=True)
+
+
+def test_s3_kerno_run_canary_sealed(ctx):
+    """The store unreachable: logged lines wait in the spool, sealed."""
+    canary = "canary-5d1c0e77-user-secret"
+    pki = Pki(ctx.cleanup)
+    work = tmpdir(ctx.cleanup, "s3e2e")
+    log_dir, agent = _log_agent(ctx, work, "https://127.0.0.1:9", pki.ca)
+    _write_lines(os.path.join(log_dir, "app.log"), [f"{canary} {i}" for i in range(300)])
+    time.sleep(4)
+    agent.stop()
+    spool = os.path.join(agent.data_dir, "spool")
+    objs = [f for f in os.listdir(spool) if f.endswith(".obj")]
+    ASSERT_GT(len(objs), 0, "objects waiting in the spool")
+    found = []
+    for root, _, files in os.walk(agent.data_dir):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as f:
+                if canary.encode() in f.read():
+                    found.append(os.path.relpath(os.path.join(root, name), agent.data_dir))
+    with open(os.path.join(log_dir, "app.log"), "rb") as f:
+        ASSERT_TRUE(canary.encode() in f.read(), "control: the canary is in the workload's log")
+    ASSERT_EQ([f for f in found if f.startswith("spool")], [], "spool files holding the canary in plaintext")
+    log(f"files holding the canary outside the spool: {found}")
