@@ -417,42 +417,71 @@ static void h1_one(struct httpc *c, const struct httpc_request *rq, struct httpc
 	}
 }
 
-struct h1_batch {
-	struct httpc *c;
-	const struct httpc_request *reqs;
-	struct httpc_response *resps;
-	size_t n, next;
+/* The caller's feed, called under one lock whatever thread runs it. */
+struct feed {
+	const struct httpc_feed *ops;
+	void *arg;
 	pthread_mutex_t lock;
+	bool dry; /* next() said there is nothing more */
+};
+
+static bool feed_next(struct feed *f, const struct httpc_request **rq, struct httpc_response **rs,
+		      void **token)
+{
+	bool got = false;
+
+	pthread_mutex_lock(&f->lock);
+	if (!f->dry)
+		got = !f->ops->next(f->arg, rq, rs, token);
+	if (!got)
+		f->dry = true;
+	pthread_mutex_unlock(&f->lock);
+	if (got)
+		memset(*rs, 0, sizeof(**rs));
+	return got;
+}
+
+static void feed_done(struct feed *f, void *token)
+{
+	pthread_mutex_lock(&f->lock);
+	f->ops->done(f->arg, token);
+	pthread_mutex_unlock(&f->lock);
+}
+
+struct h1_worker_arg {
+	struct httpc *c;
+	struct feed *f;
 };
 
 static void *h1_worker(void *arg)
 {
-	struct h1_batch *b = arg;
-	size_t i;
+	struct h1_worker_arg *w = arg;
+	const struct httpc_request *rq;
+	struct httpc_response *rs;
+	void *token;
 
-	for (;;) {
-		pthread_mutex_lock(&b->lock);
-		i = b->next++;
-		pthread_mutex_unlock(&b->lock);
-		if (i >= b->n)
-			return NULL;
-		h1_one(b->c, &b->reqs[i], &b->resps[i]);
+	while (feed_next(w->f, &rq, &rs, &token)) {
+		h1_one(w->c, rq, rs);
+		feed_done(w->f, token);
 	}
+	return NULL;
 }
 
-static void h1_run(struct httpc *c, const struct httpc_request *reqs, struct httpc_response *resps,
-		   size_t n)
+/* Up to max_conns connections, each taking the next request as soon as it is free. */
+static void h1_stream(struct httpc *c, struct feed *f, size_t max_inflight)
 {
-	struct h1_batch b = { c, reqs, resps, n, 0, PTHREAD_MUTEX_INITIALIZER };
-	size_t workers = n < (size_t)c->o.max_conns ? n : (size_t)c->o.max_conns, i, started = 0;
+	size_t workers = max_inflight < (size_t)c->o.max_conns ? max_inflight :
+								 (size_t)c->o.max_conns;
+	struct h1_worker_arg w = { c, f };
+	size_t i, started = 0;
 	pthread_t t[64];
 
 	if (workers > 64)
 		workers = 64;
 	for (i = 1; i < workers; i++)
-		if (!pthread_create(&t[started], NULL, h1_worker, &b))
+		if (!pthread_create(&t[started], NULL, h1_worker, &w))
 			started++;
-	h1_worker(&b);
+	h1_worker(&w);
 	for (i = 0; i < started; i++)
 		pthread_join(t[i], NULL);
 }
@@ -462,13 +491,35 @@ static void h1_run(struct httpc *c, const struct httpc_request *reqs, struct htt
 struct h2_stream {
 	const struct httpc_request *rq;
 	struct httpc_response *rs;
+	void *token;
 	size_t sent;
-	bool done;
+	struct h2_stream *next, *prev; /* the run's open streams */
 };
 
 struct h2_run {
 	size_t open;
+	struct feed *f;
+	struct h2_stream *streams;
 };
+
+static void h2_unlink(struct h2_run *run, struct h2_stream *st)
+{
+	if (st->prev)
+		st->prev->next = st->next;
+	else
+		run->streams = st->next;
+	if (st->next)
+		st->next->prev = st->prev;
+	run->open--;
+}
+
+/* A stream is over: its response goes back to the caller, its slot is freed. */
+static void h2_finish(struct h2_run *run, struct h2_stream *st)
+{
+	h2_unlink(run, st);
+	feed_done(run->f, st->token);
+	free(st);
+}
 
 static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nl,
 		     const uint8_t *value, size_t vl, uint8_t flags, void *user)
@@ -508,25 +559,24 @@ static int on_close(nghttp2_session *s, int32_t id, uint32_t code, void *user)
 	struct h2_run *run = user;
 	struct httpc_response *rs;
 
-	if (!st || st->done)
+	if (!st || !run)
 		return 0;
-	st->done = true;
-	run->open--;
+	nghttp2_session_set_stream_user_data(s, id, NULL);
 	rs = st->rs;
 	if (code) {
 		snprintf(rs->errmsg, sizeof(rs->errmsg), "h2 stream reset: %s",
 			 nghttp2_http2_strerror(code));
 		rs->err = code == NGHTTP2_REFUSED_STREAM ? -EAGAIN : -EPROTO;
 		rs->status = 0;
-		return 0;
+	} else {
+		sb_adds(&rs->head_buf, "\r\n");
+		if (rs->head_buf.oom ||
+		    http1_parse_head(rs->head_buf.s, rs->head_buf.len, &rs->head) <= 0)
+			fail(rs, -EPROTO, "%s", "h2 reply without a valid :status");
+		else
+			rs->status = rs->head.status;
 	}
-	sb_adds(&rs->head_buf, "\r\n");
-	if (rs->head_buf.oom ||
-	    http1_parse_head(rs->head_buf.s, rs->head_buf.len, &rs->head) <= 0) {
-		fail(rs, -EPROTO, "%s", "h2 reply without a valid :status");
-		return 0;
-	}
-	rs->status = rs->head.status;
+	h2_finish(run, st);
 	return 0;
 }
 
@@ -619,9 +669,29 @@ static int h2_pump(struct httpc *c, struct conn *k, char *err, size_t errlen)
 	const uint8_t *out;
 	ssize_t n;
 
-	while ((n = nghttp2_session_mem_send(k->h2, &out)) > 0)
-		if (conn_write(k, out, (size_t)n, c->o.timeout_ms, err, errlen))
-			return -1;
+	/*
+	 * Frames are coalesced into large writes: one 16 KiB DATA frame plus its
+	 * 9-byte header written alone would cost two TLS records and a syscall.
+	 */
+	static __thread uint8_t wbuf[256 * 1024];
+	size_t wlen = 0;
+
+	while ((n = nghttp2_session_mem_send(k->h2, &out)) > 0) {
+		if (wlen + (size_t)n > sizeof(wbuf)) {
+			if (conn_write(k, wbuf, wlen, c->o.timeout_ms, err, errlen))
+				return -1;
+			wlen = 0;
+		}
+		if ((size_t)n > sizeof(wbuf)) {
+			if (conn_write(k, out, (size_t)n, c->o.timeout_ms, err, errlen))
+				return -1;
+			continue;
+		}
+		memcpy(wbuf + wlen, out, (size_t)n);
+		wlen += (size_t)n;
+	}
+	if (wlen && conn_write(k, wbuf, wlen, c->o.timeout_ms, err, errlen))
+		return -1;
 	if (n < 0) {
 		snprintf(err, errlen, "h2: %s", nghttp2_strerror((int)n));
 		return -1;
@@ -644,73 +714,98 @@ static int h2_pump(struct httpc *c, struct conn *k, char *err, size_t errlen)
 	return 0;
 }
 
-static void h2_run(struct httpc *c, const struct httpc_request *reqs, struct httpc_response *resps,
-		   size_t n)
+/* Open a stream for the next request of the feed; false when the feed is dry or on error. */
+static bool h2_feed_one(struct httpc *c, struct conn *k, struct h2_run *run, const char *authority,
+			char *err, size_t errlen)
 {
-	struct h2_stream *st = calloc(n ? n : 1, sizeof(*st));
-	struct h2_run run = { 0 };
+	struct h2_stream *st = calloc(1, sizeof(*st));
+
+	if (!st) {
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	if (!feed_next(run->f, &st->rq, &st->rs, &st->token)) {
+		free(st);
+		return false;
+	}
+	st->next = run->streams;
+	if (run->streams)
+		run->streams->prev = st;
+	run->streams = st;
+	run->open++;
+	if (h2_submit(c, k, st, authority)) {
+		snprintf(err, errlen, "h2: cannot submit a request");
+		return false;
+	}
+	return true;
+}
+
+/* Streams on one connection, a new one opened as soon as one ends, up to max_inflight. */
+static void h2_stream(struct httpc *c, struct feed *f, size_t max_inflight)
+{
+	struct h2_run run = { .f = f };
 	char authority[300], err[256] = "";
 	struct conn *k = c->h2conn;
-	size_t i;
+	const struct httpc_request *rq;
+	struct httpc_response *rs;
+	void *token;
 
 	c->h2conn = NULL;
 	snprintf(authority, sizeof(authority), "%s%s%s", c->host, strcmp(c->port, "443") ? ":" : "",
 		 strcmp(c->port, "443") ? c->port : "");
-	if (!st) {
-		for (i = 0; i < n; i++)
-			fail(&resps[i], -ENOMEM, "%s", "out of memory");
-		return;
-	}
 	if (!k)
 		k = conn_open(c, err, sizeof(err));
 	if (k && !k->h2 && h2_setup(k, &run))
 		snprintf(err, sizeof(err), "h2: cannot set up the session");
 	if (k && k->h2)
 		nghttp2_session_set_user_data(k->h2, &run);
-	for (i = 0; i < n && !err[0]; i++) {
-		st[i] = (struct h2_stream){ .rq = &reqs[i], .rs = &resps[i] };
-		if (h2_submit(c, k, &st[i], authority))
-			snprintf(err, sizeof(err), "h2: cannot submit a request");
-		else
-			run.open++;
-	}
-	while (!err[0] && run.open)
+	while (!err[0]) {
+		while (!err[0] && !f->dry && run.open < max_inflight &&
+		       h2_feed_one(c, k, &run, authority, err, sizeof(err)))
+			;
+		if (err[0] || !run.open)
+			break;
 		h2_pump(c, k, err, sizeof(err));
-	for (i = 0; i < n; i++) {
-		if (err[0] && !st[i].done) {
-			fail(&resps[i], -ECONNRESET, "%s", err);
-			st[i].done = true;
-		}
 	}
-	/* Streams still open on a failed session end with it: the callbacks must not see st. */
-	if (err[0] || (k && nghttp2_session_want_read(k->h2) == 0)) {
+	/* A failed session fails its open streams and whatever the feed still has. */
+	while (run.streams) {
+		fail(run.streams->rs, -ECONNRESET, "%s", err);
+		h2_finish(&run, run.streams);
+	}
+	while (err[0] && feed_next(f, &rq, &rs, &token)) {
+		fail(rs, -ECONNRESET, "%s", err);
+		feed_done(f, token);
+	}
+	/* No callback may reach this run once it returns, even from nghttp2_session_del(). */
+	if (k && k->h2)
+		nghttp2_session_set_user_data(k->h2, NULL);
+	if (err[0] || (k && (!k->h2 || !nghttp2_session_want_read(k->h2)))) {
 		conn_close(k);
 		k = NULL;
 	}
-	if (k)
-		nghttp2_session_set_user_data(k->h2, NULL);
 	c->h2conn = k;
-	free(st);
 }
 
-void httpc_run(struct httpc *c, const struct httpc_request *reqs, struct httpc_response *resps,
-	       size_t n)
+void httpc_stream(struct httpc *c, const struct httpc_feed *ops, void *arg, size_t max_inflight)
 {
+	struct feed f = { ops, arg, PTHREAD_MUTEX_INITIALIZER, false };
+	const struct httpc_request *rq;
+	struct httpc_response *rs;
+	void *token;
 	struct conn *k;
-	size_t i;
 
-	for (i = 0; i < n; i++)
-		memset(&resps[i], 0, sizeof(resps[i]));
-	if (!n)
-		return;
+	if (!max_inflight)
+		max_inflight = 1;
 	if (!c->protocol[0] && c->o.tls) {
 		/* The first connection tells which protocol the server speaks. */
 		char err[256] = "";
 
 		k = conn_open(c, err, sizeof(err));
 		if (!k) {
-			for (i = 0; i < n; i++)
-				fail(&resps[i], -ECONNREFUSED, "%s", err);
+			while (feed_next(&f, &rq, &rs, &token)) {
+				fail(rs, -ECONNREFUSED, "%s", err);
+				feed_done(&f, token);
+			}
 			return;
 		}
 		if (!strcmp(c->protocol, "h2"))
@@ -719,9 +814,41 @@ void httpc_run(struct httpc *c, const struct httpc_request *reqs, struct httpc_r
 			give_back(c, k);
 	}
 	if (!strcmp(c->protocol, "h2"))
-		h2_run(c, reqs, resps, n);
+		h2_stream(c, &f, max_inflight);
 	else
-		h1_run(c, reqs, resps, n);
+		h1_stream(c, &f, max_inflight);
+}
+
+struct batch {
+	const struct httpc_request *reqs;
+	struct httpc_response *resps;
+	size_t n, next;
+};
+
+static int batch_next(void *arg, const struct httpc_request **rq, struct httpc_response **rs,
+		      void **token)
+{
+	struct batch *b = arg;
+
+	if (b->next == b->n)
+		return -1;
+	*rq = &b->reqs[b->next];
+	*rs = &b->resps[b->next++];
+	*token = NULL;
+	return 0;
+}
+
+static void batch_done(void *arg, void *token)
+{
+}
+
+void httpc_run(struct httpc *c, const struct httpc_request *reqs, struct httpc_response *resps,
+	       size_t n)
+{
+	static const struct httpc_feed ops = { batch_next, batch_done };
+	struct batch b = { reqs, resps, n, 0 };
+
+	httpc_stream(c, &ops, &b, n);
 }
 
 int httpc_header(const struct httpc_response *r, const char *name, char *out, size_t size)

@@ -58,6 +58,21 @@ void httpc_free(struct httpc *c);
 void httpc_run(struct httpc *c, const struct httpc_request *reqs, struct httpc_response *resps,
 	       size_t n);
 
+/*
+ * A stream of requests: next() hands out the next request and where its
+ * response goes (-1: none now), done() says that response is complete.
+ * Up to max_inflight run at once, a new one starting as soon as one ends
+ * (no batch barrier). Both callbacks run under one lock, from whichever
+ * thread needs them; the request must stay valid until its done().
+ */
+struct httpc_feed {
+	int (*next)(void *arg, const struct httpc_request **rq, struct httpc_response **rs,
+		    void **token);
+	void (*done)(void *arg, void *token);
+};
+
+void httpc_stream(struct httpc *c, const struct httpc_feed *ops, void *arg, size_t max_inflight);
+
 /* "h2" or "http/1.1" once a connection was made, "" before. */
 const char *httpc_protocol(const struct httpc *c);
 

@@ -17,7 +17,8 @@
 #include "seal.h"
 #include "spool.h"
 
-#define BATCH_MAX 16
+#define BATCH_MAX 16 /* parts of one multipart upload sent at once, at most */
+#define ROUND_MAX 256 /* spooled objects looked at per round */
 #define BACKOFF_CAP_MS 15000
 #define STALE_UPLOAD_SECS (24 * 3600)
 #define CLOSE_FLUSH_SECS 5
@@ -80,6 +81,8 @@ static void back_off(struct s3_backend *sb)
 	sb->st.retries++;
 }
 
+enum round { ROUND_IDLE, ROUND_OK, ROUND_FAILED };
+
 struct loaded {
 	uint64_t id;
 	char *key;
@@ -92,6 +95,16 @@ static void unload(struct loaded *l)
 	free(l->key);
 	free(l->data);
 	memset(l, 0, sizeof(*l));
+}
+
+static void drop_corrupt(struct s3_backend *sb, uint64_t id)
+{
+	fprintf(stderr,
+		"kerno: s3: spooled object %016" PRIx64
+		" does not open (corrupt or another key): dropped\n",
+		id);
+	spool_remove(sb->spool, id);
+	sb->st.corrupt++;
 }
 
 static void done(struct s3_backend *sb, struct loaded *l, bool multipart)
@@ -210,84 +223,110 @@ out:
 	return rc;
 }
 
-static void upload_small(struct s3_backend *sb, struct loaded *ls, size_t n, bool *failed)
+/* One round's small objects, fed to the store as fast as it takes them. */
+struct round_feed {
+	struct s3_backend *sb;
+	uint64_t ids[ROUND_MAX];
+	unsigned long long sizes[ROUND_MAX];
+	size_t n, next;
+	uint64_t large[ROUND_MAX]; /* left for multipart, after the stream */
+	size_t n_large;
+	bool failed;
+};
+
+static int feed_next(void *arg, const char **key, const void **data, size_t *len, void **token)
 {
-	const char *keys[BATCH_MAX] = { 0 };
-	const void *data[BATCH_MAX] = { 0 };
-	struct s3_result res[BATCH_MAX];
-	size_t lens[BATCH_MAX] = { 0 }, i;
-
-	if (!n)
-		return;
-	for (i = 0; i < n; i++) {
-		keys[i] = ls[i].key;
-		data[i] = ls[i].data;
-		lens[i] = ls[i].len;
-	}
-	s3_put_objects(sb->s3, keys, data, lens, n, res);
-	for (i = 0; i < n; i++) {
-		if (res[i].ok) {
-			done(sb, &ls[i], false);
-		} else {
-			logf_err(sb, "PutObject", res[i].msg);
-			*failed = true;
-		}
-	}
-}
-
-enum round { ROUND_IDLE, ROUND_OK, ROUND_FAILED };
-
-/* One round: the oldest objects, small ones together, a large one alone. */
-static enum round round_once(struct s3_backend *sb)
-{
-	uint64_t ids[BATCH_MAX];
-	struct loaded ls[BATCH_MAX];
-	size_t n, i, k = 0, want = (size_t)sb->conns * 2;
-	bool failed = false;
+	struct round_feed *rf = arg;
+	struct s3_backend *sb = rf->sb;
+	struct loaded *l;
 	int r;
 
-	n = spool_oldest(sb->spool, ids, want < BATCH_MAX ? want : BATCH_MAX);
-	if (!n)
-		return ROUND_IDLE;
-	for (i = 0; i < n; i++) {
-		memset(&ls[k], 0, sizeof(ls[k]));
-		ls[k].id = ids[i];
-		r = spool_load(sb->spool, ids[i], &ls[k].key, &ls[k].data, &ls[k].len);
+	while (!rf->failed && rf->next < rf->n) {
+		size_t i = rf->next++;
+
+		if (rf->sizes[i] > sb->part_size) {
+			rf->large[rf->n_large++] = rf->ids[i];
+			continue;
+		}
+		l = calloc(1, sizeof(*l));
+		if (!l) {
+			rf->failed = true;
+			break;
+		}
+		l->id = rf->ids[i];
+		r = spool_load(sb->spool, l->id, &l->key, &l->data, &l->len);
 		if (r == -EBADMSG || r == -EINVAL || r == -ENOENT) {
-			fprintf(stderr,
-				"kerno: s3: spooled object %016" PRIx64
-				" does not open (corrupt or another key): dropped\n",
-				ids[i]);
-			spool_remove(sb->spool, ids[i]);
-			sb->st.corrupt++;
+			drop_corrupt(sb, l->id);
+			free(l);
 			continue;
 		}
 		if (r) {
-			failed = true;
+			rf->failed = true;
+			free(l);
 			break;
 		}
-		if (ls[k].len > sb->part_size) {
-			/* Flush the small ones gathered so far, then this one alone. */
-			upload_small(sb, ls, k, &failed);
-			if (upload_multipart(sb, &ls[k]))
-				failed = true;
-			else
-				done(sb, &ls[k], true);
-			for (i = 0; i <= k; i++)
-				unload(&ls[i]);
-			k = 0;
-			break;
-		}
-		k++;
+		*key = l->key;
+		*data = l->data;
+		*len = l->len;
+		*token = l;
+		return 0;
 	}
-	upload_small(sb, ls, k, &failed);
-	for (i = 0; i < k; i++)
-		unload(&ls[i]);
-	if (failed)
+	return -1;
+}
+
+static void feed_done(void *arg, void *token, const struct s3_result *res)
+{
+	struct round_feed *rf = arg;
+	struct loaded *l = token;
+
+	if (res->ok) {
+		done(rf->sb, l, false);
+	} else {
+		logf_err(rf->sb, "PutObject", res->msg);
+		rf->failed = true;
+	}
+	unload(l);
+	free(l);
+}
+
+/* One round: the oldest objects, small ones streamed, then large ones by multipart. */
+static enum round round_once(struct s3_backend *sb)
+{
+	static const struct s3_put_feed ops = { feed_next, feed_done };
+	struct round_feed *rf = calloc(1, sizeof(*rf));
+	struct loaded l;
+	enum round result;
+	size_t i;
+	int r;
+
+	if (!rf)
+		return ROUND_FAILED;
+	rf->sb = sb;
+	rf->n = spool_oldest_sized(sb->spool, rf->ids, rf->sizes, ROUND_MAX);
+	if (!rf->n) {
+		free(rf);
+		return ROUND_IDLE;
+	}
+	s3_put_stream(sb->s3, &ops, rf, (size_t)sb->conns);
+	for (i = 0; i < rf->n_large && !rf->failed; i++) {
+		memset(&l, 0, sizeof(l));
+		l.id = rf->large[i];
+		r = spool_load(sb->spool, l.id, &l.key, &l.data, &l.len);
+		if (r == -EBADMSG || r == -EINVAL || r == -ENOENT)
+			drop_corrupt(sb, l.id);
+		else if (r || upload_multipart(sb, &l))
+			rf->failed = true;
+		else
+			done(sb, &l, true);
+		unload(&l);
+	}
+	result = rf->failed ? ROUND_FAILED : ROUND_OK;
+	free(rf);
+	if (result == ROUND_FAILED)
 		back_off(sb);
 	else
 		note_success(sb);
-	return failed ? ROUND_FAILED : ROUND_OK;
+	return result;
 }
 
 static bool should_stop(struct s3_backend *sb)

@@ -354,6 +354,85 @@ void s3_put_objects(struct s3 *s, const char *const *keys, const void *const *da
 	free(ops);
 }
 
+struct put_stream {
+	struct s3 *s;
+	const struct s3_put_feed *f;
+	void *arg;
+	struct aws_creds c;
+	const char *creds_err; /* set: every object fails with it */
+};
+
+struct put_one {
+	struct s3_op op;
+	struct signed_req sr;
+	struct httpc_request rq;
+	struct httpc_response rs;
+	void *token;
+};
+
+static int put_next(void *arg, const struct httpc_request **rq, struct httpc_response **rs,
+		    void **token)
+{
+	struct put_stream *ps = arg;
+	struct put_one *p;
+	struct s3_result res = { .retryable = true };
+
+	for (;;) {
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			return -1;
+		p->op = (struct s3_op){ .method = "PUT" };
+		if (ps->f->next(ps->arg, &p->op.key, &p->op.body, &p->op.len, &p->token)) {
+			free(p);
+			return -1;
+		}
+		p->op.extra[p->op.n_extra++] =
+			(struct sigv4_header){ "Content-Type", "application/gzip" };
+		add_sse(ps->s, &p->op);
+		if (!ps->creds_err && !sign_op(ps->s, &p->op, &ps->c, &p->sr, &p->rq)) {
+			*rq = &p->rq;
+			*rs = &p->rs;
+			*token = p;
+			return 0;
+		}
+		/* Not sent: the object fails at once and the feed moves on. */
+		snprintf(res.msg, sizeof(res.msg), "%s",
+			 ps->creds_err ? ps->creds_err : "cannot sign");
+		ps->f->done(ps->arg, p->token, &res);
+		sigv4_output_free(&p->sr.sig);
+		sb_free(&p->sr.target);
+		free(p);
+	}
+}
+
+static void put_done(void *arg, void *token)
+{
+	struct put_stream *ps = arg;
+	struct put_one *p = token;
+	struct s3_result res;
+
+	classify(ps->s, &p->rs, &res);
+	ps->f->done(ps->arg, p->token, &res);
+	sigv4_output_free(&p->sr.sig);
+	sb_free(&p->sr.target);
+	httpc_response_free(&p->rs);
+	free(p);
+}
+
+void s3_put_stream(struct s3 *s, const struct s3_put_feed *f, void *arg, size_t max_inflight)
+{
+	static const struct httpc_feed ops = { put_next, put_done };
+	struct put_stream ps = { s, f, arg };
+	char err[300], msg[340];
+
+	if (creds_get(s->creds, &ps.c, err, sizeof(err))) {
+		snprintf(msg, sizeof(msg), "credentials: %s", err);
+		ps.creds_err = msg;
+	}
+	httpc_stream(s->http, &ops, &ps, max_inflight);
+	explicit_bzero(&ps.c, sizeof(ps.c));
+}
+
 void s3_create_upload(struct s3 *s, const char *key, struct s3_result *res)
 {
 	struct s3_op op = { .method = "POST", .key = key, .query = "uploads" };

@@ -62,6 +62,19 @@ const char *s3_protocol(const struct s3 *s);
 void s3_put_objects(struct s3 *s, const char *const *keys, const void *const *data,
 		    const size_t *lens, size_t n, struct s3_result *res);
 
+/*
+ * PutObject of a stream of objects, up to max_inflight at once, the next
+ * one starting as soon as one ends. next() gives an object (key and data
+ * valid until its done()), -1 when there is none; done() gets its result.
+ * Both run under one lock.
+ */
+struct s3_put_feed {
+	int (*next)(void *arg, const char **key, const void **data, size_t *len, void **token);
+	void (*done)(void *arg, void *token, const struct s3_result *res);
+};
+
+void s3_put_stream(struct s3 *s, const struct s3_put_feed *f, void *arg, size_t max_inflight);
+
 void s3_create_upload(struct s3 *s, const char *key, struct s3_result *res);
 /* UploadPart of n parts of one upload at once: parts[i] numbers, data, lens. */
 void s3_upload_parts(struct s3 *s, const char *key, const char *upload_id, const int *numbers,

@@ -234,15 +234,23 @@ size_t spool_count(struct spool *sp)
 	return n;
 }
 
-size_t spool_oldest(struct spool *sp, uint64_t *ids, size_t max)
+size_t spool_oldest_sized(struct spool *sp, uint64_t *ids, unsigned long long *sizes, size_t max)
 {
 	size_t i;
 
 	pthread_mutex_lock(&sp->lock);
-	for (i = 0; i < sp->n && i < max; i++)
+	for (i = 0; i < sp->n && i < max; i++) {
 		ids[i] = sp->e[i].id;
+		if (sizes)
+			sizes[i] = sp->e[i].size;
+	}
 	pthread_mutex_unlock(&sp->lock);
 	return i;
+}
+
+size_t spool_oldest(struct spool *sp, uint64_t *ids, size_t max)
+{
+	return spool_oldest_sized(sp, ids, NULL, max);
 }
 
 int spool_load(struct spool *sp, uint64_t id, char **key, uint8_t **data, size_t *len)

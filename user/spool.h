@@ -31,8 +31,9 @@ int spool_put(struct spool *sp, const char *key, const void *data, size_t len);
 unsigned long long spool_bytes(struct spool *sp);
 size_t spool_count(struct spool *sp);
 
-/* Up to max oldest entry ids. */
+/* Up to max oldest entry ids (and their sealed sizes when sizes is not NULL). */
 size_t spool_oldest(struct spool *sp, uint64_t *ids, size_t max);
+size_t spool_oldest_sized(struct spool *sp, uint64_t *ids, unsigned long long *sizes, size_t max);
 
 /*
  * Open entry id: malloc'ed key and data (free both). -EBADMSG when the file
