@@ -504,10 +504,10 @@ struct h2_run {
 
 static void h2_unlink(struct h2_run *run, struct h2_stream *st)
 {
-	if (st->prev)
-		st->prev->next = st->next;
-	else
+	if (run->streams == st)
 		run->streams = st->next;
+	else if (st->prev)
+		st->prev->next = st->next;
 	if (st->next)
 		st->next->prev = st->prev;
 	run->open--;

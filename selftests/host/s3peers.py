@@ -224,3 +224,79 @@ class CredsEndpoint:
         if code:
             d.update({"Code": "Success", "LastUpdated": "2026-01-01T00:00:00Z", "Type": "AWS-HMAC"})
         return json.dumps(d)
+
+
+class FakeS3:
+    """An HTTPS endpoint answering in S3's documented shapes where s3rver cannot:
+    throttling (503 SlowDown), a clock an hour ahead (403 RequestTimeTooSkewed
+    until requests carry its time), and ListMultipartUploads with stale uploads.
+    Records (method, path, status, x-amz-date) of every request."""
+
+    SKEW = 3600
+
+    def __init__(self, cleanup, pki, throttle=2, uploads=()):
+        import ssl
+        self.hits = []
+        self.throttle = throttle
+        self.uploads = list(uploads)  # (key, upload id, initiated epoch)
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def date_time_string(self, timestamp=None):
+                return super().date_time_string(time.time() + outer.SKEW)
+
+            def _reply(self, code, body=b"", headers=()):
+                self.send_response(code)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                outer.hits.append((self.command, self.path, code, self.headers.get("X-Amz-Date")))
+
+            def _error(self, code, s3code, msg):
+                self._reply(code, (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{s3code}</Code>"
+                                   f"<Message>{msg}</Message><RequestId>r1</RequestId></Error>").encode(),
+                            [("Content-Type", "application/xml")])
+
+            def do_PUT(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                amz = time.mktime(time.strptime(self.headers.get("X-Amz-Date", "19700101T000000Z"),
+                                                "%Y%m%dT%H%M%SZ")) - time.timezone
+                if abs(amz - (time.time() + outer.SKEW)) > 300:
+                    return self._error(403, "RequestTimeTooSkewed",
+                                       "The difference between the request time and the current time is too large.")
+                if outer.throttle > 0:
+                    outer.throttle -= 1
+                    return self._error(503, "SlowDown", "Please reduce your request rate.")
+                self._reply(200, headers=[("ETag", '"0123456789abcdef"')])
+
+            def do_GET(self):
+                if "uploads" in self.path:
+                    items = "".join(
+                        f"<Upload><Key>{k}</Key><UploadId>{u}</UploadId><Initiated>"
+                        f"{time.strftime('%Y-%m-%dT%H:%M:%S.000Z', time.gmtime(t))}</Initiated></Upload>"
+                        for k, u, t in outer.uploads)
+                    return self._reply(200, f"<ListMultipartUploadsResult>{items}</ListMultipartUploadsResult>"
+                                       .encode(), [("Content-Type", "application/xml")])
+                self._error(404, "NoSuchKey", "The specified key does not exist.")
+
+            def do_DELETE(self):
+                self._reply(204)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(pki.cert, pki.key)
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        cleanup.callback(self.server.shutdown)
+
+    @property
+    def endpoint(self):
+        return f"https://127.0.0.1:{self.port}"

@@ -445,3 +445,32 @@ def test_s3_kerno_run_canary_sealed(ctx):
         ASSERT_TRUE(canary.encode() in f.read(), "control: the canary is in the workload's log")
     ASSERT_EQ([f for f in found if f.startswith("spool")], [], "spool files holding the canary in plaintext")
     log(f"files holding the canary outside the spool: {found}")
+
+
+def test_s3_throttling_skew_and_stale_uploads(ctx):
+    """Against S3's documented error shapes: SlowDown retried with backoff, a
+    skewed clock corrected from Date, stale multipart uploads aborted."""
+    from s3peers import FakeS3
+    now = time.time()
+    uploads = [("logs/year=2026/node-a-0001.json.gz", "ours-crashed", now - 60),
+               ("logs/year=2026/node-b-0001.json.gz", "theirs-recent", now - 60),
+               ("logs/year=2026/node-b-0002.json.gz", "theirs-old", now - 3 * 86400)]
+    pki = Pki(ctx.cleanup)
+    fake = FakeS3(ctx.cleanup, pki, throttle=2, uploads=uploads)
+    work = tmpdir(ctx.cleanup, "s3work")
+    out = _put(ctx, work, fake.endpoint, pki.ca, [("logs/one.json.gz", b"x" * 1000)],
+               extra=("--s3-connections", "1", "--s3-prefix", "logs"), wait=60)
+    st = _stats(out.stdout)
+    ASSERT_EQ(out.returncode, 0, "s3put_tool exit code: " + out.stderr[-300:])
+    puts = [h for h in fake.hits if h[0] == "PUT"]
+    ASSERT_EQ([h[2] for h in puts], [403, 503, 503, 200], "PutObject statuses: skewed, throttled twice, stored")
+    ASSERT_EQ(st.get("retries"), 3, "retried rounds")
+    ASSERT_TRUE("RequestTimeTooSkewed: The difference between the request time and the current time is too large. "
+                "(HTTP 403)" in out.stderr, "skew error line", out.stderr)
+    ASSERT_TRUE("SlowDown: Please reduce your request rate. (HTTP 503) (will retry)" in out.stderr,
+                "throttling error line", out.stderr)
+    deletes = sorted(h[1] for h in fake.hits if h[0] == "DELETE")
+    ASSERT_EQ(deletes, ["/kerno-test/logs/year%3D2026/node-a-0001.json.gz?uploadId=ours-crashed",
+                        "/kerno-test/logs/year%3D2026/node-b-0002.json.gz?uploadId=theirs-old"],
+              "stale uploads aborted: this node's, and another's over a day old")
+    ASSERT_EQ(st.get("stale_aborted"), 2, "stale uploads counted")
