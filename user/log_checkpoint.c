@@ -10,7 +10,7 @@
 
 #include "log_checkpoint.h"
 
-#define MAGIC "kerno-log-checkpoints 1"
+#define MAGIC "kerno-log-checkpoints 2"
 
 int log_ckpt_add(struct log_ckpt *c, const struct log_ckpt_entry *e)
 {
@@ -36,12 +36,17 @@ int log_ckpt_add(struct log_ckpt *c, const struct log_ckpt_entry *e)
 static int parse_line(struct log_ckpt *c, char *line)
 {
 	struct log_ckpt_entry e = {};
-	unsigned long long dev, ino, fp, off;
+	unsigned long long dev, ino, fp, off, poff;
 	unsigned int fp_len;
 	int used = 0;
 
 	line[strcspn(line, "\n")] = '\0';
-	if (sscanf(line, "%llu %llu %u %llx %llu %n", &dev, &ino, &fp_len, &fp, &off, &used) != 5 ||
+	if (!strncmp(line, "pending ", 8) && !c->pending_key) {
+		c->pending_key = strdup(line + 8);
+		return c->pending_key ? 0 : -ENOMEM;
+	}
+	if (sscanf(line, "%llu %llu %u %llx %llu %llu %n", &dev, &ino, &fp_len, &fp, &off, &poff,
+		   &used) != 6 ||
 	    !used) {
 		c->bad_lines++;
 		return 0;
@@ -51,6 +56,7 @@ static int parse_line(struct log_ckpt *c, char *line)
 	e.fp_len = fp_len;
 	e.fp = fp;
 	e.off = off;
+	e.pending_off = poff;
 	e.path = line + used;
 	return log_ckpt_add(c, &e);
 }
@@ -114,12 +120,15 @@ int log_ckpt_save(const char *path, const struct log_ckpt *c)
 	if (!f)
 		return -errno;
 	fprintf(f, "%s\n", MAGIC);
+	if (c->pending_key)
+		fprintf(f, "pending %s\n", c->pending_key);
 	for (i = 0; i < c->n; i++) {
 		const struct log_ckpt_entry *e = &c->e[i];
 
-		fprintf(f, "%llu %llu %u %llx %llu %s\n", (unsigned long long)e->dev,
+		fprintf(f, "%llu %llu %u %llx %llu %llu %s\n", (unsigned long long)e->dev,
 			(unsigned long long)e->ino, e->fp_len, (unsigned long long)e->fp,
 			(unsigned long long)e->off,
+			(unsigned long long)(c->pending_key ? e->pending_off : e->off),
 			e->path && !strchr(e->path, '\n') ? e->path : "?");
 	}
 	if (fflush(f) || fsync(fileno(f)))
@@ -142,6 +151,23 @@ void log_ckpt_clear(struct log_ckpt *c)
 	for (i = 0; i < c->n; i++)
 		free(c->e[i].path);
 	c->n = 0;
+	free(c->pending_key);
+	c->pending_key = NULL;
+}
+
+void log_ckpt_settle(struct log_ckpt *c, bool stored)
+{
+	size_t i;
+
+	if (!c->pending_key)
+		return;
+	for (i = 0; i < c->n; i++) {
+		if (stored)
+			c->e[i].off = c->e[i].pending_off;
+		c->e[i].pending_off = c->e[i].off;
+	}
+	free(c->pending_key);
+	c->pending_key = NULL;
 }
 
 struct log_ckpt_entry *log_ckpt_find(struct log_ckpt *c, uint64_t dev, uint64_t ino)

@@ -41,6 +41,7 @@ struct source {
 	char *resource; /* OTLP attributes JSON */
 	char *ns, *pod, *uid, *container, *restart, *container_id;
 	bool skipping; /* inside a line longer than the cap */
+	uint64_t committed_off; /* in the last checkpoint */
 	uint64_t last_data_ms;
 };
 
@@ -165,6 +166,7 @@ static int on_opened(void *ctx, struct log_file *f)
 		free_source(s);
 		return -ENOMEM;
 	}
+	s->committed_off = f->read_off;
 	f->user = s;
 	l->dirty = true;
 	return 0;
@@ -314,48 +316,80 @@ static uint64_t safe_offset(const struct log_file *f)
 	return off;
 }
 
-static void commit(struct logs *l, uint64_t now_ms)
+/*
+ * Write the checkpoint: every followed file with its committed offset and,
+ * with `pending_key`, the offset the object about to be put completes.
+ */
+static int save_checkpoint(struct logs *l, const char *pending_key)
 {
 	struct log_ckpt c = {};
 	struct log_file *f;
 	int ret = 0;
 
 	for (f = l->tail.files; f && !ret; f = f->next) {
+		const struct source *s = f->user;
 		struct log_ckpt_entry e = { .dev = f->dev,
 					    .ino = f->ino,
 					    .fp_len = f->fp_len,
 					    .fp = f->fp,
-					    .off = safe_offset(f),
+					    .off = pending_key ? s->committed_off : safe_offset(f),
+					    .pending_off = safe_offset(f),
 					    .path = f->path };
 
 		ret = log_ckpt_add(&c, &e);
 	}
+	if (!ret && pending_key) {
+		c.pending_key = strdup(pending_key);
+		ret = c.pending_key ? 0 : -ENOMEM;
+	}
 	if (!ret)
 		ret = log_ckpt_save(l->ckpt_path, &c);
 	log_ckpt_free(&c);
-	if (ret) {
+	if (ret)
 		l->st.c[LOGS_CKPT_FAILED]++;
-		return;
-	}
-	log_errors_commit(l->errors);
-	l->st.c[LOGS_CKPTS]++;
-	l->dirty = false;
-	l->last_commit_ms = now_ms;
+	return ret;
 }
 
-/* Seal what the store holds and, once it is durable, checkpoint. */
+static int intent(void *ctx, const char *key)
+{
+	return save_checkpoint(ctx, key);
+}
+
+/* Offsets (and error counts) up to here are stored; with `save`, the checkpoint says so. */
+static void commit(struct logs *l, uint64_t now_ms, bool save)
+{
+	struct log_file *f;
+
+	if (save && save_checkpoint(l, NULL))
+		return;
+	for (f = l->tail.files; f; f = f->next)
+		((struct source *)f->user)->committed_off = safe_offset(f);
+	log_errors_commit(l->errors);
+	if (save) {
+		l->st.c[LOGS_CKPTS]++;
+		l->dirty = false;
+		l->last_commit_ms = now_ms;
+	}
+}
+
+/*
+ * Seal what the store holds and put it. The checkpoint written just before
+ * the put (intent) already names the object with the offsets it completes,
+ * so a stored object needs no second checkpoint now: the next intent or the
+ * idle commit writes the plain one.
+ */
 static void seal_and_commit(struct logs *l, uint64_t now_ms)
 {
 	int ret;
 
 	flush_enc(l);
-	ret = objstore_seal(l->store, OBJSTORE_LOGS);
+	ret = objstore_seal(l->store, OBJSTORE_LOGS, intent, l);
 	if (ret == -EAGAIN) {
 		l->paused = true;
 		return;
 	}
 	l->paused = false;
-	commit(l, now_ms);
+	commit(l, now_ms, ret != 1);
 }
 
 /* ---- the thread ---- */
@@ -505,6 +539,8 @@ static void shutdown_flush(struct logs *l, uint64_t now_ms)
 	for (f = l->tail.files; f; f = f->next)
 		flush_pending(l, f);
 	seal_and_commit(l, now_ms);
+	if (!l->paused)
+		commit(l, now_ms, true);
 	publish(l);
 }
 
@@ -535,7 +571,7 @@ static void *thread_main(void *arg)
 			seal_and_commit(l, now);
 		else if (l->dirty && !objstore_buffered(l->store, OBJSTORE_LOGS) &&
 			 now - l->last_commit_ms >= COMMIT_IDLE_MS)
-			commit(l, now);
+			commit(l, now, true);
 		publish(l);
 		if (!got)
 			wait_events(l, IDLE_POLL_MS);
@@ -619,9 +655,14 @@ static int open_checkpoints(struct logs *l, struct log_ckpt *restored, char *err
 	}
 	snprintf(l->ckpt_path, sizeof(l->ckpt_path), "%s/checkpoints", dir);
 	ret = log_ckpt_load(l->ckpt_path, restored);
-	if (ret)
+	if (ret) {
 		snprintf(err, errlen, "cannot read %s: %s", l->ckpt_path, strerror(-ret));
-	return ret;
+		return ret;
+	}
+	/* The object of a put the last run may not have finished: are its lines stored? */
+	if (restored->pending_key)
+		log_ckpt_settle(restored, objstore_exists(l->store, restored->pending_key) == 1);
+	return 0;
 }
 
 static int init(struct logs *l, const struct kerno_config *cfg, const struct log_tail_source *src,

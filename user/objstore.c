@@ -144,8 +144,10 @@ bool objstore_due(struct objstore *w, enum objstore_signal s, unsigned long long
 	bool due;
 
 	pthread_mutex_lock(&w->lock);
+	/* opened_ms may be a little later than a now_ms the caller took before appending. */
 	due = b->gz ||
-	      (b->len && (b->len >= w->o.max_bytes || now_ms - b->opened_ms >= w->o.max_age_ms));
+	      (b->len && (b->len >= w->o.max_bytes ||
+			  (now_ms >= b->opened_ms && now_ms - b->opened_ms >= w->o.max_age_ms)));
 	pthread_mutex_unlock(&w->lock);
 	return due;
 }
@@ -213,7 +215,19 @@ static bool backend_pending_over(struct objstore *w)
 	       w->backend->pending_bytes(w->backend) > w->o.max_pending_bytes;
 }
 
-int objstore_seal(struct objstore *w, enum objstore_signal s)
+int objstore_exists(struct objstore *w, const char *key)
+{
+	int ret;
+
+	if (!w->backend->exists)
+		return -ENOSYS;
+	pthread_mutex_lock(&w->lock);
+	ret = w->backend->exists(w->backend, key);
+	pthread_mutex_unlock(&w->lock);
+	return ret;
+}
+
+int objstore_seal(struct objstore *w, enum objstore_signal s, objstore_intent_fn intent, void *ctx)
 {
 	struct batch *b = &w->b[s];
 	int ret;
@@ -232,6 +246,10 @@ int objstore_seal(struct objstore *w, enum objstore_signal s)
 	if (backend_pending_over(w)) {
 		w->refused = true;
 		b->stats.backpressure++;
+		ret = -EAGAIN;
+		goto out;
+	}
+	if (intent && intent(ctx, b->key)) {
 		ret = -EAGAIN;
 		goto out;
 	}
@@ -296,7 +314,7 @@ void objstore_close(struct objstore *w)
 	if (!w)
 		return;
 	for (s = 0; s < OBJSTORE__SIGNALS; s++) {
-		if (objstore_seal(w, s) < 0) {
+		if (objstore_seal(w, s, NULL, NULL) < 0) {
 			w->b[s].stats.dropped_lines += w->b[s].lines;
 			fprintf(stderr, "kerno: %s: %llu lines not stored at exit\n",
 				signal_names[s], w->b[s].lines);

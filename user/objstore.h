@@ -75,13 +75,25 @@ int objstore_append(struct objstore *w, enum objstore_signal s, const char *line
 bool objstore_due(struct objstore *w, enum objstore_signal s, unsigned long long now_ms);
 
 /*
- * Seal the open batch (if any) and put it. Returns 1 when an object was
- * durably stored, 0 when there was nothing to store, -EAGAIN when the
- * backend pushed back (the batch is kept, compressed, and the next call
- * retries it: stop producing meanwhile), or another negative errno when the
- * backend failed (the batch is dropped and counted).
+ * Called with the sealed object's key just before put(): the producer
+ * records it (log checkpoints) so that after a crash it can ask
+ * objstore_exists() whether the put completed. Nonzero: do not put now
+ * (the batch is kept, objstore_seal returns -EAGAIN).
  */
-int objstore_seal(struct objstore *w, enum objstore_signal s);
+typedef int (*objstore_intent_fn)(void *ctx, const char *key);
+
+/*
+ * Seal the open batch (if any) and put it, calling intent (if not NULL)
+ * first. Returns 1 when an object was durably stored, 0 when there was
+ * nothing to store, -EAGAIN when the backend pushed back or intent refused
+ * (the batch is kept, compressed, and the next call retries it: stop
+ * producing meanwhile), or another negative errno when the backend failed
+ * (the batch is dropped and counted).
+ */
+int objstore_seal(struct objstore *w, enum objstore_signal s, objstore_intent_fn intent, void *ctx);
+
+/* The backend's exists(): 1, 0, or a negative errno (-ENOSYS when it cannot tell). */
+int objstore_exists(struct objstore *w, const char *key);
 
 /* True while producers should pause: the last put was refused or too much is pending. */
 bool objstore_congested(struct objstore *w);

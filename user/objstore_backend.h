@@ -41,6 +41,17 @@ struct obj_backend {
 	 */
 	unsigned long long (*pending_bytes)(struct obj_backend *b);
 
+	/*
+	 * Whether an object put() earlier (possibly by a run that was killed
+	 * right after) is durably kept: 1 yes, 0 no, negative errno when it
+	 * cannot tell. Optional (NULL: cannot tell). Log checkpoints record the
+	 * key of the object they are about to put; on restart this decides
+	 * whether its lines are already stored, so a SIGKILL between put() and
+	 * the checkpoint neither loses nor duplicates them. Answering 0 or
+	 * failing is safe (the lines are read again: duplicates, never loss).
+	 */
+	int (*exists)(struct obj_backend *b, const char *key);
+
 	/* Stop any thread, flush what can be flushed within a short bound, free b. */
 	void (*close)(struct obj_backend *b);
 };

@@ -115,6 +115,19 @@ static int local_put(struct obj_backend *ob, const char *key, const void *data, 
 	return fsync_path(final);
 }
 
+static int local_exists(struct obj_backend *ob, const char *key)
+{
+	struct local_backend *b = (struct local_backend *)ob;
+	char path[PATH_MAX];
+	struct stat st;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", b->root, key) >= sizeof(path))
+		return -ENAMETOOLONG;
+	if (!stat(path, &st))
+		return 1;
+	return errno == ENOENT ? 0 : -errno;
+}
+
 static unsigned long long local_pending(struct obj_backend *ob)
 {
 	return 0;
@@ -150,6 +163,7 @@ struct obj_backend *objstore_local_new(const char *data_dir, char *err, size_t e
 	b->ops.name = "local";
 	b->ops.put = local_put;
 	b->ops.pending_bytes = local_pending;
+	b->ops.exists = local_exists;
 	b->ops.close = local_close;
 	snprintf(b->root, sizeof(b->root), "%s/objects", data_dir);
 	snprintf(b->tmp, sizeof(b->tmp), "%s/objects/.tmp", data_dir);

@@ -1,0 +1,554 @@
+"""Log collection: tailing through rotations and restarts, parsing, filtering, error groups.
+
+Every test writes real files into a directory of its own, points `kerno run`
+at it (--logs GLOB, or --log-pods-root / --log-docker-root), and reads back
+the gzip objects under DATA_DIR/objects/logs/ and the uplink envelopes.
+Lines carry a file id and a sequence number, so loss and duplication are
+exact set comparisons.
+"""
+
+import calendar
+import collections
+import glob
+import gzip
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+import otlp
+from agent import SANITIZER_MARKS
+from asserts import ASSERT_EQ, ASSERT_GE, ASSERT_TRUE, FATAL, log
+
+LINE_BYTES = 100  # every sequence line, newline included
+PAD = "x" * (LINE_BYTES - 15)
+# Nothing but the logs: no Kubernetes or Docker roots of the machine.
+BASE_ARGS = ["--log-pods-root", "", "--log-docker-root", "", "--object-max-age", "1",
+             "--log-rotate-wait", "1"]
+KEEP_ALL = ["--log-keep-all", "--log-rate-limit", "0"]
+CATCH_UP_TIMEOUT_S = 180
+
+
+def tmpdir(ctx, prefix):
+    path = tempfile.mkdtemp(prefix=prefix)
+    ctx.cleanup.callback(shutil.rmtree, path, True)
+    return path
+
+
+class LogAgent:
+    """`kerno run` on a data dir that outlives it: restarts find their checkpoints."""
+
+    def __init__(self, ctx, data_dir, args):
+        self.ctx, self.data_dir, self.args = ctx, data_dir, args
+        self.proc = None
+        self.stderr_path = os.path.join(data_dir, "agent.stderr")
+        ctx.cleanup.callback(self.kill)
+
+    def hellos(self):
+        n = 0
+        for path in glob.glob(os.path.join(self.data_dir, "uplink", "*.ndjson")):
+            with open(path, errors="replace") as f:
+                n += f.read().count('"type":"hello"')
+        return n
+
+    def start(self):
+        before = self.hellos()
+        argv = [self.ctx.kerno, "run", "--data-dir", self.data_dir, "--interval", "1",
+                "--duration", "900", *self.args]
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        with open(self.stderr_path, "a") as err:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                                         env=env, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while self.hellos() <= before:
+            if self.proc.poll() is not None:
+                FATAL(f"agent exited with {self.proc.returncode}:\n{self.stderr_tail()}")
+            if time.monotonic() > deadline:
+                FATAL("no hello within 60s")
+            time.sleep(0.02)
+
+    def stderr_tail(self, n=20):
+        with open(self.stderr_path, errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            FATAL("agent ignored SIGTERM for 60s")
+        ASSERT_EQ(rc, 0, "agent exit code")
+        with open(self.stderr_path, errors="replace") as f:
+            stderr = f.read()
+        ASSERT_TRUE(not any(m in stderr for m in SANITIZER_MARKS), "no sanitizer report",
+                    self.stderr_tail(40))
+
+
+def log_events(data_dir, metric="kerno.logs.events"):
+    """Sums of the log pipeline's counters over every metrics envelope."""
+    totals = collections.Counter()
+    try:
+        envelopes = otlp.read_envelopes(data_dir)
+    except ValueError:
+        return totals
+    for p in otlp.metric_points(envelopes):
+        if p.metric == metric:
+            totals[p.attrs.get("event", p.attrs.get("reason"))] += p.value
+    return totals
+
+
+def read_records(data_dir):
+    """[(resource attributes, record)] of every log object."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(data_dir, "objects", "logs", "**", "*.json.gz"),
+                                 recursive=True)):
+        with gzip.open(path, "rt") as f:
+            for line in f:
+                for rl in json.loads(line)["resourceLogs"]:
+                    res = otlp.attrs_dict(rl["resource"]["attributes"])
+                    for sl in rl["scopeLogs"]:
+                        out.extend((res, rec) for rec in sl["logRecords"])
+    return out
+
+
+def body(rec):
+    return rec["body"]["stringValue"]
+
+
+def seq_counts(records):
+    """Counter of (file id, sequence number) over the sequence lines."""
+    counts = collections.Counter()
+    for _, rec in records:
+        fid, seq, _ = body(rec).split(" ", 2)
+        counts[(int(fid), int(seq))] += 1
+    return counts
+
+
+def check_exact(counts, written, what):
+    """Every (file, seq) written exactly once: no loss, no duplicate."""
+    expected = {(fid, s) for fid, n in written.items() for s in range(n)}
+    lost = expected - set(counts)
+    dups = sum(c - 1 for c in counts.values() if c > 1)
+    extra = set(counts) - expected
+    ASSERT_EQ(len(lost), 0, f"{what}: lines lost (first: {sorted(lost)[:5]})")
+    ASSERT_EQ(dups, 0, f"{what}: lines duplicated")
+    ASSERT_EQ(len(extra), 0, f"{what}: lines never written")
+    ASSERT_EQ(sum(counts.values()), sum(written.values()), f"{what}: records stored")
+
+
+class SeqWriter:
+    """Sequence-numbered lines into N files, with rename and copytruncate rotations."""
+
+    def __init__(self, directory, n_files):
+        self.dir = directory
+        self.next = {fid: 0 for fid in range(n_files)}
+        self.rotations = collections.Counter()
+        self.files = {fid: open(self.path(fid), "a") for fid in range(n_files)}
+        self.bytes = 0
+
+    def path(self, fid):
+        return os.path.join(self.dir, f"app{fid}.log")
+
+    def write(self, fid, n):
+        start = self.next[fid]
+        block = "".join(f"{fid:02d} {s:010d} {PAD}\n" for s in range(start, start + n))
+        self.files[fid].write(block)
+        self.files[fid].flush()
+        self.next[fid] += n
+        self.bytes += len(block)
+
+    def rename_rotate(self, fid):
+        """logrotate's default: rename, then the writer opens a new file."""
+        self.rotations[fid] += 1
+        self.files[fid].close()
+        os.rename(self.path(fid), f"{self.path(fid)}.{self.rotations[fid]}")
+        self.files[fid] = open(self.path(fid), "a")
+
+    def copytruncate(self, fid):
+        """logrotate's copytruncate: copy, then cut the file the writer keeps appending to."""
+        self.rotations[fid] += 1
+        shutil.copyfile(self.path(fid), f"{self.path(fid)}.{self.rotations[fid]}")
+        os.truncate(self.path(fid), 0)
+
+    def close(self):
+        for f in self.files.values():
+            f.close()
+
+
+def wait_lines(data_dir, total, what):
+    """Until the agent has read `total` lines (its counters say so)."""
+    deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
+    seen = 0
+    while time.monotonic() < deadline:
+        seen = log_events(data_dir)["lines"]
+        if seen >= total:
+            return
+        time.sleep(0.5)
+    FATAL(f"{what}: the agent read {seen} of {total} lines in {CATCH_UP_TIMEOUT_S}s")
+
+
+def checkpointed(data_dir):
+    """inode -> offset of the last checkpoint (the pending one when its object exists)."""
+    out = {}
+    try:
+        with open(os.path.join(data_dir, "logs", "checkpoints")) as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return out
+    pending = [ln[8:] for ln in lines if ln.startswith("pending ")]
+    stored = pending and os.path.exists(os.path.join(data_dir, "objects", pending[0]))
+    for ln in lines[1:]:
+        fields = ln.split(" ")
+        if len(fields) >= 7 and fields[0].isdigit():
+            out[int(fields[1])] = int(fields[5] if stored else fields[4])
+    return out
+
+
+def wait_checkpointed(data_dir, log_dir):
+    """Until the checkpoint covers every byte of every file in log_dir."""
+    deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
+    behind = None
+    while time.monotonic() < deadline:
+        offs = checkpointed(data_dir)
+        behind = {p: os.stat(p).st_size - offs.get(os.stat(p).st_ino, 0)
+                  for p in glob.glob(os.path.join(log_dir, "*"))}
+        if not any(behind.values()):
+            return
+        time.sleep(0.5)
+    FATAL(f"the checkpoint did not catch up in {CATCH_UP_TIMEOUT_S}s: bytes behind {behind}")
+
+
+def write_with_rotations(w, rounds, per_round, renames, copytruncate_round, before_copy=None):
+    """Writes rounds of per_round lines to every file; rotations at the given rounds.
+    Returns the seconds spent writing (before_copy's wait excluded)."""
+    n_files, took = len(w.files), 0.0
+    for r in range(rounds):
+        t0 = time.monotonic()
+        for fid in range(n_files):
+            w.write(fid, per_round)
+        if r in renames:
+            w.rename_rotate(renames[r])
+        took += time.monotonic() - t0
+        if r == copytruncate_round:
+            if before_copy:
+                before_copy(2 % n_files)
+            t0 = time.monotonic()
+            w.copytruncate(2 % n_files)
+            took += time.monotonic() - t0
+    return took
+
+
+def wait_started(data_dir, path):
+    """Until the checkpoint shows the agent part way into the file: a copy must inherit."""
+    deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
+    ino = os.stat(path).st_ino
+    while checkpointed(data_dir).get(ino, 0) == 0:
+        if time.monotonic() > deadline:
+            FATAL(f"the agent did not start reading {path}")
+        time.sleep(0.05)
+
+
+def test_logs_rotations_no_loss(ctx):
+    """Four files at 50+ MiB/s, five rename rotations and one copytruncate: exact sets."""
+    d = tmpdir(ctx, "kerno-logs-rot-")
+    data = tmpdir(ctx, "kerno-logs-data-")
+    agent = LogAgent(ctx, data, BASE_ARGS + KEEP_ALL + ["--logs", f"{d}/*.log*"])
+    w = SeqWriter(d, 4)
+    agent.start()
+    rounds, per_round = 100, 2500  # 4 x 100 x 2500 lines of 100 bytes: 95 MiB
+    renames = {15: 0, 30: 1, 45: 3, 60: 0, 85: 1}
+    took = write_with_rotations(w, rounds, per_round, renames, copytruncate_round=70,
+                                before_copy=lambda fid: wait_started(data, w.path(fid)))
+    w.close()
+    rate = w.bytes / took / 2**20
+    log(f"wrote {w.bytes / 2**20:.0f} MiB in {took:.2f}s: {rate:.0f} MiB/s")
+    ASSERT_GE(rate, 50, "write rate in MiB/s")
+    written = dict(w.next)
+    wait_lines(data, sum(written.values()), "rotations")
+    agent.stop()
+    ev = log_events(data)
+    ASSERT_EQ(ev["copies"], 1, "copytruncate copies read from the original's offset")
+    ASSERT_GE(ev["truncations"], 1, "truncations seen")
+    check_exact(seq_counts(read_records(data)), written, "rotations")
+
+
+def test_logs_sigkill_restarts(ctx):
+    """SIGKILL at 20 random moments while files grow and rotate: nothing lost or doubled."""
+    d = tmpdir(ctx, "kerno-logs-kill-")
+    data = tmpdir(ctx, "kerno-logs-data-")
+    agent = LogAgent(ctx, data, BASE_ARGS + KEEP_ALL + ["--logs", f"{d}/*.log*",
+                                                       "--object-max-bytes", "1048576"])
+    w = SeqWriter(d, 4)
+    rng = random.Random(6)
+    stop = threading.Event()
+
+    def writer():
+        # Bursts at 50+ MiB/s (2 500 lines per file), rotations on the way.
+        r = 0
+        while not stop.is_set() and r < 120:
+            for fid in range(4):
+                w.write(fid, 2500)
+            if r in (10, 30, 50, 70, 90):
+                w.rename_rotate(r // 20 % 4)
+            if r == 60:
+                w.copytruncate(2)
+            r += 1
+            time.sleep(0.2)
+
+    t = threading.Thread(target=writer)
+    agent.start()
+    t.start()
+    try:
+        for i in range(20):
+            time.sleep(rng.uniform(0.05, 0.6))
+            agent.kill()
+            agent.start()
+    finally:
+        stop.set()
+        t.join()
+        w.close()
+    written = dict(w.next)
+    log(f"wrote {sum(written.values())} lines, {w.bytes / 2**20:.0f} MiB")
+    wait_checkpointed(data, d)
+    agent.stop()
+    check_exact(seq_counts(read_records(data)), written, "SIGKILL restarts")
+
+
+def cri_lines(ts, stream, message, part=16384):
+    """One message as CRI lines: P parts of `part` bytes, then the F line."""
+    parts = [message[i:i + part] for i in range(0, len(message), part)] or [""]
+    return "".join(f"{ts} {stream} {'P' if i < len(parts) - 1 else 'F'} {p}\n"
+                   for i, p in enumerate(parts))
+
+
+JAVA_TRACE = [
+    'Exception in thread "main" java.lang.IllegalStateException: queue closed',
+    "\tat com.example.Queue.take(Queue.java:42)",
+    "\tat com.example.Worker.run(Worker.java:17)",
+    "Caused by: java.io.IOException: broken pipe",
+    "\tat com.example.Net.read(Net.java:88)",
+    "\t... 2 more",
+]
+PYTHON_TRACE = [
+    "ERROR:worker:job failed",
+    "Traceback (most recent call last):",
+    '  File "/app/worker.py", line 12, in run',
+    "    result = compute(job)",
+    '  File "/app/worker.py", line 30, in compute',
+    "    return 1 / job.size",
+    "ZeroDivisionError: division by zero",
+]
+
+
+def test_logs_parsing(ctx):
+    """CRI partials merged byte for byte, a 1 MiB line cut and counted, traces joined."""
+    root = tmpdir(ctx, "kerno-logs-pods-")
+    droot = tmpdir(ctx, "kerno-logs-docker-")
+    plain = tmpdir(ctx, "kerno-logs-plain-")
+    data = tmpdir(ctx, "kerno-logs-data-")
+    cap = 262144
+    cdir = os.path.join(root, "shop_cart-7d9f_0a1b2c3d-uid", "api")
+    os.makedirs(cdir)
+    big = "".join(chr(0x41 + i % 26) for i in range(100000))  # six 16 KiB partials
+    huge = "h" * (1 << 20)
+    ts = "2026-11-26T12:00:00.123456789Z"
+    with open(os.path.join(cdir, "0.log"), "w") as f:
+        f.write(cri_lines(ts, "stdout", big))
+        f.write(cri_lines(ts, "stdout", huge))
+        f.write(cri_lines(ts, "stdout", "after the huge one"))
+        for line in JAVA_TRACE:
+            f.write(cri_lines(ts, "stderr", line))
+        f.write(cri_lines(ts, "stdout", "INFO back to normal"))
+    cid = "0123456789abcdef" * 4
+    os.makedirs(os.path.join(droot, cid))
+    with open(os.path.join(droot, cid, f"{cid}-json.log"), "w") as f:
+        for part in ("first half, ", "second half\n"):
+            f.write(json.dumps({"log": part, "stream": "stdout", "time": ts}) + "\n")
+        f.write(json.dumps({"log": "level=warn msg=\"disk almost full\"\n", "stream": "stderr",
+                            "time": ts}) + "\n")
+    with open(os.path.join(plain, "py.log"), "w") as f:
+        f.write("\n".join(PYTHON_TRACE) + "\n")
+        f.write("INFO:worker:next job\n")
+        f.write("p" * (1 << 20) + "\n")
+        f.write("INFO:worker:done\n")
+    agent = LogAgent(ctx, data, ["--log-pods-root", root, "--log-docker-root", droot,
+                                 "--logs", f"{plain}/*.log", "--object-max-age", "1",
+                                 "--log-max-line-bytes", str(cap)] + KEEP_ALL)
+    agent.start()
+    deadline = time.monotonic() + 60
+    while log_events(data)["records"] < 11 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    time.sleep(1.5)  # the multi-line idle flush
+    agent.stop()
+    recs = read_records(data)
+    by_file = collections.defaultdict(list)
+    for res, rec in recs:
+        by_file[res.get("log.file.path")].append((res, rec))
+    cri = by_file[os.path.join(cdir, "0.log")]
+    bodies = [body(r) for _, r in cri]
+    ASSERT_EQ(len(bodies), 5, "CRI records")
+    if len(bodies) == 5:
+        ASSERT_TRUE(bodies[0] == big, "16 KiB partials reassembled byte for byte",
+                    f"{len(bodies[0])} bytes")
+        ASSERT_EQ(len(bodies[1]), cap, "the 1 MiB CRI line cut at the cap")
+        ASSERT_EQ(otlp.attrs_dict(cri[1][1]["attributes"]).get("kerno.log.truncated"), True,
+                  "the cut record is marked")
+        ASSERT_EQ(bodies[2], "after the huge one", "the line after the cut one")
+        ASSERT_EQ(bodies[3], "\n".join(JAVA_TRACE), "the Java trace as one record")
+        ASSERT_EQ(cri[3][1]["severityText"], "ERROR", "the Java trace's severity")
+        ASSERT_EQ(cri[3][1]["timeUnixNano"],
+                  str(calendar.timegm((2026, 11, 26, 12, 0, 0)) * 10**9 + 123456789), "CRI time")
+    res = cri[0][0] if cri else {}
+    ASSERT_EQ((res.get("k8s.namespace.name"), res.get("k8s.pod.name"), res.get("k8s.pod.uid"),
+               res.get("k8s.container.name")), ("shop", "cart-7d9f", "0a1b2c3d-uid", "api"),
+              "Kubernetes names from the path")
+    dock = by_file[os.path.join(droot, cid, f"{cid}-json.log")]
+    ASSERT_EQ([body(r) for _, r in dock], ["first half, second half",
+                                          'level=warn msg="disk almost full"'],
+              "Docker records, split line merged")
+    ASSERT_EQ([r["severityText"] for _, r in dock], ["INFO", "WARN"], "Docker severities")
+    ASSERT_EQ(dock[0][0].get("container.id") if dock else None, cid, "container.id")
+    py = [body(r) for _, r in by_file[os.path.join(plain, "py.log")]]
+    ASSERT_EQ(len(py), 4, "plain records")
+    if len(py) == 4:
+        ASSERT_EQ(py[0], "\n".join(PYTHON_TRACE), "the Python trace as one record")
+        ASSERT_EQ(py[1], "INFO:worker:next job", "the line after the trace")
+        ASSERT_EQ(len(py[2]), cap, "the 1 MiB plain line cut at the cap")
+        ASSERT_EQ(py[3], "INFO:worker:done", "the line after the cut one")
+    ASSERT_EQ(log_events(data, "kerno.logs.drops")["line_cut"], 2, "cut lines counted")
+
+
+TEMPLATES = [
+    "alpha request served path=/home status ok in {n} ms",
+    "bravo cache refreshed for region eu with {n} entries",
+    "charlie user {n} logged in from web",
+    "delta queue depth is {n} items",
+    "echo heartbeat sent to peer node-{n}",
+    "foxtrot scheduled job {n} for later",
+    "golf connection pool grew to {n}",
+    "hotel config reloaded version {n}",
+    "india metrics flushed {n} series",
+    "juliet session {n} expired",
+]
+ERRORS = [
+    "ERROR zanzibar payment declined for order {n}",
+    "ERROR quixotic upstream timeout after {n} ms",
+]
+
+
+def test_logs_filtering_and_error_groups(ctx):
+    """1 000 000 lines of 10 templates and 100 errors: errors, first ones and the baseline kept."""
+    d = tmpdir(ctx, "kerno-logs-filter-")
+    data = tmpdir(ctx, "kerno-logs-data-")
+    rng = random.Random(5)
+    n_lines = 1_000_000
+    error_at = {i: k % 2 for k, i in enumerate(sorted(rng.sample(range(n_lines), 100)))}
+    per_template = collections.Counter()
+    lines, errors_written = [], collections.Counter()
+    for i in range(n_lines):
+        if i in error_at:
+            errors_written[error_at[i]] += 1
+            lines.append(ERRORS[error_at[i]].format(n=i))
+        else:
+            t = rng.randrange(10)
+            per_template[t] += 1
+            lines.append(TEMPLATES[t].format(n=i))
+    with open(os.path.join(d, "app.log"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    first_n, every = 3, 100
+    agent = LogAgent(ctx, data, BASE_ARGS + ["--logs", f"{d}/*.log", "--log-first", str(first_n),
+                                             "--log-sample-every", str(every),
+                                             "--log-rate-limit", "0"])
+    agent.start()
+    wait_lines(data, n_lines, "filtering")
+    agent.stop()
+    recs = [r for _, r in read_records(data)]
+    kept_errors = [body(r) for r in recs if r["severityText"] == "ERROR"]
+    ASSERT_EQ(sorted(kept_errors), sorted(lines[i] for i in error_at), "every error line kept")
+    kept = collections.Counter()
+    weights = collections.Counter()
+    for r in recs:
+        if r["severityText"] == "ERROR":
+            continue
+        t = [i for i, tpl in enumerate(TEMPLATES) if body(r).startswith(tpl.split(" ")[0] + " ")]
+        kept[t[0] if t else -1] += 1
+        weights[t[0] if t else -1] += otlp.attrs_dict(r["attributes"]).get(
+            "kerno.log.sample_weight", 1)
+    expected = {t: first_n + -(-(c - first_n) // every) for t, c in per_template.items()}
+    ASSERT_EQ(dict(kept), expected, "records kept per template (first ones plus 1 in 100)")
+    ASSERT_EQ(sum(kept.values()), sum(expected.values()), "baseline records kept")
+    groups = collections.Counter()
+    for e in otlp.read_envelopes(data):
+        if e.get("type") == "errors":
+            for g in e["data"]["groups"]:
+                if g["source"] == "logs":
+                    groups[g["fingerprint"]] += g["count"]
+    ASSERT_EQ(sorted(groups.values()), sorted(errors_written.values()),
+              "error groups with exact counts")
+    with open(glob.glob(os.path.join(data, "uplink", "*.ndjson"))[0]) as f:
+        uplink = f.read()
+    for word in ("zanzibar", "quixotic", "declined", "upstream"):
+        ASSERT_TRUE(word not in uplink, f"'{word}' of the error text is not on the uplink")
+
+
+def test_logs_tail_cases(ctx):
+    """Deleted while unread, truncation, and a checkpoint whose inode was reused."""
+    d = tmpdir(ctx, "kerno-logs-tail-")
+    data = tmpdir(ctx, "kerno-logs-data-")
+    args = BASE_ARGS + KEEP_ALL + ["--logs", f"{d}/*.log"]
+    agent = LogAgent(ctx, data, args)
+    w = SeqWriter(d, 3)
+    w.write(0, 100)
+    w.write(2, 50)
+    agent.start()
+    wait_lines(data, 150, "first lines")
+    # A file that grows by 20 MiB and is deleted at once: read through the open descriptor.
+    w.write(1, 200000)
+    os.unlink(w.path(1))
+    # Truncation: the file starts over, shorter; its new lines are read from 0.
+    w.files[0].truncate(0)
+    w.next[0] = 0
+    w.write(0, 10)
+    wait_lines(data, 150 + 200000 + 10, "deleted and truncated")
+    agent.stop()
+    ev = log_events(data)
+    ASSERT_EQ(ev["truncations"], 1, "truncations")
+    counts = seq_counts(read_records(data))
+    file1 = {s for (fid, s) in counts if fid == 1}
+    ASSERT_EQ(len(file1), 200000, "lines of the file deleted while unread")
+    ASSERT_EQ(sum(c for (fid, _), c in counts.items() if fid == 0), 110,
+              "lines of the truncated file, before and after")
+    # Inode reuse: the checkpoint names app2.log's inode with another fingerprint.
+    ckpt = os.path.join(data, "logs", "checkpoints")
+    ino = str(os.stat(w.path(2)).st_ino)
+    with open(ckpt) as f:
+        entries = f.read().splitlines()
+    for i, e in enumerate(entries):
+        fields = e.split(" ")
+        if len(fields) > 3 and fields[1] == ino:
+            fields[3] = "123456789abcdef"
+            entries[i] = " ".join(fields)
+    with open(ckpt, "w") as f:
+        f.write("\n".join(entries) + "\n")
+    before = len(read_records(data))
+    agent.start()
+    wait_lines(data, 150 + 200000 + 10 + 50, "inode reuse")  # file 0 resumes, file 2 from 0
+    agent.stop()
+    ASSERT_EQ(log_events(data)["inode_reuse"], 1, "checkpoint entries refused as inode reuse")
+    new = read_records(data)[before:]
+    ASSERT_EQ(sum(1 for _, r in new if body(r).startswith("02 ")), 50,
+              "the reused inode's file read from its start")
+    w.close()
