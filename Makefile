@@ -167,6 +167,7 @@ fuzz: $(FUZZ_DIR)/fuzz_http1
 fuzz-smoke:
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
 	$(MAKE) --no-print-directory fuzz-s3 FUZZ_SECONDS=10
+	$(MAKE) --no-print-directory fuzz-logs FUZZ_SECONDS=10
 # ---- end of the HTTP/1.x parser block ----
 
 # ---- Parsers of the S3 client's untrusted input: HTTP/1.1 responses, XML replies ----
@@ -176,7 +177,8 @@ S3_FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recove
 
 .PHONY: fuzz-s3
 
-$(FUZZ_DIR)/fuzz_%: selftests/fuzz/fuzz_%.c user/%.c user/%.h user/strbuf.c user/strbuf.h
+$(patsubst %,$(FUZZ_DIR)/fuzz_%,$(S3_FUZZERS)): $(FUZZ_DIR)/fuzz_%: selftests/fuzz/fuzz_%.c user/%.c user/%.h \
+		user/strbuf.c user/strbuf.h
 	@mkdir -p $(FUZZ_DIR)
 	$(CLANG) $(S3_FUZZ_FLAGS) $< user/$*.c user/strbuf.c -o $@
 
@@ -188,3 +190,31 @@ fuzz-s3: $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(S3_FUZZERS))
 			-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/$$f- \
 			$(FUZZ_DIR)/corpus/$$f selftests/fuzz/corpus/$$f || exit 1; \
 	done
+# ---- end of the S3 parsers block ----
+
+# ---- Log parsers: libFuzzer targets (selftests/fuzz/fuzz_log_*.c) ----
+# Each is built from the parser sources alone; seeds in selftests/fuzz/corpus/log_<name>/.
+LOG_FUZZERS := cri docker logfmt multiline
+LOG_FUZZ_SRCS := user/log_time.c user/log_json.c user/log_parse.c user/log_parse_cri.c \
+		 user/log_parse_docker.c user/log_parse_fields.c user/log_parse_clf.c \
+		 user/log_frame.c user/log_multiline.c
+LOG_FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		  -fno-omit-frame-pointer -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
+		  -Wno-missing-field-initializers -D_GNU_SOURCE -Iuser
+
+.PHONY: fuzz-logs
+
+$(FUZZ_DIR)/fuzz_log_%: selftests/fuzz/fuzz_log_%.c $(LOG_FUZZ_SRCS) $(USER_HDRS)
+	@mkdir -p $(FUZZ_DIR)
+	$(CLANG) $(LOG_FUZZ_FLAGS) $< $(LOG_FUZZ_SRCS) -o $@
+
+# New inputs go to build/fuzz/corpus/log_<name>; the seeds in selftests/ are only read.
+fuzz-logs: $(patsubst %,$(FUZZ_DIR)/fuzz_log_%,$(LOG_FUZZERS))
+	@set -e; for f in $(LOG_FUZZERS); do \
+		mkdir -p $(FUZZ_DIR)/corpus/log_$$f; \
+		echo "== fuzz_log_$$f for $(FUZZ_SECONDS)s"; \
+		$(FUZZ_DIR)/fuzz_log_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 \
+			-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/log_$$f- \
+			$(FUZZ_DIR)/corpus/log_$$f selftests/fuzz/corpus/log_$$f; \
+	done
+# ---- end of the log parsers block ----

@@ -14,6 +14,7 @@ struct tmpl {
 	uint64_t tok[LOG_DRAIN_MAX_TOKENS];
 	uint64_t count;
 	uint64_t fp;
+	uint64_t group_tok; /* the first token, which a template never generalises */
 	uint32_t gen;
 	uint32_t next; /* next in the group's chain, slot + 1; 0 ends it */
 	uint32_t group;
@@ -184,8 +185,10 @@ static struct tmpl *best_in_group(struct log_drain *d, uint32_t g, const struct 
 
 	for (id = d->groups[g]; id && walked < MAX_CHAIN; id = t->next, walked++) {
 		t = &d->t[id - 1];
-		if (t->ntok == tk->n && similar(d, t, tk, &score) &&
-		    (!best || score > best_score)) {
+		/* The group is a hash bucket: its chain may hold other first tokens. */
+		if (t->ntok != tk->n || (tk->n && t->group_tok != tk->h[0]))
+			continue;
+		if (similar(d, t, tk, &score) && (!best || score > best_score)) {
 			best = t;
 			best_score = score;
 		}
@@ -236,6 +239,7 @@ static struct tmpl *create(struct log_drain *d, const char *s, size_t len, const
 	t->live = 1;
 	t->ntok = tk->n;
 	t->group = g;
+	t->group_tok = tk->n ? tk->h[0] : 0;
 	memcpy(t->tok, tk->h, tk->n * sizeof(tk->h[0]));
 	t->sample_len = len < SAMPLE_LEN ? len : SAMPLE_LEN;
 	memcpy(t->sample, s, t->sample_len);

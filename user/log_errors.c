@@ -186,6 +186,31 @@ static json_t *group_json(const struct group *g)
 			 "first_seen", first, "last_seen", last, "attributes", attrs);
 }
 
+/* Groups with nothing pending leave the table; open addressing needs a rebuild. */
+static void compact(struct log_errors *e)
+{
+	struct group *old = e->g, *fresh;
+	unsigned int i;
+	bool found;
+
+	if (!e->cap)
+		return;
+	fresh = calloc(e->cap, sizeof(*fresh));
+	if (!fresh)
+		return; /* they stay: the table is bounded anyway */
+	e->g = fresh;
+	e->used = 0;
+	for (i = 0; i < e->cap; i++) {
+		if (old[i].used && old[i].pending) {
+			*find(e, old[i].fp, old[i].src_hash, &found) = old[i];
+			e->used++;
+		} else if (old[i].used) {
+			clear(&old[i]);
+		}
+	}
+	free(old);
+}
+
 json_t *log_errors_take(struct log_errors *e)
 {
 	json_t *arr = json_array(), *j;
@@ -207,27 +232,8 @@ json_t *log_errors_take(struct log_errors *e)
 		}
 		g->ready = 0;
 	}
-	/* Groups with nothing pending leave the table; open addressing needs a rebuild. */
-	if (arr) {
-		struct group *old = e->g;
-		struct group *fresh = calloc(e->cap, sizeof(*fresh));
-
-		if (fresh) {
-			bool found;
-
-			e->g = fresh;
-			e->used = 0;
-			for (i = 0; i < e->cap; i++) {
-				if (old[i].used && old[i].pending) {
-					*find(e, old[i].fp, old[i].src_hash, &found) = old[i];
-					e->used++;
-				} else if (old[i].used) {
-					clear(&old[i]);
-				}
-			}
-			free(old);
-		}
-	}
+	if (arr)
+		compact(e);
 	pthread_mutex_unlock(&e->lock);
 	return arr;
 }
