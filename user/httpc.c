@@ -31,6 +31,8 @@ struct httpc {
 	struct httpc_opts o;
 	char host[256], port[16];
 	pthread_mutex_t lock; /* idle list, protocol */
+	pthread_mutex_t
+		run_lock; /* one thread at a time on the h2 connection (and finding the protocol) */
 	struct conn *idle;
 	struct conn *h2conn;
 	char protocol[16];
@@ -50,6 +52,7 @@ struct httpc *httpc_new(const struct httpc_opts *opts)
 	if (c->o.max_conns < 1)
 		c->o.max_conns = 1;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->run_lock, NULL);
 	return c;
 }
 
@@ -78,6 +81,7 @@ void httpc_free(struct httpc *c)
 	}
 	conn_close(c->h2conn);
 	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->run_lock);
 	free(c);
 }
 
@@ -796,12 +800,14 @@ void httpc_stream(struct httpc *c, const struct httpc_feed *ops, void *arg, size
 
 	if (!max_inflight)
 		max_inflight = 1;
+	pthread_mutex_lock(&c->run_lock);
 	if (!c->protocol[0] && c->o.tls) {
 		/* The first connection tells which protocol the server speaks. */
 		char err[256] = "";
 
 		k = conn_open(c, err, sizeof(err));
 		if (!k) {
+			pthread_mutex_unlock(&c->run_lock);
 			while (feed_next(&f, &rq, &rs, &token)) {
 				fail(rs, -ECONNREFUSED, "%s", err);
 				feed_done(&f, token);
@@ -813,10 +819,14 @@ void httpc_stream(struct httpc *c, const struct httpc_feed *ops, void *arg, size
 		else
 			give_back(c, k);
 	}
-	if (!strcmp(c->protocol, "h2"))
+	if (!strcmp(c->protocol, "h2")) {
 		h2_stream(c, &f, max_inflight);
-	else
+		pthread_mutex_unlock(&c->run_lock);
+	} else {
+		/* HTTP/1.1 connections come from the locked idle list: threads run side by side. */
+		pthread_mutex_unlock(&c->run_lock);
 		h1_stream(c, &f, max_inflight);
+	}
 }
 
 struct batch {

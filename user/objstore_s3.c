@@ -390,6 +390,7 @@ static void *uploader(void *arg)
 	enum round r;
 
 	abort_stale(sb);
+	sb->st.swept = true;
 	while (!should_stop(sb)) {
 		r = round_once(sb);
 		/* Closing: what the store refuses now stays spooled for the next start. */
@@ -423,6 +424,22 @@ static int s3_put(struct obj_backend *b, const char *key, const void *data, size
 static unsigned long long s3_pending(struct obj_backend *b)
 {
 	return spool_bytes(((struct s3_backend *)b)->spool);
+}
+
+/* In the spool (durable, on its way), or already confirmed by the store. */
+static int s3_exists(struct obj_backend *b, const char *key)
+{
+	struct s3_backend *sb = (struct s3_backend *)b;
+	struct s3_result r;
+	int found;
+
+	found = spool_has_key(sb->spool, key);
+	if (found)
+		return found;
+	s3_head_object(sb->s3, key, &r);
+	if (r.ok)
+		return 1;
+	return r.status == 404 ? 0 : -EIO;
 }
 
 static void free_backend(struct s3_backend *sb)
@@ -538,7 +555,13 @@ struct obj_backend *objstore_s3_new(const struct kerno_config *cfg, char *err, s
 	signal(SIGPIPE, SIG_IGN);
 	pthread_mutex_init(&sb->lock, NULL);
 	pthread_cond_init(&sb->wake, NULL);
-	sb->b = (struct obj_backend){ "s3", s3_put, s3_pending, s3_close };
+	sb->b = (struct obj_backend){
+		.name = "s3",
+		.put = s3_put,
+		.pending_bytes = s3_pending,
+		.exists = s3_exists,
+		.close = s3_close,
+	};
 	sb->part_size = (size_t)cfg->s3_part_size;
 	sb->conns = (int)cfg->s3_connections;
 	snprintf(sb->host, sizeof(sb->host), "%s", cfg->host_name ? cfg->host_name : "");

@@ -17,6 +17,7 @@
 #ifndef KERNO_OBJSTORE_S3_H
 #define KERNO_OBJSTORE_S3_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -28,6 +29,7 @@ struct objstore_s3_stats {
 	unsigned long long retries; /* failed attempts retried */
 	unsigned long long corrupt; /* spooled objects that did not open, dropped */
 	unsigned long long stale_aborted;
+	bool swept; /* the start-up sweep of stale uploads is over */
 };
 
 /*

@@ -285,6 +285,30 @@ int spool_load(struct spool *sp, uint64_t id, char **key, uint8_t **data, size_t
 	return 0;
 }
 
+int spool_has_key(struct spool *sp, const char *key)
+{
+	size_t cap = spool_count(sp) + 1, n, i;
+	uint64_t *ids = calloc(cap, sizeof(*ids));
+	uint8_t *data;
+	size_t len;
+	char *k;
+	int found = 0;
+
+	if (!ids)
+		return -ENOMEM;
+	/* Rare (a restart's checkpoint check): every entry is opened to read its key. */
+	n = spool_oldest(sp, ids, cap);
+	for (i = 0; i < n && !found; i++) {
+		if (spool_load(sp, ids[i], &k, &data, &len))
+			continue; /* gone meanwhile (uploaded), or unreadable */
+		found = !strcmp(k, key);
+		free(k);
+		free(data);
+	}
+	free(ids);
+	return found;
+}
+
 int spool_remove(struct spool *sp, uint64_t id)
 {
 	char path[PATH_MAX];

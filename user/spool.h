@@ -41,6 +41,9 @@ size_t spool_oldest_sized(struct spool *sp, uint64_t *ids, unsigned long long *s
  */
 int spool_load(struct spool *sp, uint64_t id, char **key, uint8_t **data, size_t *len);
 
+/* 1 when an entry holds this object key, 0 when none, negative errno on failure. */
+int spool_has_key(struct spool *sp, const char *key);
+
 /* Delete entry id and its progress file. */
 int spool_remove(struct spool *sp, uint64_t id);
 

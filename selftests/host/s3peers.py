@@ -232,10 +232,9 @@ class FakeS3:
     until requests carry its time), and ListMultipartUploads with stale uploads.
     Records (method, path, status, x-amz-date) of every request."""
 
-    SKEW = 3600
-
-    def __init__(self, cleanup, pki, throttle=2, uploads=()):
+    def __init__(self, cleanup, pki, throttle=2, uploads=(), skew=3600):
         import ssl
+        self.skew = skew
         self.hits = []
         self.throttle = throttle
         self.uploads = list(uploads)  # (key, upload id, initiated epoch)
@@ -248,7 +247,7 @@ class FakeS3:
                 pass
 
             def date_time_string(self, timestamp=None):
-                return super().date_time_string(time.time() + outer.SKEW)
+                return super().date_time_string(time.time() + outer.skew)
 
             def _reply(self, code, body=b"", headers=()):
                 self.send_response(code)
@@ -264,19 +263,28 @@ class FakeS3:
                                    f"<Message>{msg}</Message><RequestId>r1</RequestId></Error>").encode(),
                             [("Content-Type", "application/xml")])
 
+            def _skewed(self):
+                import calendar
+                amz = calendar.timegm(time.strptime(self.headers.get("X-Amz-Date", "19700101T000000Z"),
+                                                    "%Y%m%dT%H%M%SZ"))
+                if abs(amz - (time.time() + outer.skew)) <= 300:
+                    return False
+                self._error(403, "RequestTimeTooSkewed",
+                            "The difference between the request time and the current time is too large.")
+                return True
+
             def do_PUT(self):
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                amz = time.mktime(time.strptime(self.headers.get("X-Amz-Date", "19700101T000000Z"),
-                                                "%Y%m%dT%H%M%SZ")) - time.timezone
-                if abs(amz - (time.time() + outer.SKEW)) > 300:
-                    return self._error(403, "RequestTimeTooSkewed",
-                                       "The difference between the request time and the current time is too large.")
+                if self._skewed():
+                    return
                 if outer.throttle > 0:
                     outer.throttle -= 1
                     return self._error(503, "SlowDown", "Please reduce your request rate.")
                 self._reply(200, headers=[("ETag", '"0123456789abcdef"')])
 
             def do_GET(self):
+                if self._skewed():
+                    return
                 if "uploads" in self.path:
                     items = "".join(
                         f"<Upload><Key>{k}</Key><UploadId>{u}</UploadId><Initiated>"

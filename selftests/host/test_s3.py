@@ -111,6 +111,14 @@ def _put(ctx, work, endpoint, ca, objs, extra=(), wait=120, env_extra=None, back
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=wait + 60)
 
 
+def _exists(ctx, work, endpoint, ca, keys):
+    args = [tool(ctx, "s3put_tool"), "--s3-bucket", BUCKET, "--s3-endpoint", endpoint, "--s3-ca-file", ca,
+            "--data-dir", os.path.join(work, "data"), "--", "exists", *keys]
+    out = subprocess.run(args, env=clean_env(work, AWS_ACCESS_KEY_ID="S3RVER", AWS_SECRET_ACCESS_KEY="S3RVER"),
+                         capture_output=True, text=True, timeout=120)
+    return out.stdout.split()
+
+
 def _stats(out):
     lines = [line for line in out.splitlines() if line.startswith("{")]
     return json.loads(lines[-1]) if lines else {}
@@ -142,6 +150,8 @@ def _upload_and_read_back(ctx, h2):
                   f"object {key!r} read back")
     ASSERT_EQ([f for f in _spool_files(work) if f.endswith(".obj")], [], "spool after upload")
     ASSERT_EQ(s3.open_uploads(), [], "multipart uploads left open")
+    ASSERT_EQ(_exists(ctx, work, endpoint, pki.ca, [objs[0][0], "logs/never-put.json.gz"]), ["1", "0"],
+              "exists(): an uploaded key, a key never put")
 
 
 def test_s3_upload_http11(ctx):
@@ -183,6 +193,8 @@ def test_s3_canary_not_in_spool(ctx):
             if canary in data and not name.startswith("in-"):
                 found.append(name)
     ASSERT_EQ(found, [], "files under the data directory holding the canary in plaintext")
+    ASSERT_EQ(_exists(ctx, work, "https://127.0.0.1:9", pki.ca, ["logs/canary-1.json", "logs/other.json"]),
+              ["1", str(-5)], "exists(): a key waiting in the spool; another, with the store unreachable (-EIO)")
     with open(os.path.join(work, "in-0"), "rb") as f:
         ASSERT_TRUE(canary in f.read(), "control: the canary is in the input")
 
@@ -448,27 +460,37 @@ def test_s3_kerno_run_canary_sealed(ctx):
 
 
 def test_s3_throttling_skew_and_stale_uploads(ctx):
-    """Against S3's documented error shapes: SlowDown retried with backoff, a
-    skewed clock corrected from Date, stale multipart uploads aborted."""
+    """Against S3's documented error shapes: a clock an hour behind corrected
+    from the store's Date, SlowDown retried with backoff, stale multipart
+    uploads aborted."""
     from s3peers import FakeS3
     now = time.time()
     uploads = [("logs/year=2026/node-a-0001.json.gz", "ours-crashed", now - 60),
                ("logs/year=2026/node-b-0001.json.gz", "theirs-recent", now - 60),
                ("logs/year=2026/node-b-0002.json.gz", "theirs-old", now - 3 * 86400)]
     pki = Pki(ctx.cleanup)
-    fake = FakeS3(ctx.cleanup, pki, throttle=2, uploads=uploads)
+    fake = FakeS3(ctx.cleanup, pki, throttle=2, uploads=uploads, skew=3600)
     work = tmpdir(ctx.cleanup, "s3work")
-    out = _put(ctx, work, fake.endpoint, pki.ca, [("logs/one.json.gz", b"x" * 1000)],
-               extra=("--s3-connections", "1", "--s3-prefix", "logs"), wait=60)
+    extra = ("--s3-connections", "1", "--s3-prefix", "logs")
+    out = _put(ctx, work, fake.endpoint, pki.ca, [("logs/one.json.gz", b"x" * 1000)], extra=extra, wait=60)
     st = _stats(out.stdout)
     ASSERT_EQ(out.returncode, 0, "s3put_tool exit code: " + out.stderr[-300:])
-    puts = [h for h in fake.hits if h[0] == "PUT"]
-    ASSERT_EQ([h[2] for h in puts], [403, 503, 503, 200], "PutObject statuses: skewed, throttled twice, stored")
-    ASSERT_EQ(st.get("retries"), 3, "retried rounds")
+    ASSERT_EQ([(h[0], h[2]) for h in fake.hits], [("GET", 403), ("PUT", 503), ("PUT", 503), ("PUT", 200)],
+              "requests: the first refused as skewed, then PutObject throttled twice and stored")
+    import calendar
+    amz = calendar.timegm(time.strptime(fake.hits[-1][3], "%Y%m%dT%H%M%SZ"))
+    ASSERT_TRUE(abs(amz - (time.time() + 3600)) < 120, "signing time follows the store's Date",
+                f"{fake.hits[-1][3]}")
     ASSERT_TRUE("RequestTimeTooSkewed: The difference between the request time and the current time is too large. "
                 "(HTTP 403)" in out.stderr, "skew error line", out.stderr)
     ASSERT_TRUE("SlowDown: Please reduce your request rate. (HTTP 503) (will retry)" in out.stderr,
                 "throttling error line", out.stderr)
+    ASSERT_EQ(st.get("retries"), 2, "retried rounds")
+    # A clock in step: the start-up sweep lists the uploads and aborts the stale ones.
+    fake.skew = 0
+    fake.hits.clear()
+    out = _put(ctx, work, fake.endpoint, pki.ca, [], extra=extra, wait=10)
+    st = _stats(out.stdout)
     deletes = sorted(h[1] for h in fake.hits if h[0] == "DELETE")
     ASSERT_EQ(deletes, ["/kerno-test/logs/year%3D2026/node-a-0001.json.gz?uploadId=ours-crashed",
                         "/kerno-test/logs/year%3D2026/node-b-0002.json.gz?uploadId=theirs-old"],

@@ -5,11 +5,13 @@
  *
  *   s3put_tool [kerno options] -- put KEY FILE [KEY FILE...]
  *   s3put_tool [kerno options] -- drain
+ *   s3put_tool [kerno options] -- exists KEY...
  *
  * put() each file (waiting while the spool is full: backpressure), then
  * wait up to KERNO_TEST_WAIT seconds (default 120) for the spool to empty,
  * close the backend and print one JSON line of counters. Exit 0 when the
- * spool emptied, 1 when not, 2 for a bad configuration.
+ * spool emptied, 1 when not, 2 for a bad configuration. `exists` prints
+ * exists()'s answer for each key, one a line, and does not wait.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -105,14 +107,26 @@ int main(int argc, char **argv)
 		kerno_config_free(&cfg);
 		return 2;
 	}
+	if (!strcmp(argv[sep + 1], "exists")) {
+		for (rc = sep + 2; rc < argc; rc++)
+			printf("%d\n", b->exists(b, argv[rc]));
+		fflush(stdout);
+		b->close(b);
+		kerno_config_free(&cfg);
+		return 0;
+	}
 	t0 = now();
 	rc = !strcmp(argv[sep + 1], "put") ?
 		     put_all(b, argc - sep - 2, argv + sep + 2, &full_waits) :
 		     0;
 	t_put = now();
 	deadline = t_put + (w ? atof(w) : 120);
-	while (!rc && b->pending_bytes(b) && now() < deadline)
+	for (;;) {
+		objstore_s3_stats(b, &st);
+		if (rc || (!b->pending_bytes(b) && st.swept) || now() >= deadline)
+			break;
 		usleep(5000);
+	}
 	left = b->pending_bytes(b);
 	objstore_s3_stats(b, &st);
 	printf("{\"objects\":%llu,\"bytes\":%llu,\"multipart\":%llu,\"retries\":%llu,"
