@@ -465,6 +465,13 @@ int creds_get(struct creds *c, struct aws_creds *out, char *err, size_t errlen)
 	return r;
 }
 
+void creds_expire(struct creds *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->have = false;
+	pthread_mutex_unlock(&c->lock);
+}
+
 unsigned long creds_fetches(const struct creds *c)
 {
 	return c->fetches;

@@ -46,6 +46,9 @@ void creds_free(struct creds *c);
 /* Current credentials (thread-safe): 0, or -1 with a one-line message. */
 int creds_get(struct creds *c, struct aws_creds *out, char *err, size_t errlen);
 
+/* The store refused the current credentials (ExpiredToken): fetch anew on the next get. */
+void creds_expire(struct creds *c);
+
 /* Times the source was asked (for tests and stats). */
 unsigned long creds_fetches(const struct creds *c);
 

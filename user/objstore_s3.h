@@ -8,7 +8,8 @@
  * after S3 confirmed it. Objects larger than the part size go by multipart
  * upload, resumed after a restart from the spooled progress. Failures are
  * retried with exponential backoff and jitter for as long as it takes; the
- * spool's bound is the backpressure: put() answers -ENOSPC when full.
+ * spool's bound is the backpressure: put() answers -ENOSPC when full, and
+ * -EFBIG for an object larger than the whole spool (it never fits).
  *
  * At start, multipart uploads under the prefix that no spooled object
  * resumes are aborted when they are this node's (key file name starting

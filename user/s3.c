@@ -272,6 +272,8 @@ static void classify(struct s3 *s, const struct httpc_response *rs, struct s3_re
 	}
 	parse_error(b, res);
 	res->retryable = rs->status >= 500 || rs->status == 429 || retryable_code(res->code);
+	if (!strcmp(res->code, "ExpiredToken") || !strcmp(res->code, "InvalidToken"))
+		creds_expire(s->creds);
 }
 
 static void run_ops(struct s3 *s, const struct s3_op *ops, size_t n, struct s3_result *res,

@@ -181,6 +181,8 @@ int spool_put(struct spool *sp, const char *key, const void *data, size_t len)
 	uint64_t id;
 	int r;
 
+	if (sealed > sp->max)
+		return -EFBIG; /* could never fit: refusing for good, not backpressure */
 	pthread_mutex_lock(&sp->lock);
 	if (sp->bytes + sealed > sp->max) {
 		pthread_mutex_unlock(&sp->lock);

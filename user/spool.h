@@ -25,7 +25,10 @@ struct spool *spool_open(const char *dir, const struct seal_key *key, unsigned l
 			 char *err, size_t errlen);
 void spool_close(struct spool *sp);
 
-/* 0 once durable; -ENOSPC when full, other -errno on failure (nothing kept). */
+/*
+ * 0 once durable; -ENOSPC when full (retry later), -EFBIG when larger than
+ * the whole spool, other -errno on failure (nothing kept).
+ */
 int spool_put(struct spool *sp, const char *key, const void *data, size_t len);
 
 unsigned long long spool_bytes(struct spool *sp);

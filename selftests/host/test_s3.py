@@ -279,6 +279,15 @@ def test_s3_bad_config(ctx):
     for extra, want in cases:
         out = subprocess.run(base + extra + ["--", "drain"], env=env, capture_output=True, text=True)
         ASSERT_EQ((out.returncode, out.stderr.strip()), (2, want), f"{extra}")
+    big = os.path.join(work, "big")
+    with open(big, "wb") as f:
+        f.write(b"\0" * (2 * MIB))
+    out = subprocess.run(base + ["--s3-endpoint", "https://127.0.0.1:9", "--spool-max-bytes", str(MIB), "--",
+                                 "put", "logs/too-big", big], env=dict(env, KERNO_TEST_WAIT="1"),
+                         capture_output=True, text=True)
+    ASSERT_EQ(out.returncode, 1, "object larger than the spool: exit code")
+    ASSERT_TRUE("s3put_tool: put logs/too-big: File too large" in out.stderr,
+                "object larger than the spool refused for good (-EFBIG), not as backpressure", out.stderr)
     out = subprocess.run(base + ["--", "drain"], env=clean_env(work), capture_output=True, text=True)
     ASSERT_EQ(out.returncode, 2, "no credentials: exit code")
     ASSERT_TRUE(out.stderr.startswith("kerno: no AWS credentials"), "no credentials: message", out.stderr)
