@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Kerno's whole test suite (`make test`): builds the agent twice (ASan+UBSan
 # into build-san/, plain into build/), runs the unit tests against the
-# sanitizer build, make lint, fuzzing smoke runs (HTTP/1.x parser 20 s, log parsers 10 s each), then the
-# host tests with the sanitizer-built agent.
+# sanitizer build, make lint, fuzzing smoke runs (HTTP/1.x parser 20 s, S3 client and log
+# parsers 10 s each), then the host tests with the sanitizer-built agent.
 # Ends with one line `N passed, N failed` summing both suites.
 # Installs nothing: run selftests/setup.sh first.
 set -uo pipefail
@@ -22,7 +22,7 @@ finish() {
 
 check_tools() {
 	local tool missing=()
-	for tool in clang bpftool make cc nginx h2load curl setpriv /usr/bin/python3; do
+	for tool in clang bpftool make cc nginx h2load curl setpriv /usr/bin/python3 node nghttpx openssl; do
 		command -v "$tool" >/dev/null || missing+=("$tool")
 	done
 	if [ "${#missing[@]}" -gt 0 ]; then
@@ -92,7 +92,7 @@ gate() {
 }
 
 gate lint       # cppcheck and clang-tidy over user/
-gate fuzz-smoke # the HTTP/1.x parser 20 s, each log parser 10 s, under libFuzzer
+gate fuzz-smoke # the HTTP/1.x parser 20 s, the S3 client's and each log parser 10 s, under libFuzzer
 
 echo "== host tests against build-san/kerno (ASan+UBSan)"
 /usr/bin/python3 selftests/host/runner.py --kerno build-san/kerno "$@" 2>&1 | tee "$LOG_DIR/host.log"

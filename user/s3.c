@@ -333,29 +333,6 @@ static void add_sse(const struct s3 *s, struct s3_op *op)
 					       s->kms };
 }
 
-void s3_put_objects(struct s3 *s, const char *const *keys, const void *const *data,
-		    const size_t *lens, size_t n, struct s3_result *res)
-{
-	struct s3_op *ops = calloc(n ? n : 1, sizeof(*ops));
-	size_t i;
-
-	if (!ops) {
-		for (i = 0; i < n; i++)
-			res[i] = (struct s3_result){ .retryable = true, .msg = "out of memory" };
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		ops[i] = (struct s3_op){
-			.method = "PUT", .key = keys[i], .body = data[i], .len = lens[i]
-		};
-		ops[i].extra[ops[i].n_extra++] =
-			(struct sigv4_header){ "Content-Type", "application/gzip" };
-		add_sse(s, &ops[i]);
-	}
-	run_ops(s, ops, n, res, NULL);
-	free(ops);
-}
-
 struct put_stream {
 	struct s3 *s;
 	const struct s3_put_feed *f;

@@ -58,10 +58,6 @@ void s3_free(struct s3 *s);
 /* "h2" or "http/1.1" once connected. */
 const char *s3_protocol(const struct s3 *s);
 
-/* PutObject of n objects at once. */
-void s3_put_objects(struct s3 *s, const char *const *keys, const void *const *data,
-		    const size_t *lens, size_t n, struct s3_result *res);
-
 /*
  * PutObject of a stream of objects, up to max_inflight at once, the next
  * one starting as soon as one ends. next() gives an object (key and data
