@@ -230,7 +230,7 @@ class FakeS3:
     """An HTTPS endpoint answering in S3's documented shapes where s3rver cannot:
     throttling (503 SlowDown), a clock an hour ahead (403 RequestTimeTooSkewed
     until requests carry its time), and ListMultipartUploads with stale uploads.
-    Records (method, path, status, x-amz-date) of every request."""
+    Records (method, path, status, x-amz-date, headers) of every request."""
 
     def __init__(self, cleanup, pki, throttle=2, uploads=(), skew=3600):
         import ssl
@@ -256,7 +256,8 @@ class FakeS3:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
-                outer.hits.append((self.command, self.path, code, self.headers.get("X-Amz-Date")))
+                outer.hits.append((self.command, self.path, code, self.headers.get("X-Amz-Date"),
+                                   {k.lower(): v for k, v in self.headers.items()}))
 
             def _error(self, code, s3code, msg):
                 self._reply(code, (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{s3code}</Code>"

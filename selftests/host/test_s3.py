@@ -481,7 +481,8 @@ def test_s3_throttling_skew_and_stale_uploads(ctx):
     fake = FakeS3(ctx.cleanup, pki, throttle=2, uploads=uploads, skew=3600)
     work = tmpdir(ctx.cleanup, "s3work")
     extra = ("--s3-connections", "1", "--s3-prefix", "logs")
-    out = _put(ctx, work, fake.endpoint, pki.ca, [("logs/one.json.gz", b"x" * 1000)], extra=extra, wait=60)
+    out = _put(ctx, work, fake.endpoint, pki.ca, [("logs/one.json.gz", b"x" * 1000)],
+               extra=extra + ("--s3-sse", "aws:kms", "--s3-kms-key-id", "arn:aws:kms:eu-west-3:1:key/k1"), wait=60)
     st = _stats(out.stdout)
     ASSERT_EQ(out.returncode, 0, "s3put_tool exit code: " + out.stderr[-300:])
     ASSERT_EQ([(h[0], h[2]) for h in fake.hits], [("GET", 403), ("PUT", 503), ("PUT", 503), ("PUT", 200)],
@@ -495,6 +496,13 @@ def test_s3_throttling_skew_and_stale_uploads(ctx):
     ASSERT_TRUE("SlowDown: Please reduce your request rate. (HTTP 503) (will retry)" in out.stderr,
                 "throttling error line", out.stderr)
     ASSERT_EQ(st.get("retries"), 2, "retried rounds")
+    h = fake.hits[-1][4]
+    ASSERT_EQ((h.get("x-amz-server-side-encryption"), h.get("x-amz-server-side-encryption-aws-kms-key-id"),
+               h.get("x-amz-content-sha256"), h.get("content-type")),
+              ("aws:kms", "arn:aws:kms:eu-west-3:1:key/k1", hashlib.sha256(b"x" * 1000).hexdigest(),
+               "application/gzip"), "PutObject headers: SSE-KMS, payload hash, type")
+    ASSERT_TRUE(h.get("authorization", "").startswith("AWS4-HMAC-SHA256 Credential=S3RVER/"),
+                "signed", h.get("authorization"))
     # A clock in step: the start-up sweep lists the uploads and aborts the stale ones.
     fake.skew = 0
     fake.hits.clear()
