@@ -22,6 +22,7 @@
 #define BACKOFF_CAP_MS 15000
 #define STALE_UPLOAD_SECS (24 * 3600)
 #define CLOSE_FLUSH_SECS 5
+#define CLOSE_GRACE_SECS 3 /* for the request in flight when the flush time ran out */
 
 struct s3_backend {
 	struct obj_backend b; /* first: the writer holds a pointer to it */
@@ -454,13 +455,26 @@ static void free_backend(struct s3_backend *sb)
 static void s3_close(struct obj_backend *b)
 {
 	struct s3_backend *sb = (struct s3_backend *)b;
+	struct timespec until;
 
 	pthread_mutex_lock(&sb->lock);
 	sb->stop = true;
 	sb->flush_deadline = time(NULL) + CLOSE_FLUSH_SECS;
 	pthread_cond_signal(&sb->wake);
 	pthread_mutex_unlock(&sb->lock);
-	pthread_join(sb->thread, NULL);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += CLOSE_FLUSH_SECS + CLOSE_GRACE_SECS;
+	if (pthread_timedjoin_np(sb->thread, NULL, &until)) {
+		/*
+		 * A request hanging on a silent store: the process is exiting, the
+		 * spool keeps everything not confirmed, so leave the thread be.
+		 */
+		fprintf(stderr,
+			"kerno: s3: the uploader is still waiting on the store; %llu objects "
+			"stay in the spool for the next start\n",
+			(unsigned long long)spool_count(sb->spool));
+		return;
+	}
 	fprintf(stderr,
 		"kerno: s3: %llu objects (%llu bytes, %llu multipart) uploaded, %llu retries, "
 		"%llu left in the spool for the next start\n",

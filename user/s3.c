@@ -49,7 +49,12 @@ static int setup_endpoint(struct s3 *s, char *err, size_t errlen)
 	char url[512];
 
 	if (s->cfg.endpoint && *s->cfg.endpoint) {
-		if (url_parse(s->cfg.endpoint, &s->ep) || !s->ep.tls) {
+		if (url_parse(s->cfg.endpoint, &s->ep)) {
+			snprintf(err, errlen, "--s3-endpoint '%s': expected https://HOST[:PORT]",
+				 s->cfg.endpoint);
+			return -1;
+		}
+		if (!s->ep.tls) {
 			snprintf(err, errlen,
 				 "--s3-endpoint '%s': expected https://HOST[:PORT] (plain HTTP is "
 				 "refused)",

@@ -513,3 +513,23 @@ def test_s3_throttling_skew_and_stale_uploads(ctx):
                         "/kerno-test/logs/year%3D2026/node-b-0002.json.gz?uploadId=theirs-old"],
               "stale uploads aborted: this node's, and another's over a day old")
     ASSERT_EQ(st.get("stale_aborted"), 2, "stale uploads counted")
+
+
+def test_s3_silent_store_close_bounded(ctx):
+    """A store that accepts connections and never answers: closing the backend
+    still returns within its bound, and the object stays spooled."""
+    import socket
+    silent = socket.socket()
+    ctx.cleanup.callback(silent.close)
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    pki = Pki(ctx.cleanup)
+    work = tmpdir(ctx.cleanup, "s3work")
+    t0 = time.monotonic()
+    out = _put(ctx, work, f"https://127.0.0.1:{silent.getsockname()[1]}", pki.ca, _objects(6, [1000]), wait=1)
+    took = time.monotonic() - t0
+    ASSERT_EQ(out.returncode, 1, "s3put_tool exit code (nothing confirmed)")
+    ASSERT_TRUE(took < 15, "close bounded (5 s flush + 3 s grace)", f"{took:.1f}s")
+    ASSERT_TRUE("kerno: s3: the uploader is still waiting on the store; 1 objects stay in the spool" in out.stderr,
+                "closing line", out.stderr)
+    ASSERT_EQ(len([f for f in _spool_files(work) if f.endswith(".obj")]), 1, "object kept in the spool")
