@@ -23,27 +23,32 @@ static const char *const level_keys[] = { "level",	   "lvl",	"severity",
 static const char *const time_keys[] = { "time",     "ts",   "timestamp", "@timestamp",
 					 "datetime", "date", "t",	  NULL };
 
+#define EPOCH_2200_NS (7258118400ULL * 1000000000ULL)
+
 /* "1732622400", "1732622400.123", "1732622400123" (ms): Unix time as ns. */
 static uint64_t epoch_number(const char *s, size_t len)
 {
 	uint64_t v = 0, frac = 0, scale = 100000000ULL;
 	size_t i = 0, digits;
 
-	for (; i < len && s[i] >= '0' && s[i] <= '9' && i < 19; i++)
+	for (; i < len && s[i] >= '0' && s[i] <= '9' && i < 20; i++)
 		v = v * 10 + (s[i] - '0');
 	digits = i;
+	if (digits > 19)
+		return 0;
 	if (i < len && s[i] == '.')
 		for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, scale /= 10)
 			frac += (uint64_t)(s[i] - '0') * scale;
 	if (digits == 10)
-		return v * 1000000000ULL + frac;
-	if (digits == 13)
-		return v * 1000000ULL;
-	if (digits == 16)
-		return v * 1000ULL;
-	if (digits == 19)
-		return v;
-	return 0;
+		v = v * 1000000000ULL + frac;
+	else if (digits == 13)
+		v *= 1000000ULL;
+	else if (digits == 16)
+		v *= 1000ULL;
+	else if (digits != 19)
+		return 0;
+	/* Years 1970 to 2200, as log_parse_time accepts. */
+	return v < EPOCH_2200_NS ? v : 0;
 }
 
 struct fields {
