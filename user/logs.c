@@ -20,6 +20,7 @@
 #include "log_multiline.h"
 #include "log_otlp.h"
 #include "log_parse.h"
+#include "log_redact.h"
 #include "log_tail.h"
 #include "logs.h"
 #include "logs_stats.h"
@@ -61,6 +62,7 @@ struct logs {
 	char *buf;
 	size_t buf_cap;
 	struct log_otlp enc;
+	struct log_redactor redactor;
 	struct log_file *enc_file; /* whose records the open request holds */
 	size_t enc_limit;
 	bool paused;
@@ -206,6 +208,24 @@ static void encode(struct logs *l, struct log_file *f, const struct log_record *
 		flush_enc(l);
 }
 
+/* Credentials out, then into the open request. */
+static void store(struct logs *l, struct log_file *f, struct log_record *r)
+{
+	unsigned long long before = l->redactor.redacted;
+	const char *body;
+	size_t len;
+
+	body = log_redact(&l->redactor, r->body, r->len, &len);
+	if (!body) {
+		l->st.c[LOGS_DROP_NOMEM]++;
+		return;
+	}
+	l->st.c[LOGS_REDACTED] += l->redactor.redacted - before;
+	r->body = body;
+	r->len = len;
+	encode(l, f, r);
+}
+
 static void error_group(struct logs *l, struct log_file *f, const struct log_record *r,
 			const struct log_template_hit *hit)
 {
@@ -238,7 +258,7 @@ static void record(struct logs *l, struct log_file *f, struct log_record *r)
 	if (r->severity >= LOG_SEV_ERROR)
 		error_group(l, f, r, &hit);
 	if (log_verdict_kept(v))
-		encode(l, f, r);
+		store(l, f, r);
 }
 
 static void message(struct logs *l, struct log_file *f, const struct log_message *m)
@@ -756,6 +776,7 @@ void logs_free(struct logs *l)
 	logs_stop(l);
 	log_tail_free(&l->tail);
 	log_otlp_free(&l->enc);
+	log_redactor_free(&l->redactor);
 	log_drain_free(l->drain);
 	log_errors_free(l->errors);
 	free(l->buf);

@@ -37,6 +37,7 @@ static const char *const names[LOGS__COUNT] = {
 	[LOGS_INODE_REUSE] = "inode_reuse",
 	[LOGS_RESUMED] = "resumed",
 	[LOGS_TEMPLATES_EVICTED] = "templates_evicted",
+	[LOGS_REDACTED] = "redacted",
 };
 
 const char *logs_stat_name(int i)

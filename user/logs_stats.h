@@ -44,6 +44,7 @@ enum logs_stat {
 	LOGS_INODE_REUSE,
 	LOGS_RESUMED,
 	LOGS_TEMPLATES_EVICTED,
+	LOGS_REDACTED, /* credentials replaced in stored records */
 	LOGS__COUNT,
 };
 

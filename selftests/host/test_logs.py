@@ -383,7 +383,7 @@ def test_logs_parsing(ctx):
         f.write("\n".join(PYTHON_TRACE) + "\n")
         f.write("INFO:worker:next job\n")
         f.write("p" * (1 << 20) + "\n")
-        f.write("INFO:worker:done\n")
+        f.write("INFO:worker:done token=hunter2secret\n")
     agent = LogAgent(ctx, data, ["--log-pods-root", root, "--log-docker-root", droot,
                                  "--logs", f"{plain}/*.log", "--object-max-age", "1",
                                  "--log-max-line-bytes", str(cap)] + KEEP_ALL)
@@ -427,7 +427,11 @@ def test_logs_parsing(ctx):
         ASSERT_EQ(py[0], "\n".join(PYTHON_TRACE), "the Python trace as one record")
         ASSERT_EQ(py[1], "INFO:worker:next job", "the line after the trace")
         ASSERT_EQ(len(py[2]), cap, "the 1 MiB plain line cut at the cap")
-        ASSERT_EQ(py[3], "INFO:worker:done", "the line after the cut one")
+        ASSERT_EQ(py[3], "INFO:worker:done token=[REDACTED]",
+                  "the line after the cut one, its credential redacted")
+    ASSERT_TRUE(not any("hunter2secret" in body(r) for _, r in recs),
+                "the credential is in no object")
+    ASSERT_EQ(log_events(data)["redacted"], 1, "credentials redacted")
     ASSERT_EQ(log_events(data, "kerno.logs.drops")["line_cut"], 2, "cut lines counted")
 
 
