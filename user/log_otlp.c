@@ -170,12 +170,16 @@ void log_otlp_begin(struct log_otlp *b, const char *attrs)
 		"\"},\"logRecords\":[");
 }
 
+/* Decimal, by hand: snprintf was a tenth of the encoding's time. */
 static void put_u64(struct log_otlp *b, uint64_t v)
 {
-	char buf[24];
-	int n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+	char buf[24], *p = buf + sizeof(buf);
 
-	put(b, buf, n);
+	do {
+		*--p = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	put(b, p, buf + sizeof(buf) - p);
 }
 
 void log_otlp_record(struct log_otlp *b, const struct log_record *r, uint64_t observed_ns)
