@@ -556,3 +556,40 @@ def test_logs_tail_cases(ctx):
     ASSERT_EQ(sum(1 for _, r in new if body(r).startswith("02 ")), 50,
               "the reused inode's file read from its start")
     w.close()
+
+
+def test_logs_backpressure(ctx):
+    """A full object store: reading pauses, memory stays put; once there is room, nothing is lost."""
+    d = tmpdir(ctx, "kerno-logs-bp-")
+    data = tmpdir(ctx, "kerno-logs-data-")
+    objects = os.path.join(data, "objects")
+    os.mkdir(objects)
+    # The objects (not the checkpoints or the uplink) on a file system that fills up.
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "kerno-logs-bp", objects], check=True)
+    ctx.cleanup.callback(subprocess.run, ["umount", "-l", objects], check=False)
+    rng = random.Random(7)
+    n = 200000
+    with open(os.path.join(d, "app0.log"), "w") as f:
+        # Random hex compresses poorly: the objects outgrow 2 MiB quickly.
+        f.write("".join(f"00 {s:010d} {rng.getrandbits(256):064x}\n" for s in range(n)))
+    agent = LogAgent(ctx, data, BASE_ARGS + KEEP_ALL + ["--logs", f"{d}/*.log",
+                                                       "--object-max-bytes", "1048576"])
+    agent.start()
+    deadline = time.monotonic() + 60
+    while log_events(data)["backpressure"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    ASSERT_GE(log_events(data)["backpressure"], 1, "the full store pushed back")
+    time.sleep(1.5)
+    read1 = log_events(data)["lines"]
+    time.sleep(2.5)
+    read2 = log_events(data)["lines"]
+    ASSERT_EQ(read2, read1, "no line read while the store is full")
+    ASSERT_TRUE(read2 < n, "reading stopped before the end of the file", f"{read2} of {n}")
+    with open(f"/proc/{agent.proc.pid}/status") as f:
+        rss = [int(ln.split()[1]) for ln in f if ln.startswith("VmRSS:")][0]
+    log(f"paused at {read2} of {n} lines, RSS {rss} KiB")
+    subprocess.run(["mount", "-o", "remount,size=256m", objects], check=True)
+    wait_lines(data, n, "after room was made")
+    agent.stop()
+    ASSERT_EQ(log_events(data, "kerno.logs.drops")["store_failed"], 0, "lines lost by the store")
+    check_exact(seq_counts(read_records(data)), {0: n}, "backpressure")
