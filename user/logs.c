@@ -556,9 +556,14 @@ static void shutdown_flush(struct logs *l, uint64_t now_ms)
 	struct log_file *f;
 
 	l->observed_ns = wall_ns();
-	for (f = l->tail.files; f; f = f->next)
-		flush_pending(l, f);
+	/* An object the store refused comes first: records must not join a batch sealed without them. */
 	seal_and_commit(l, now_ms);
+	if (!l->paused) {
+		for (f = l->tail.files; f; f = f->next)
+			flush_pending(l, f);
+		seal_and_commit(l, now_ms);
+	}
+	/* Still refused: what is pending is not in the checkpoint and is read again next run. */
 	if (!l->paused)
 		commit(l, now_ms, true);
 	publish(l);
@@ -586,7 +591,9 @@ static void *thread_main(void *arg)
 			continue;
 		}
 		got = read_pass(l, now);
-		housekeeping(l, now);
+		/* A batch waiting for the store must not gain records: see shutdown_flush(). */
+		if (!l->paused)
+			housekeeping(l, now);
 		if (objstore_due(l->store, OBJSTORE_LOGS, now))
 			seal_and_commit(l, now);
 		else if (l->dirty && !objstore_buffered(l->store, OBJSTORE_LOGS) &&

@@ -21,6 +21,8 @@ struct batch {
 	time_t opened_at; /* wall clock, for the key */
 	unsigned char *gz; /* sealed, awaiting a retry */
 	size_t gz_len;
+	size_t sealed_len; /* JSON bytes (and lines) the gz object holds; later ones wait */
+	unsigned long long sealed_lines;
 	char key[512];
 	struct objstore_stats stats;
 };
@@ -159,6 +161,8 @@ static int compress_batch(struct objstore *w, struct batch *b)
 	size_t bound;
 	int ret;
 
+	b->sealed_len = b->len;
+	b->sealed_lines = b->lines;
 	if (deflateInit2(&z, w->o.level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		return -ENOMEM;
 	bound = deflateBound(&z, b->len) + 64;
@@ -194,15 +198,29 @@ static void make_key(struct objstore *w, enum objstore_signal s, struct batch *b
 		 ++w->counter & 0xffffffULL);
 }
 
-static void batch_reset(struct batch *b)
+/*
+ * The sealed part is gone (stored or dropped). Lines appended while it
+ * waited for a retry stay: they open the next batch.
+ */
+static void batch_consume_sealed(struct batch *b)
 {
+	size_t rest = b->len - b->sealed_len;
+
 	free(b->gz);
 	b->gz = NULL;
 	b->gz_len = 0;
-	b->len = 0;
-	b->lines = 0;
+	if (rest)
+		memmove(b->json, b->json + b->sealed_len, rest);
+	b->len = rest;
+	b->lines -= b->sealed_lines;
+	b->sealed_len = 0;
+	b->sealed_lines = 0;
+	if (rest) {
+		b->opened_ms = objstore_now_ms();
+		b->opened_at = time(NULL);
+	}
 	/* A burst's buffer is not kept for good. */
-	if (b->cap > 4 * 1024 * 1024) {
+	if (!rest && b->cap > 4 * 1024 * 1024) {
 		free(b->json);
 		b->json = NULL;
 		b->cap = 0;
@@ -264,17 +282,17 @@ int objstore_seal(struct objstore *w, enum objstore_signal s, objstore_intent_fn
 		goto fail;
 	w->refused = false;
 	b->stats.objects++;
-	b->stats.lines += b->lines;
-	b->stats.json_bytes += b->len;
+	b->stats.lines += b->sealed_lines;
+	b->stats.json_bytes += b->sealed_len;
 	b->stats.gzip_bytes += b->gz_len;
-	batch_reset(b);
+	batch_consume_sealed(b);
 	ret = 1;
 	goto out;
 fail:
 	b->stats.failed_objects++;
-	b->stats.dropped_lines += b->lines;
-	b->stats.dropped_bytes += b->len;
-	batch_reset(b);
+	b->stats.dropped_lines += b->sealed_lines;
+	b->stats.dropped_bytes += b->sealed_len;
+	batch_consume_sealed(b);
 out:
 	pthread_mutex_unlock(&w->lock);
 	return ret;
@@ -295,7 +313,7 @@ size_t objstore_buffered(struct objstore *w, enum objstore_signal s)
 	size_t n;
 
 	pthread_mutex_lock(&w->lock);
-	n = w->b[s].gz ? w->b[s].gz_len : w->b[s].len;
+	n = w->b[s].gz ? w->b[s].gz_len + w->b[s].len - w->b[s].sealed_len : w->b[s].len;
 	pthread_mutex_unlock(&w->lock);
 	return n;
 }
@@ -314,7 +332,8 @@ void objstore_close(struct objstore *w)
 	if (!w)
 		return;
 	for (s = 0; s < OBJSTORE__SIGNALS; s++) {
-		if (objstore_seal(w, s, NULL, NULL) < 0) {
+		/* A second seal stores what was appended while the first waited. */
+		if (objstore_seal(w, s, NULL, NULL) < 0 || objstore_seal(w, s, NULL, NULL) < 0) {
 			w->b[s].stats.dropped_lines += w->b[s].lines;
 			fprintf(stderr, "kerno: %s: %llu lines not stored at exit\n",
 				signal_names[s], w->b[s].lines);

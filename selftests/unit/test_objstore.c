@@ -195,7 +195,7 @@ static void test_backpressure_and_intent(void **state)
 	};
 	struct objstore *w;
 	struct objstore_stats st;
-	char paths[4][512];
+	char paths[4][512], buf[64];
 
 	r.inner = objstore_local_new(f->dir, err, sizeof(err));
 	r.ops.exists = refusing_exists;
@@ -206,8 +206,14 @@ static void test_backpressure_and_intent(void **state)
 	assert_true(objstore_congested(w));
 	assert_true(objstore_due(w, OBJSTORE_LOGS, objstore_now_ms()));
 	assert_int_equal(objects(f, paths, 4), 0);
+	/* Appended while the sealed object waits: kept for the next object. */
+	assert_int_equal(objstore_append(w, OBJSTORE_LOGS, "two", 3), 0);
 	r.refuse = 0;
 	assert_int_equal(objstore_seal(w, OBJSTORE_LOGS, record_intent, NULL), 1);
+	assert_int_equal(objects(f, paths, 4), 1);
+	assert_int_equal(gunzip(paths[0], buf, sizeof(buf)), 4);
+	assert_string_equal(buf, "one\n");
+	assert_int_equal(objstore_buffered(w, OBJSTORE_LOGS), 4);
 	assert_false(objstore_congested(w));
 	assert_int_equal(r.puts, 1);
 	assert_int_equal(intents, 2); /* before each attempt, with the same key */
@@ -217,6 +223,10 @@ static void test_backpressure_and_intent(void **state)
 	assert_int_equal(st.backpressure, 1);
 	assert_int_equal(st.dropped_lines, 0);
 	assert_int_equal(st.lines, 1);
+	assert_int_equal(objstore_seal(w, OBJSTORE_LOGS, NULL, NULL), 1);
+	assert_int_equal(objects(f, paths, 4), 2);
+	objstore_get_stats(w, OBJSTORE_LOGS, &st);
+	assert_int_equal(st.lines, 2);
 	objstore_close(w);
 }
 
