@@ -66,6 +66,7 @@ struct logs {
 	struct log_file *enc_file; /* whose records the open request holds */
 	size_t enc_limit;
 	bool paused;
+	bool exiting; /* the thread is gone: closing files stores nothing more */
 	bool dirty; /* offsets moved since the last checkpoint */
 	uint64_t last_commit_ms;
 	uint64_t observed_ns; /* wall clock of the current pass */
@@ -430,8 +431,11 @@ static void on_closed(void *ctx, struct log_file *f)
 
 	if (!f->user)
 		return;
-	flush_pending(l, f);
-	flush_enc(l);
+	/* At exit what is still pending is not in the checkpoint: the next run reads it again. */
+	if (!l->exiting) {
+		flush_pending(l, f);
+		flush_enc(l);
+	}
 	free_source(f->user);
 	f->user = NULL;
 }
@@ -781,6 +785,7 @@ void logs_free(struct logs *l)
 	if (!l)
 		return;
 	logs_stop(l);
+	l->exiting = true;
 	log_tail_free(&l->tail);
 	log_otlp_free(&l->enc);
 	log_redactor_free(&l->redactor);
