@@ -422,6 +422,8 @@ static void on_reset(void *ctx, struct log_file *f)
 
 	flush_pending(l, f);
 	s->skipping = false;
+	/* The old offset means nothing in the new content: a crash from here reads it from 0. */
+	s->committed_off = 0;
 	l->dirty = true;
 }
 
