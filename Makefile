@@ -31,6 +31,14 @@ BORINGSSL_LIB := /usr/lib/x86_64-linux-gnu/android
 CFLAGS += -isystem $(BORINGSSL_INC)
 LDLIBS += -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lssl -lcrypto -pthread
 
+# BoringSSL (android-libboringssl-dev): its own include and library
+# directories, found again at run time through the rpath. It exports
+# OpenSSL's symbol names: nothing linked against OpenSSL may join the binary.
+BORINGSSL_INC := /usr/include/android
+BORINGSSL_LIB := /usr/lib/x86_64-linux-gnu/android
+CFLAGS += -isystem $(BORINGSSL_INC)
+LDLIBS += -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lssl -lcrypto -lnghttp2 -pthread
+
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ikern -Wall \
 	      -Werror=implicit-function-declaration \
 	      -Wno-unused-function -mcpu=v3
@@ -48,11 +56,13 @@ USER_HDRS := $(wildcard user/*.h)
 
 UNIT_SRCS := $(wildcard selftests/unit/test_*.c)
 UNIT_BINS := $(patsubst selftests/unit/%.c,$(OUT)/unit/%,$(UNIT_SRCS))
+# Test drivers of the S3 uploader's modules (selftests/s3/), run by its host tests.
+S3_TOOLS := $(patsubst selftests/s3/%.c,$(OUT)/%,$(wildcard selftests/s3/*.c))
 
-.PHONY: all test unit-test host-test vmtest bench format lint clean verifier-report
+.PHONY: all test unit-test host-test vmtest bench bench-s3 format lint clean verifier-report s3-tools
 .DELETE_ON_ERROR:
 
-all: $(OUT)/kerno
+all: $(OUT)/kerno $(S3_TOOLS)
 
 $(OUT)/%.bpf.o: kern/%.bpf.c $(KERN_HDRS) | $(OUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
@@ -74,6 +84,11 @@ $(OUT)/kerno: user/main.c $(OUT)/libkerno.a $(USER_HDRS) | $(OUT)
 
 $(OUT)/unit/%: selftests/unit/%.c $(OUT)/libkerno.a | $(OUT)/unit
 	$(CC) $(CFLAGS) $< $(OUT)/libkerno.a -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
+
+s3-tools: $(S3_TOOLS)
+
+$(OUT)/%_tool: selftests/s3/%_tool.c $(OUT)/libkerno.a $(USER_HDRS) | $(OUT)
+	$(CC) $(CFLAGS) $< $(OUT)/libkerno.a -o $@ $(LDFLAGS) $(LDLIBS)
 
 $(OUT) $(OUT)/user $(OUT)/unit:
 	mkdir -p $@
@@ -97,8 +112,13 @@ vmtest: $(OUT)/kerno
 verifier-report: build/kerno
 	build/kerno verifier-report
 
-bench: build/kerno build/pingpong
+bench: build/kerno build/pingpong build/s3put_tool
 	selftests/bench/bench.sh
+	selftests/bench/bench_s3.sh
+
+# The upload row alone.
+bench-s3: build/s3put_tool
+	selftests/bench/bench_s3.sh
 
 build/pingpong: selftests/bench/pingpong.c | build
 	$(CC) -O2 -Wall -o $@ $<
@@ -160,6 +180,7 @@ fuzz: $(FUZZ_DIR)/fuzz_http1
 fuzz-smoke:
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
 	$(MAKE) --no-print-directory fuzz-ws FUZZ_SECONDS=10
+	$(MAKE) --no-print-directory fuzz-s3 FUZZ_SECONDS=10
 	$(MAKE) --no-print-directory fuzz-logs FUZZ_SECONDS=10
 # ---- end of the HTTP/1.x parser block ----
 
@@ -189,6 +210,28 @@ fuzz-ws: $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(WS_FUZZ_TARGETS))
 	done
 # ---- end of the WebSocket block ----
 
+
+# ---- Parsers of the S3 client's untrusted input: HTTP/1.1 responses, XML replies ----
+S3_FUZZERS := http1_resp xml_lite
+S3_FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Iuser
+
+.PHONY: fuzz-s3
+
+$(patsubst %,$(FUZZ_DIR)/fuzz_%,$(S3_FUZZERS)): $(FUZZ_DIR)/fuzz_%: selftests/fuzz/fuzz_%.c user/%.c user/%.h \
+		user/strbuf.c user/strbuf.h
+	@mkdir -p $(FUZZ_DIR)
+	$(CLANG) $(S3_FUZZ_FLAGS) $< user/$*.c user/strbuf.c -o $@
+
+# New inputs go to build/fuzz/corpus/<name>; the seeds in selftests/ are only read.
+fuzz-s3: $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(S3_FUZZERS))
+	@for f in $(S3_FUZZERS); do \
+		mkdir -p $(FUZZ_DIR)/corpus/$$f && \
+		$(FUZZ_DIR)/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
+			-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/$$f- \
+			$(FUZZ_DIR)/corpus/$$f selftests/fuzz/corpus/$$f || exit 1; \
+	done
+# ---- end of the S3 parsers block ----
 
 # ---- Log parsers: libFuzzer targets (selftests/fuzz/fuzz_log_*.c) ----
 # Each is built from the parser sources alone; seeds in selftests/fuzz/corpus/log_<name>/.

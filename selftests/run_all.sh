@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Kerno's whole test suite (`make test`): builds the agent twice (ASan+UBSan
 # into build-san/, plain into build/), runs the unit tests against the
-# sanitizer build, make lint, fuzzing smoke runs (HTTP/1.x parser 20 s, WebSocket frames and
-# handshake and each log parser 10 s each), then the host tests with the sanitizer-built agent,
-# then the same BPF tests inside Debian kernels under QEMU with the plain agent
-# (selftests/vmtest.sh). Ends with one line `N passed, N failed` summing all suites.
+# sanitizer build, make lint, fuzzing smoke runs (HTTP/1.x parser 20 s; WebSocket, S3 client
+# and log parsers 10 s each), then the host tests with the sanitizer-built agent, then the same
+# BPF tests inside Debian kernels under QEMU with the plain agent (selftests/vmtest.sh).
+# Ends with one line `N passed, N failed` summing all suites.
 # Installs nothing: run selftests/setup.sh first.
 set -uo pipefail
 
@@ -24,7 +24,7 @@ finish() {
 check_tools() {
 	local tool missing=()
 	for tool in clang bpftool make cc nginx h2load curl setpriv /usr/bin/python3 kubectl shellcheck \
-		debootstrap openssl qemu-system-x86_64 busybox; do
+		debootstrap openssl qemu-system-x86_64 busybox node nghttpx; do
 		command -v "$tool" >/dev/null || missing+=("$tool")
 	done
 	if [ "${#missing[@]}" -gt 0 ]; then
@@ -94,7 +94,7 @@ gate() {
 }
 
 gate lint       # cppcheck and clang-tidy over user/
-gate fuzz-smoke # libFuzzer: the HTTP/1.x parser 20 s; WebSocket and log parsers 10 s each
+gate fuzz-smoke # libFuzzer: the HTTP/1.x parser 20 s; WebSocket, S3 and log parsers 10 s each
 
 echo "== host tests against build-san/kerno (ASan+UBSan)"
 /usr/bin/python3 selftests/host/runner.py --kerno build-san/kerno "$@" 2>&1 | tee "$LOG_DIR/host.log"

@@ -8,10 +8,12 @@ set -euo pipefail
 PACKAGES=(
 	clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev libjansson-dev
 	libcmocka-dev android-libboringssl-dev openssl libwslay-dev python3-websockets iproute2
+	libnghttp2-dev
 	make gcc pkg-config cppcheck clang-tidy clang-format
 	nginx-light nghttp2-client curl wrk python3 util-linux procps linux-perf
-	debootstrap shellcheck python3-yaml openssl
+	debootstrap shellcheck python3-yaml
 	qemu-system-x86 busybox-static debian-archive-keyring
+	nodejs npm nghttp2-proxy python3-botocore awscli
 )
 # The deploy tests render deploy/ with kubectl's kustomize. Debian's kubernetes-client (1.20,
 # kustomize v2) serves where no kubectl is installed; it conflicts with one that is.
@@ -43,6 +45,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
 		trap 'rm -f "$policy"' EXIT
 	fi
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The S3 tests' store, from npm, in a gitignored folder of the repository.
+repo=$(cd "$(dirname "$0")/.." && pwd)
+if [ ! -x "$repo/selftests/node/node_modules/.bin/s3rver" ]; then
+	echo "setup.sh: npm install s3rver"
+	npm install --prefix "$repo/selftests/node" --no-audit --no-fund --loglevel=error s3rver@3.7.1 >/dev/null
 fi
 
 # Syscall tracepoints need tracefs; pinned maps need bpffs.

@@ -17,6 +17,7 @@
 #include "drain.h"
 #include "logs.h"
 #include "objstore.h"
+#include "objstore_s3.h"
 #include "otlp.h"
 #include "preflight.h"
 #include "procdrops.h"
@@ -177,19 +178,23 @@ static int open_cloud(struct agent *a, char *err, size_t errlen)
 static int start_logs(struct agent *a, char *err, size_t errlen)
 {
 	const struct kerno_config *cfg = a->cfg;
+	bool s3 = cfg->s3_bucket && *cfg->s3_bucket;
 	struct objstore_opts so = {
-		.prefix = cfg->object_prefix,
+		.prefix = s3 && cfg->s3_prefix && *cfg->s3_prefix ? cfg->s3_prefix :
+								    cfg->object_prefix,
 		.node = cfg->host_name,
 		.max_bytes = cfg->object_max_bytes,
 		.max_age_ms = cfg->object_max_age * 1000ULL,
 		.max_pending_bytes = cfg->object_max_pending_bytes,
 		.level = 1,
 	};
-	struct obj_backend *backend = objstore_local_new(cfg->data_dir, err, errlen);
+	/* With a bucket, objects go to S3 through the encrypted spool; else to DATA_DIR/objects/. */
+	struct obj_backend *backend = s3 ? objstore_s3_new(cfg, err, errlen) :
+					   objstore_local_new(cfg->data_dir, err, errlen);
 	int ret;
 
 	if (!backend)
-		return -EIO;
+		return s3 ? -EINVAL : -EIO; /* a bad --s3-* or --spool-* setting: exit code 2 */
 	ret = objstore_open(&so, backend, &a->store);
 	if (ret) {
 		snprintf(err, errlen, "cannot open the object store: %s", strerror(-ret));

@@ -84,6 +84,19 @@ struct kerno_config {
 	long long object_max_age;
 	long long object_max_pending_bytes;
 	bool verbose;
+	/* Object storage in S3 (objstore_s3.c); no bucket: the local directory. */
+	char *s3_bucket;
+	char *s3_region;
+	char *s3_endpoint;
+	char *s3_prefix;
+	char *s3_ca_file;
+	char *s3_sse;
+	char *s3_kms_key_id;
+	long long s3_part_size;
+	long long s3_connections;
+	char *spool_dir;
+	long long spool_max_bytes;
+	char *spool_key_file;
 };
 
 extern const struct kerno_opt kerno_options[];
