@@ -23,6 +23,14 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-init
 LDFLAGS += $(SAN_FLAGS)
 LDLIBS := -lbpf -lelf -lz -ljansson -lm
 
+# BoringSSL (android-libboringssl-dev): its own include and library
+# directories, found again at run time through the rpath. It exports
+# OpenSSL's symbol names: nothing linked against OpenSSL may join the binary.
+BORINGSSL_INC := /usr/include/android
+BORINGSSL_LIB := /usr/lib/x86_64-linux-gnu/android
+CFLAGS += -isystem $(BORINGSSL_INC)
+LDLIBS += -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lssl -lcrypto -pthread
+
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ikern -Wall \
 	      -Werror=implicit-function-declaration \
 	      -Wno-unused-function -mcpu=v3
