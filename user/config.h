@@ -57,6 +57,20 @@ struct kerno_config {
 	char *hook;
 	char *disable_hooks;
 	bool verbose;
+	/* kerno preon and kerno nanobe (docs/cluster.md) */
+	char *nanobe; /* preon: HOST:PORT of Nanobe */
+	char *ca_file;
+	char *token_file;
+	char *listen;
+	char *tls_cert;
+	char *tls_key;
+	char *cgroup;
+	long long spool_max_bytes;
+	char *spool_key;
+	long long max_body;
+	long long max_merged_series;
+	char *kubeconfig;
+	char *kube_api;
 };
 
 extern const struct kerno_opt kerno_options[];

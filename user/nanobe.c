@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* kerno nanobe: accept, journal, merge, flush through the uplink. See nanobe.h. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cluster.h"
+#include "h2server.h"
+#include "metricagg.h"
+#include "nanobe.h"
+#include "nbstore.h"
+#include "svcmap.h"
+#include "tls_server.h"
+#include "uplink.h"
+
+#define POLL_MS 100
+
+enum nb_result {
+	NB_ACCEPTED,
+	NB_DUPLICATE,
+	NB_REJECTED,
+	NB_UNAUTHORIZED,
+	NB_OVERLOADED,
+	NB_NOT_FOUND,
+	NB__COUNT,
+};
+
+static const char *const result_names[NB__COUNT] = {
+	"accepted", "duplicate", "rejected", "unauthorized", "overloaded", "not_found",
+};
+
+struct nanobe {
+	const struct kerno_config *cfg;
+	char token[CLUSTER_TOKEN_MAX + 1];
+	struct tls_server *tls;
+	struct h2server *h2;
+	int listen_fd;
+	struct uplink *up;
+	struct metricagg *agg;
+	struct nbstore *store;
+	unsigned long long results[NB__COUNT]; /* since the last flush */
+	unsigned long long points; /* accepted since the last flush */
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void reply(struct h2_response *resp, int status, const char *msg)
+{
+	json_t *j = msg ? json_pack("{s:s}", "message", msg) : json_object();
+
+	resp->status = status;
+	resp->body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	resp->body_len = resp->body ? strlen(resp->body) : 0;
+	json_decref(j);
+}
+
+static enum nb_result take_metrics(struct nanobe *nb, const struct h2_request *req,
+				   struct h2_response *resp)
+{
+	char err[256];
+	size_t points = 0;
+	json_t *body;
+	int ret;
+
+	if (nbstore_seen(nb->store, req->batch_id)) {
+		reply(resp, 200, NULL); /* taken before; the answer was lost */
+		return NB_DUPLICATE;
+	}
+	body = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, NULL);
+	if (!body) {
+		reply(resp, 400, "the body is not JSON");
+		return NB_REJECTED;
+	}
+	ret = metricagg_add(nb->agg, body, &points, err, sizeof(err));
+	if (ret == -ENOSPC) {
+		reply(resp, 503, err);
+		json_decref(body);
+		return NB_OVERLOADED;
+	}
+	if (ret) {
+		reply(resp, ret == -EINVAL ? 400 : 500, ret == -EINVAL ? err : "out of memory");
+		json_decref(body);
+		return ret == -EINVAL ? NB_REJECTED : NB_OVERLOADED;
+	}
+	ret = nbstore_append(nb->store, req->batch_id, body);
+	json_decref(body);
+	if (ret)
+		fprintf(stderr, "kerno: cannot journal a batch (held in memory only): %s\n",
+			strerror(-ret));
+	nb->points += points;
+	reply(resp, 200, NULL);
+	return NB_ACCEPTED;
+}
+
+static void handle(void *ctx, const struct h2_request *req, struct h2_response *resp)
+{
+	struct nanobe *nb = ctx;
+	enum nb_result r;
+
+	if (!cluster_auth_ok(req->authorization, nb->token)) {
+		reply(resp, 401, "a valid bearer token is required");
+		r = NB_UNAUTHORIZED;
+	} else if (strcmp(req->path, "/v1/metrics")) {
+		reply(resp, 404, "this Nanobe accepts /v1/metrics");
+		r = NB_NOT_FOUND;
+	} else if (strcmp(req->method, "POST")) {
+		reply(resp, 405, "POST only");
+		r = NB_REJECTED;
+	} else if (strncmp(req->content_type, "application/json", 16)) {
+		reply(resp, 415, "OTLP/HTTP JSON only (application/json)");
+		r = NB_REJECTED;
+	} else {
+		r = take_metrics(nb, req, resp);
+	}
+	nb->results[r]++;
+}
+
+/* The Nanobe's own resource: its counters, and the mark of this flush (nbstore.h). */
+static json_t *self_resource(struct nanobe *nb, unsigned long long flush, uint64_t end,
+			     json_t *edges)
+{
+	char mark[24], start[24], endt[24], v[24];
+	json_t *dps = json_array(), *rm, *metrics;
+	int i;
+
+	snprintf(mark, sizeof(mark), "%llu", flush);
+	snprintf(start, sizeof(start), "%" PRIu64,
+		 (uint64_t)(end - nb->cfg->interval * 1000000000ULL));
+	snprintf(endt, sizeof(endt), "%" PRIu64, end);
+	for (i = 0; i < NB__COUNT; i++) {
+		snprintf(v, sizeof(v), "%llu", nb->results[i]);
+		json_array_append_new(dps,
+				      json_pack("{s:[{s:s, s:{s:s}}], s:s, s:s, s:s}", "attributes",
+						"key", "result", "value", "stringValue",
+						result_names[i], "startTimeUnixNano", start,
+						"timeUnixNano", endt, "asInt", v));
+	}
+	metrics = json_pack("[{s:s, s:s, s:{s:i, s:b, s:o}}]", "name", "kerno.nanobe.requests",
+			    "unit", "{request}", "sum", "aggregationTemporality", 1, "isMonotonic",
+			    1, "dataPoints", dps);
+	rm = json_pack("{s:{s:[{s:s, s:{s:s}}, {s:s, s:{s:s}}, {s:s, s:{s:s}}]}, "
+		       "s:[{s:{s:s, s:s}, s:o}]}",
+		       "resource", "attributes", "key", "service.name", "value", "stringValue",
+		       "kerno-nanobe", "key", "host.name", "value", "stringValue",
+		       nb->cfg->host_name, "key", NBSTORE_MARK_KEY, "value", "intValue", mark,
+		       "scopeMetrics", "scope", "name", "kerno.nanobe", "version", KERNO_VERSION,
+		       "metrics", metrics);
+	if (rm && edges)
+		json_array_append_new(json_object_get(rm, "scopeMetrics"),
+				      json_pack("{s:{s:s}, s:o}", "scope", "name",
+						"kerno.service_map", "metrics", edges));
+	else
+		json_decref(edges);
+	return rm;
+}
+
+/*
+ * Send on the windows closed before `until`: journal.next first, then the
+ * envelope, then the journal switch (nbstore.h). Nothing to send, nothing done.
+ */
+static int flush(struct nanobe *nb, uint64_t until)
+{
+	unsigned long long mark;
+	json_t *req, *open;
+	int empty, ret;
+
+	req = metricagg_take(nb->agg, until, &empty);
+	if (!req)
+		return empty ? 0 : -ENOMEM;
+	open = metricagg_snapshot(nb->agg);
+	ret = nbstore_rotate(nb->store, open, &mark);
+	json_decref(open);
+	if (!ret) {
+		json_t *edges = svcmap_build(req, NULL, NULL);
+
+		json_array_append_new(json_object_get(req, "resourceMetrics"),
+				      self_resource(nb, mark, now_ns(), edges));
+		ret = uplink_send(nb->up, "metrics", req);
+		if (ret) {
+			json_t *rms = json_object_get(req, "resourceMetrics");
+
+			json_array_remove(rms, json_array_size(rms) - 1); /* our own, not merged */
+			nbstore_abort(nb->store);
+		} else {
+			ret = nbstore_commit(nb->store);
+			memset(nb->results, 0, sizeof(nb->results));
+		}
+	}
+	if (ret) /* what was taken is merged back to be sent next time */
+		metricagg_add(nb->agg, req, NULL, (char[64]){ 0 }, 64);
+	json_decref(req);
+	return ret;
+}
+
+static int replay(void *ctx, json_t *req)
+{
+	struct nanobe *nb = ctx;
+	char err[128];
+
+	/* A journaled request was valid once; a smaller --max-merged-series may refuse it. */
+	if (metricagg_add(nb->agg, req, NULL, err, sizeof(err)))
+		fprintf(stderr, "kerno: a journaled batch could not be merged again: %s\n", err);
+	return 0;
+}
+
+static int setup(struct nanobe *nb, char *err, size_t errlen)
+{
+	const struct kerno_config *cfg = nb->cfg;
+	char host[256], port[16], updir[PATH_MAX];
+	struct h2server_opts o = { .handler = handle, .ctx = nb };
+	int bound, ret;
+
+	if (cluster_read_token(cfg->token_file, nb->token, sizeof(nb->token), err, errlen))
+		return -EINVAL;
+	if (!cfg->tls_cert || !cfg->tls_key) {
+		snprintf(err, errlen, "--tls-cert and --tls-key are required (PEM files)");
+		return -EINVAL;
+	}
+	if (cluster_split_addr(cfg->listen, host, sizeof(host), port, sizeof(port))) {
+		snprintf(err, errlen, "--listen must be HOST:PORT (got %s)", cfg->listen);
+		return -EINVAL;
+	}
+	nb->tls = tls_server_new(cfg->tls_cert, cfg->tls_key, err, errlen);
+	if (!nb->tls)
+		return -EINVAL;
+	ret = uplink_open(cfg->data_dir, cfg->host_name, &nb->up);
+	if (ret) {
+		snprintf(err, errlen, "cannot write under %s: %s", cfg->data_dir, strerror(-ret));
+		return -EINVAL;
+	}
+	nb->agg = metricagg_new(cfg->interval * 1000000000ULL, cfg->max_merged_series);
+	if (!nb->agg)
+		return -ENOMEM;
+	snprintf(updir, sizeof(updir), "%s/uplink", cfg->data_dir);
+	ret = nbstore_open(cfg->data_dir, updir, replay, nb, &nb->store, err, errlen);
+	if (ret)
+		return ret;
+	nb->listen_fd = h2server_listen(host, port, &bound, err, errlen);
+	if (nb->listen_fd < 0)
+		return nb->listen_fd;
+	o.listen_fd = nb->listen_fd;
+	o.tls = nb->tls;
+	o.max_body = cfg->max_body;
+	nb->h2 = h2server_new(&o);
+	if (!nb->h2)
+		return -ENOMEM;
+	fprintf(stderr, "kerno: nanobe listening on %s:%d, writing %s\n", host, bound,
+		uplink_path(nb->up));
+	return 0;
+}
+
+static void teardown(struct nanobe *nb)
+{
+	h2server_free(nb->h2);
+	if (nb->listen_fd > 0)
+		close(nb->listen_fd);
+	nbstore_close(nb->store);
+	metricagg_free(nb->agg);
+	uplink_close(nb->up);
+	tls_server_free(nb->tls);
+}
+
+static int loop(struct nanobe *nb)
+{
+	uint64_t w = nb->cfg->interval * 1000000000ULL, next = now_ns() + w, t;
+	uint64_t end = nb->cfg->duration ? now_ns() + nb->cfg->duration * 1000000000ULL : 0;
+	int ret;
+
+	while (!stop_signal && (!end || now_ns() < end)) {
+		ret = h2server_poll(nb->h2, POLL_MS);
+		if (ret) {
+			fprintf(stderr, "kerno: cannot poll: %s\n", strerror(-ret));
+			return 1;
+		}
+		t = now_ns();
+		if (t < next)
+			continue;
+		next = t + w;
+		/* Windows one interval past their end: Preons have sent them by then. */
+		ret = flush(nb, t - w);
+		if (ret)
+			fprintf(stderr, "kerno: cannot flush (kept for the next try): %s\n",
+				strerror(-ret));
+	}
+	ret = flush(nb, UINT64_MAX);
+	if (ret)
+		fprintf(stderr, "kerno: the last flush failed; the journal keeps it: %s\n",
+			strerror(-ret));
+	return ret ? 1 : 0;
+}
+
+int nanobe_run(const struct kerno_config *cfg)
+{
+	struct nanobe nb = { .cfg = cfg, .listen_fd = -1 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	char err[512] = "";
+	int ret, code;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	ret = setup(&nb, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "kerno: %s\n", err[0] ? err : strerror(-ret));
+		teardown(&nb);
+		return ret == -EINVAL || ret == -EACCES || ret == -EADDRINUSE ? 2 : 1;
+	}
+	code = loop(&nb);
+	teardown(&nb);
+	return code;
+}

@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * kerno preon: the agent loop (agent.c) with a cluster sink. Every envelope
+ * the loop would write is first sealed into the spool, then the spool is
+ * sent to Nanobe oldest first; a batch leaves the spool only when Nanobe
+ * answered 2xx (or refused it for good with 400 or 413, which is counted).
+ * Each batch carries its id, so a batch sent again after a lost answer is
+ * recognised and not counted twice by Nanobe.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "cgfilter.h"
+#include "cluster.h"
+#include "h2client.h"
+#include "preon.h"
+#include "spool.h"
+#include "tls.h"
+#include "uplink.h"
+
+#define SEND_TIMEOUT_MS 5000
+
+struct preon {
+	const struct kerno_config *cfg;
+	char token[CLUSTER_TOKEN_MAX + 1];
+	char auth[CLUSTER_TOKEN_MAX + 16];
+	struct tls_client *tls;
+	struct h2client *h2;
+	struct spool *spool;
+	struct uplink *local; /* hello only: the run's local record */
+	struct cgfilter cg;
+	bool filtering;
+	bool nanobe_down; /* to log a change of state once, not every interval */
+	unsigned long long rejected;
+};
+
+static bool keep_sample(void *ctx, const struct kerno_sample *s)
+{
+	struct preon *p = ctx;
+
+	return !p->filtering || cgfilter_has(&p->cg, s->key.cgroup_id);
+}
+
+static void refresh(void *ctx)
+{
+	struct preon *p = ctx;
+
+	if (p->filtering)
+		cgfilter_refresh(&p->cg); /* on failure the previous set stays */
+}
+
+/* One batch to Nanobe: 1 delivered or refused for good, 0 not now. */
+static int send_batch(struct preon *p, const struct spool_batch *b)
+{
+	struct h2_header hdrs[] = {
+		{ "authorization", p->auth },
+		{ "content-type", "application/json" },
+		{ CLUSTER_BATCH_HEADER, b->id },
+	};
+	char err[256];
+	int status, ret;
+
+	ret = h2client_post(p->h2, b->path, hdrs, 3, b->body, b->len, &status, NULL, err,
+			    sizeof(err));
+	if (ret) {
+		if (!p->nanobe_down)
+			fprintf(stderr, "kerno: Nanobe unreachable, spooling: %s\n", err);
+		p->nanobe_down = true;
+		return 0;
+	}
+	if (p->nanobe_down)
+		fprintf(stderr, "kerno: Nanobe reachable again, sending the spool (%zu batches)\n",
+			spool_count(p->spool));
+	p->nanobe_down = false;
+	if (status >= 200 && status < 300)
+		return 1;
+	if (status == 400 || status == 413) {
+		p->rejected++;
+		fprintf(stderr, "kerno: Nanobe refused batch %s with %d: dropped\n", b->id, status);
+		return 1;
+	}
+	if (status == 401 || status == 403)
+		fprintf(stderr, "kerno: Nanobe refused the token (%d): check --token-file\n",
+			status);
+	return 0;
+}
+
+/* Send the spool oldest first until it is empty or Nanobe does not take more. */
+static void deliver(struct preon *p)
+{
+	struct spool_batch b;
+	int ret;
+
+	while (!(ret = spool_peek(p->spool, &b))) {
+		ret = send_batch(p, &b);
+		if (ret)
+			spool_remove(p->spool, b.seq);
+		spool_batch_free(&b);
+		if (!ret)
+			return;
+	}
+	if (ret != -ENOENT)
+		fprintf(stderr, "kerno: cannot read the spool: %s\n", strerror(-ret));
+}
+
+static int emit(void *ctx, const char *type, json_t *data)
+{
+	struct preon *p = ctx;
+	char *body;
+	int ret;
+
+	if (!strcmp(type, "hello"))
+		return uplink_send(p->local, type, data);
+	if (strcmp(type, "metrics"))
+		return 0; /* Nanobe takes metrics (and, later, errors) only */
+	body = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+	if (!body)
+		return -ENOMEM;
+	ret = spool_put(p->spool, "/v1/metrics", body, strlen(body));
+	free(body);
+	if (ret)
+		fprintf(stderr, "kerno: cannot spool a batch: %s\n", strerror(-ret));
+	deliver(p);
+	return 0; /* a full disk costs this interval, not the run */
+}
+
+static int setup(struct preon *p, char *err, size_t errlen)
+{
+	const struct kerno_config *cfg = p->cfg;
+	const char *const alpn[] = { "h2", NULL };
+	struct tls_client_opts to = { .ca_file = cfg->ca_file, .alpn = alpn };
+	char host[256], port[16], path[PATH_MAX], keypath[PATH_MAX];
+	struct seal_key key;
+	int ret;
+
+	if (cluster_split_addr(cfg->nanobe, host, sizeof(host), port, sizeof(port))) {
+		snprintf(err, errlen, "--nanobe must be HOST:PORT (got %s)",
+			 cfg->nanobe ? cfg->nanobe : "nothing");
+		return -EINVAL;
+	}
+	if (cluster_read_token(cfg->token_file, p->token, sizeof(p->token), err, errlen))
+		return -EINVAL;
+	snprintf(p->auth, sizeof(p->auth), "Bearer %s", p->token);
+	if (cfg->cgroup && *cfg->cgroup) {
+		if (cgfilter_init(&p->cg, cfg->cgroup, err, errlen))
+			return -EINVAL;
+		p->filtering = true;
+	}
+	p->tls = tls_client_new(&to, err, errlen);
+	if (!p->tls)
+		return -EINVAL;
+	p->h2 = h2client_new(p->tls, host, port, SEND_TIMEOUT_MS);
+	if (!p->h2)
+		return -ENOMEM;
+	ret = uplink_open(cfg->data_dir, cfg->host_name, &p->local);
+	if (ret) {
+		snprintf(err, errlen, "cannot write under %s: %s", cfg->data_dir, strerror(-ret));
+		return -EINVAL;
+	}
+	snprintf(keypath, sizeof(keypath), "%s/spool.key", cfg->data_dir);
+	if (seal_key_load(cfg->spool_key && *cfg->spool_key ? cfg->spool_key : keypath, &key, err,
+			  errlen))
+		return -EINVAL;
+	snprintf(path, sizeof(path), "%s/spool", cfg->data_dir);
+	if (spool_open(path, &key, cfg->spool_max_bytes, &p->spool, err, errlen))
+		return -EINVAL;
+	return 0;
+}
+
+static void teardown(struct preon *p)
+{
+	if (p->spool && spool_dropped(p->spool))
+		fprintf(stderr, "kerno: %llu spooled batches dropped (spool full or corrupt)\n",
+			spool_dropped(p->spool));
+	spool_close(p->spool);
+	uplink_close(p->local);
+	h2client_free(p->h2);
+	tls_client_free(p->tls);
+	if (p->filtering)
+		cgfilter_free(&p->cg);
+}
+
+int preon_run(const struct kerno_config *cfg)
+{
+	struct preon p = { .cfg = cfg };
+	struct agent_ops ops = { .keep = keep_sample, .refresh = refresh, .emit = emit, .ctx = &p };
+	char err[512] = "";
+	int code;
+
+	if (setup(&p, err, sizeof(err))) {
+		fprintf(stderr, "kerno: %s\n", err);
+		teardown(&p);
+		return 2;
+	}
+	code = agent_run_ops(cfg, &ops);
+	teardown(&p);
+	return code;
+}
