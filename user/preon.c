@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +192,8 @@ int preon_run(const struct kerno_config *cfg)
 	char err[512] = "";
 	int code;
 
+	/* A write to a Nanobe that went away must fail, not kill the agent. */
+	signal(SIGPIPE, SIG_IGN);
 	if (setup(&p, err, sizeof(err))) {
 		fprintf(stderr, "kerno: %s\n", err);
 		teardown(&p);
