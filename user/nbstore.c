@@ -267,7 +267,7 @@ static int replay_record(struct nbstore *s, json_t *rec, nbstore_replay_fn repla
 		json_object_foreach(json_object_get(rec, "seen"), key, v) if (strlen(key) < SID_LEN)
 			remember(s, key, (unsigned long long)json_integer_value(v));
 		body = json_object_get(rec, "open");
-		return body ? replay(ctx, body) : 0;
+		return json_is_object(body) ? replay(ctx, body) : 0;
 	}
 	if (!t || strcmp(t, "batch"))
 		return -EINVAL;
