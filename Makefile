@@ -21,7 +21,7 @@ CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	  -Werror=implicit-function-declaration -D_GNU_SOURCE -DKERNO_VERSION='"$(VERSION)"' $(INCLUDES) $(SAN_FLAGS)
 LDFLAGS += $(SAN_FLAGS)
-LDLIBS := -lbpf -lelf -lz -ljansson -lm -lnghttp2
+LDLIBS := -lbpf -lelf -lz -ljansson -lm -lnghttp2 -lyaml
 
 # BoringSSL (android-libboringssl-dev): its own include and library
 # directories, found again at run time through the rpath. It exports

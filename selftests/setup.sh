@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
 	clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev libjansson-dev
-	libcmocka-dev android-libboringssl-dev openssl libnghttp2-dev
+	libcmocka-dev android-libboringssl-dev openssl libnghttp2-dev libyaml-dev
 	make gcc pkg-config cppcheck clang-tidy clang-format
 	nginx-light nghttp2-client curl wrk python3 util-linux procps linux-perf
 )

@@ -77,7 +77,8 @@ int cgfilter_refresh(struct cgfilter *f)
 		free(next.ids);
 		return ret;
 	}
-	qsort(next.ids, next.n, sizeof(*next.ids), cmp_u64);
+	if (next.n)
+		qsort(next.ids, next.n, sizeof(*next.ids), cmp_u64);
 	free(f->ids);
 	*f = next;
 	return 0;

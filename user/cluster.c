@@ -64,7 +64,7 @@ int cluster_split_addr(const char *addr, char *host, size_t hsize, char *port, s
 		return -1;
 	memcpy(host, h, hl);
 	host[hl] = '\0';
-	strcpy(port, colon + 1);
+	snprintf(port, psize, "%s", colon + 1);
 	for (h = port; *h; h++)
 		if (!isdigit((unsigned char)*h))
 			return -1;

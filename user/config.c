@@ -67,6 +67,8 @@ const struct kerno_opt kerno_options[] = {
 	  "kerno nanobe: largest request body accepted (413 past it)" },
 	{ "max-merged-series", KERNO_OPT_INT, "65536", 16, 1 << 24, OPT(max_merged_series), "N",
 	  "kerno nanobe: merged series held at once; past it senders get 503 and retry" },
+	{ "merge-by", KERNO_OPT_STR, "workload", 0, 0, OPT(merge_by), "LEVEL",
+	  "kerno nanobe: workload (series of all pods and nodes add up) or pod (kept per pod)" },
 	{ "kubeconfig", KERNO_OPT_STR, NULL, 0, 0, OPT(kubeconfig), "FILE",
 	  "Kubernetes API access from outside the cluster (default: in-cluster when there)" },
 	{ "kube-api", KERNO_OPT_STR, "auto", 0, 0, OPT(kube_api), "MODE",

@@ -71,6 +71,7 @@ struct kerno_config {
 	long long max_merged_series;
 	char *kubeconfig;
 	char *kube_api;
+	char *merge_by;
 };
 
 extern const struct kerno_opt kerno_options[];

@@ -443,7 +443,7 @@ int h2server_listen(const char *host, const char *port, int *port_out, char *err
 	struct addrinfo hints = { .ai_family = AF_UNSPEC,
 				  .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = {};
 	socklen_t sl = sizeof(ss);
 	struct addrinfo *ai = NULL;
 	int fd = -1, one = 1, ret;

@@ -36,6 +36,7 @@ struct series {
 
 struct metricagg {
 	uint64_t window_ns;
+	bool keep_pod;
 	size_t max_series;
 	struct series **all;
 	size_t n, cap;
@@ -93,10 +94,13 @@ static int cmp_attr(const void *a, const void *b)
 	return strcmp(x, y);
 }
 
-static bool is_instance_attr(const char *key)
+static bool is_instance_attr(const char *key, bool keep_pod)
 {
 	size_t i;
 
+	if (keep_pod && (!strcmp(key, "k8s.pod.name") || !strcmp(key, "k8s.pod.uid") ||
+			 !strcmp(key, "k8s.node.name")))
+		return false;
 	for (i = 0; i < sizeof(instance_attrs) / sizeof(instance_attrs[0]); i++)
 		if (!strcmp(key, instance_attrs[i]))
 			return true;
@@ -104,7 +108,7 @@ static bool is_instance_attr(const char *key)
 }
 
 /* attrs (may be NULL) sorted by key, optionally without instance attributes. NULL: bad shape. */
-static json_t *norm_attrs(json_t *attrs, bool drop_instance)
+static json_t *norm_attrs(json_t *attrs, bool drop_instance, bool keep_pod)
 {
 	json_t *out = json_array(), *kv, *items[256];
 	size_t i, n = 0;
@@ -119,7 +123,7 @@ static json_t *norm_attrs(json_t *attrs, bool drop_instance)
 
 		if (!key || !json_is_object(json_object_get(kv, "value")) || n == 256)
 			goto bad;
-		if (drop_instance && is_instance_attr(key))
+		if (drop_instance && is_instance_attr(key, keep_pod))
 			continue;
 		items[n++] = kv;
 	}
@@ -329,12 +333,13 @@ static void series_free(struct series *s)
 	free(s);
 }
 
-struct metricagg *metricagg_new(uint64_t window_ns, size_t max_series)
+struct metricagg *metricagg_new(uint64_t window_ns, size_t max_series, bool keep_pod)
 {
 	struct metricagg *a = calloc(1, sizeof(*a));
 
 	if (!a)
 		return NULL;
+	a->keep_pod = keep_pod;
 	a->window_ns = window_ns ? window_ns : 1;
 	a->max_series = max_series;
 	a->tab_size = 64;
@@ -494,7 +499,7 @@ static int parse_point(struct parse_ctx *p, const struct metric_ctx *m, json_t *
 	s->name = strdup(m->name);
 	s->unit = strdup(m->unit);
 	s->res_attrs = json_incref(m->kind == MERGE_LAST ? m->res_all : m->res_kept);
-	s->dp_attrs = norm_attrs(json_object_get(dp, "attributes"), false);
+	s->dp_attrs = norm_attrs(json_object_get(dp, "attributes"), false, false);
 	if (!s->scope || !s->name || !s->unit)
 		goto out;
 	ret = -EINVAL;
@@ -589,8 +594,8 @@ static int parse_resource(struct parse_ctx *p, json_t *rm)
 	int ret = -EINVAL;
 	size_t i;
 
-	m.res_kept = norm_attrs(attrs, true);
-	m.res_all = norm_attrs(attrs, false);
+	m.res_kept = norm_attrs(attrs, true, p->a->keep_pod);
+	m.res_all = norm_attrs(attrs, false, false);
 	if (!m.res_kept || !m.res_all || (sms && !json_is_array(sms))) {
 		fail(p, "a resource or its scopeMetrics are malformed");
 		goto out;

@@ -26,13 +26,15 @@
 #ifndef KERNO_METRICAGG_H
 #define KERNO_METRICAGG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
 
 struct metricagg;
 
-struct metricagg *metricagg_new(uint64_t window_ns, size_t max_series);
+/* keep_pod: k8s.pod.name, k8s.pod.uid and k8s.node.name stay (merging per pod). */
+struct metricagg *metricagg_new(uint64_t window_ns, size_t max_series, bool keep_pod);
 void metricagg_free(struct metricagg *a);
 
 /*

@@ -12,6 +12,8 @@
 
 #include "cluster.h"
 #include "h2server.h"
+#include "k8sevents.h"
+#include "kube.h"
 #include "metricagg.h"
 #include "nanobe.h"
 #include "nbstore.h"
@@ -46,6 +48,9 @@ struct nanobe {
 	struct nbstore *store;
 	unsigned long long results[NB__COUNT]; /* since the last flush */
 	unsigned long long points; /* accepted since the last flush */
+	struct kubeconf kc;
+	struct kube *kube; /* NULL without the Kubernetes API */
+	struct k8sevents *events;
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -173,6 +178,55 @@ static json_t *self_resource(struct nanobe *nb, unsigned long long flush, uint64
 	return rm;
 }
 
+static int resolve_ip(void *ctx, const char *ip, char *ns, size_t ns_size, char *wl, size_t wl_size)
+{
+	struct nanobe *nb = ctx;
+	int ret;
+
+	if (!nb->kube)
+		return -ENOENT;
+	ret = kubecache_by_ip(kube_lock(nb->kube), ip, ns, ns_size, wl, wl_size);
+	kube_unlock(nb->kube);
+	return ret;
+}
+
+static void on_kube_change(void *ctx, struct kubecache *cache, enum kube_kind kind,
+			   const char *type, json_t *obj)
+{
+	struct nanobe *nb = ctx;
+
+	/* Called with the cache locked: the workload is resolved right away. */
+	k8sevents_observe(nb->events, cache, type, obj);
+}
+
+/* The event groups since the last flush as one k8s_events envelope. */
+static int flush_events(struct nanobe *nb)
+{
+	unsigned long long dropped;
+	json_t *data;
+	int ret;
+
+	if (!nb->kube)
+		return 0;
+	kube_lock(nb->kube);
+	data = k8sevents_take(nb->events, &dropped);
+	kube_unlock(nb->kube);
+	if (dropped)
+		fprintf(stderr,
+			"kerno: %llu Kubernetes event occurrences not grouped (too many groups)\n",
+			dropped);
+	if (!data)
+		return 0;
+	ret = uplink_send(nb->up, "k8s_events", data);
+	if (ret) {
+		kube_lock(nb->kube);
+		k8sevents_restore(nb->events, data);
+		kube_unlock(nb->kube);
+	}
+	json_decref(data);
+	return ret;
+}
+
 /*
  * Send on the windows closed before `until`: journal.next first, then the
  * envelope, then the journal switch (nbstore.h). Nothing to send, nothing done.
@@ -190,7 +244,7 @@ static int flush(struct nanobe *nb, uint64_t until)
 	ret = nbstore_rotate(nb->store, open, &mark);
 	json_decref(open);
 	if (!ret) {
-		json_t *edges = svcmap_build(req, NULL, NULL);
+		json_t *edges = svcmap_build(req, resolve_ip, nb);
 
 		json_array_append_new(json_object_get(req, "resourceMetrics"),
 				      self_resource(nb, mark, now_ns(), edges));
@@ -222,6 +276,32 @@ static int replay(void *ctx, json_t *req)
 	return 0;
 }
 
+/* The whole cluster: every kind, events classified as they come. */
+static int start_kube(struct nanobe *nb, char *err, size_t errlen)
+{
+	struct kube_opts ko = {
+		.conf = &nb->kc,
+		.kinds = (1u << KK__COUNT) - 1,
+		.on_change = on_kube_change,
+		.change_kinds = 1u << KK_EVENT,
+		.ctx = nb,
+		.verbose = nb->cfg->verbose,
+	};
+	int ret = kubeconf_load(nb->cfg->kube_api, nb->cfg->kubeconfig, &nb->kc, err, errlen);
+
+	if (ret <= 0)
+		return ret < 0 ? -EINVAL : 0;
+	nb->events = k8sevents_new(0, 0);
+	if (!nb->events)
+		return -ENOMEM;
+	nb->kube = kube_start(&ko, err, errlen);
+	if (!nb->kube)
+		return -EINVAL;
+	if (!kube_wait_synced(nb->kube, 5000))
+		fprintf(stderr, "kerno: the Kubernetes API has not answered yet; going on\n");
+	return 0;
+}
+
 static int setup(struct nanobe *nb, char *err, size_t errlen)
 {
 	const struct kerno_config *cfg = nb->cfg;
@@ -247,11 +327,19 @@ static int setup(struct nanobe *nb, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot write under %s: %s", cfg->data_dir, strerror(-ret));
 		return -EINVAL;
 	}
-	nb->agg = metricagg_new(cfg->interval * 1000000000ULL, cfg->max_merged_series);
+	if (strcmp(cfg->merge_by, "workload") && strcmp(cfg->merge_by, "pod")) {
+		snprintf(err, errlen, "--merge-by must be workload or pod");
+		return -EINVAL;
+	}
+	nb->agg = metricagg_new(cfg->interval * 1000000000ULL, cfg->max_merged_series,
+				!strcmp(cfg->merge_by, "pod"));
 	if (!nb->agg)
 		return -ENOMEM;
 	snprintf(updir, sizeof(updir), "%s/uplink", cfg->data_dir);
 	ret = nbstore_open(cfg->data_dir, updir, replay, nb, &nb->store, err, errlen);
+	if (ret)
+		return ret;
+	ret = start_kube(nb, err, errlen);
 	if (ret)
 		return ret;
 	nb->listen_fd = h2server_listen(host, port, &bound, err, errlen);
@@ -270,6 +358,9 @@ static int setup(struct nanobe *nb, char *err, size_t errlen)
 
 static void teardown(struct nanobe *nb)
 {
+	kube_stop(nb->kube);
+	kubeconf_free(&nb->kc);
+	k8sevents_free(nb->events);
 	h2server_free(nb->h2);
 	if (nb->listen_fd > 0)
 		close(nb->listen_fd);
@@ -297,11 +388,15 @@ static int loop(struct nanobe *nb)
 		next = t + w;
 		/* Windows one interval past their end: Preons have sent them by then. */
 		ret = flush(nb, t - w);
+		if (!ret)
+			ret = flush_events(nb);
 		if (ret)
 			fprintf(stderr, "kerno: cannot flush (kept for the next try): %s\n",
 				strerror(-ret));
 	}
 	ret = flush(nb, UINT64_MAX);
+	if (!ret)
+		ret = flush_events(nb);
 	if (ret)
 		fprintf(stderr, "kerno: the last flush failed; the journal keeps it: %s\n",
 			strerror(-ret));

@@ -18,6 +18,7 @@
 #include "cgfilter.h"
 #include "cluster.h"
 #include "h2client.h"
+#include "kube.h"
 #include "preon.h"
 #include "spool.h"
 #include "tls.h"
@@ -35,6 +36,8 @@ struct preon {
 	struct uplink *local; /* hello only: the run's local record */
 	struct cgfilter cg;
 	bool filtering;
+	struct kubeconf kc;
+	struct kube *kube; /* NULL without the Kubernetes API */
 	bool nanobe_down; /* to log a change of state once, not every interval */
 	unsigned long long rejected;
 };
@@ -108,6 +111,58 @@ static void deliver(struct preon *p)
 		fprintf(stderr, "kerno: cannot read the spool: %s\n", strerror(-ret));
 }
 
+static void add_attr(json_t *attrs, const char *key, const char *value)
+{
+	if (value && *value)
+		json_array_append_new(attrs, json_pack("{s:s, s:{s:s}}", "key", key, "value",
+						       "stringValue", value));
+}
+
+static const char *attr_of(json_t *attrs, const char *key)
+{
+	json_t *kv;
+	size_t i;
+
+	json_array_foreach(attrs, i, kv)
+	{
+		if (!strcmp(json_string_value(json_object_get(kv, "key")) ?: "", key))
+			return json_string_value(
+				json_object_get(json_object_get(kv, "value"), "stringValue"));
+	}
+	return NULL;
+}
+
+/* k8s.* resource attributes for every process whose container is a known pod's. */
+static void add_k8s_identity(struct preon *p, json_t *req)
+{
+	struct kubecache *cache;
+	struct kube_identity id;
+	json_t *rm, *attrs;
+	size_t i;
+	int k;
+
+	if (!p->kube)
+		return;
+	cache = kube_lock(p->kube);
+	json_array_foreach(json_object_get(req, "resourceMetrics"), i, rm)
+	{
+		const char *cid;
+
+		attrs = json_object_get(json_object_get(rm, "resource"), "attributes");
+		cid = attr_of(attrs, "container.id");
+		if (!cid || kubecache_by_container(cache, cid, &id))
+			continue;
+		add_attr(attrs, "k8s.namespace.name", id.ns);
+		add_attr(attrs, "k8s.pod.name", id.pod);
+		add_attr(attrs, "k8s.pod.uid", id.pod_uid);
+		add_attr(attrs, "k8s.container.name", id.container);
+		add_attr(attrs, "k8s.node.name", id.node);
+		for (k = 0; k < 4 && id.kinds[k] >= 0; k++)
+			add_attr(attrs, kube_kinds[id.kinds[k]].attr, id.names[k]);
+	}
+	kube_unlock(p->kube);
+}
+
 static int emit(void *ctx, const char *type, json_t *data)
 {
 	struct preon *p = ctx;
@@ -118,6 +173,7 @@ static int emit(void *ctx, const char *type, json_t *data)
 		return uplink_send(p->local, type, data);
 	if (strcmp(type, "metrics"))
 		return 0; /* Nanobe takes metrics (and, later, errors) only */
+	add_k8s_identity(p, data);
 	body = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 	if (!body)
 		return -ENOMEM;
@@ -127,6 +183,28 @@ static int emit(void *ctx, const char *type, json_t *data)
 		fprintf(stderr, "kerno: cannot spool a batch: %s\n", strerror(-ret));
 	deliver(p);
 	return 0; /* a full disk costs this interval, not the run */
+}
+
+/* This node's pods and the owners their chains go through. */
+static int start_kube(struct preon *p, char *err, size_t errlen)
+{
+	struct kube_opts ko = {
+		.conf = &p->kc,
+		.kinds = 1u << KK_POD | 1u << KK_REPLICASET | 1u << KK_JOB,
+		.node_name = p->cfg->host_name,
+		.verbose = p->cfg->verbose,
+	};
+	int ret = kubeconf_load(p->cfg->kube_api, p->cfg->kubeconfig, &p->kc, err, errlen);
+
+	if (ret <= 0)
+		return ret < 0 ? -EINVAL : 0;
+	p->kube = kube_start(&ko, err, errlen);
+	if (!p->kube)
+		return -EINVAL;
+	/* The first interval already names pods when the API answers quickly. */
+	if (!kube_wait_synced(p->kube, 5000))
+		fprintf(stderr, "kerno: the Kubernetes API has not answered yet; going on\n");
+	return 0;
 }
 
 static int setup(struct preon *p, char *err, size_t errlen)
@@ -157,6 +235,9 @@ static int setup(struct preon *p, char *err, size_t errlen)
 	p->h2 = h2client_new(p->tls, host, port, SEND_TIMEOUT_MS);
 	if (!p->h2)
 		return -ENOMEM;
+	ret = start_kube(p, err, errlen);
+	if (ret)
+		return ret;
 	ret = uplink_open(cfg->data_dir, cfg->host_name, &p->local);
 	if (ret) {
 		snprintf(err, errlen, "cannot write under %s: %s", cfg->data_dir, strerror(-ret));
@@ -179,6 +260,8 @@ static void teardown(struct preon *p)
 			spool_dropped(p->spool));
 	spool_close(p->spool);
 	uplink_close(p->local);
+	kube_stop(p->kube);
+	kubeconf_free(&p->kc);
 	h2client_free(p->h2);
 	tls_client_free(p->tls);
 	if (p->filtering)

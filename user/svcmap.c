@@ -145,15 +145,20 @@ static void scan(struct edges *e, json_t *req, svcmap_resolve_fn resolve, void *
 		svcmap_workload(json_object_get(json_object_get(rm, "resource"), "attributes"),
 				k.cns, sizeof(k.cns), k.cwl, sizeof(k.cwl));
 		json_array_foreach(json_object_get(rm, "scopeMetrics"), j, sm)
-			json_array_foreach(json_object_get(sm, "metrics"), l, m)
 		{
-			const char *name = json_string_value(json_object_get(m, "name"));
-			json_t *dps =
-				json_object_get(json_object_get(m, "histogram"), "dataPoints");
+			json_array_foreach(json_object_get(sm, "metrics"), l, m)
+			{
+				const char *name = json_string_value(json_object_get(m, "name"));
+				json_t *dps = json_object_get(json_object_get(m, "histogram"),
+							      "dataPoints");
 
-			if (!name || strcmp(name, "http.client.request.duration"))
-				continue;
-			json_array_foreach(dps, p, dp) add_point(e, &k, dp, resolve, ctx);
+				if (!name || strcmp(name, "http.client.request.duration"))
+					continue;
+				json_array_foreach(dps, p, dp)
+				{
+					add_point(e, &k, dp, resolve, ctx);
+				}
+			}
 		}
 	}
 }

@@ -280,7 +280,7 @@ struct tls_conn *tls_connect(struct tls_client *c, const char *host, const char 
 	if (handshake(t, deadline, err, errlen))
 		goto fail;
 	SSL_get0_alpn_selected(t->ssl, &proto, &plen);
-	if (plen < sizeof(t->alpn)) {
+	if (proto && plen < sizeof(t->alpn)) { /* no ALPN chosen: proto is NULL */
 		memcpy(t->alpn, proto, plen);
 		t->alpn[plen] = '\0';
 	}

@@ -67,7 +67,7 @@ static char *text_of(json_t *j)
 /* Log-linear buckets of two nodes, different populated ranges: the sum is exact. */
 static void test_merge_two_nodes(void **state)
 {
-	struct metricagg *a = metricagg_new(10 * SEC, 100);
+	struct metricagg *a = metricagg_new(10 * SEC, 100, false);
 	json_t *r1 = request("node-a", 10, "1764158405000000000", "3", "[\"2\",\"0\",\"1\"]",
 			     "[0.02,0.021]", 0.019, 0.022);
 	json_t *r2 = request("node-b", 77, "1764158409000000000", "4", "[\"1\",\"3\"]", "[0.021]",
@@ -113,7 +113,7 @@ static void test_merge_two_nodes(void **state)
 /* Points of different windows stay apart; take() leaves the open ones. */
 static void test_windows(void **state)
 {
-	struct metricagg *a = metricagg_new(10 * SEC, 100);
+	struct metricagg *a = metricagg_new(10 * SEC, 100, false);
 	json_t *r1 = request("a", 1, "1764158405000000000", "1", "[\"1\"]", "[]", 0.1, 0.2);
 	json_t *r2 = request("a", 1, "1764158415000000000", "2", "[\"2\"]", "[]", 0.1, 0.2);
 	json_t *out, *snap;
@@ -134,7 +134,7 @@ static void test_windows(void **state)
 	assert_int_equal(empty, 1);
 	/* The snapshot merges back to the same thing. */
 	metricagg_free(a);
-	a = metricagg_new(10 * SEC, 100);
+	a = metricagg_new(10 * SEC, 100, false);
 	assert_int_equal(metricagg_add(a, snap, NULL, err, sizeof(err)), 0);
 	assert_int_equal(metricagg_series(a), 2);
 	out = metricagg_take(a, UINT64_MAX, &empty);
@@ -162,7 +162,7 @@ static void test_refusals(void **state)
 		"{\"aggregationTemporality\":1,\"dataPoints\":[{\"timeUnixNano\":\"5\",\"count\":\"1\","
 		"\"bucketCounts\":[\"1\"],\"explicitBounds\":[1.0]}]}}]}]}]}",
 	};
-	struct metricagg *a = metricagg_new(SEC, 2);
+	struct metricagg *a = metricagg_new(SEC, 2, false);
 	json_t *ok = request("a", 1, "5", "1", "[\"1\"]", "[]", 0.1, 0.2);
 	json_t *other = request("a", 1, "5000000000", "1", "[\"1\"]", "[]", 0.1, 0.2);
 	char err[128];
