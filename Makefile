@@ -154,4 +154,23 @@ fuzz: $(FUZZ_DIR)/fuzz_http1
 
 fuzz-smoke:
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
+	$(MAKE) --no-print-directory fuzz-kubewatch FUZZ_SECONDS=10
 # ---- end of the HTTP/1.x parser block ----
+
+# ---- Kubernetes watch streams: chunked framing, events, objects (user/kube*.c) ----
+.PHONY: fuzz-kubewatch
+KUBE_FUZZ_SRCS := user/kubewatch.c user/kubecache.c user/k8sevents.c
+KUBE_FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		   -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE -Wall -Wextra \
+		   -Wno-unused-parameter -Wno-missing-field-initializers -Iuser
+
+$(FUZZ_DIR)/fuzz_kubewatch: selftests/fuzz/fuzz_kubewatch.c $(KUBE_FUZZ_SRCS) user/kubewatch.h \
+			    user/kubecache.h user/k8sevents.h
+	@mkdir -p $(FUZZ_DIR)
+	$(CLANG) $(KUBE_FUZZ_FLAGS) $< $(KUBE_FUZZ_SRCS) -o $@ -ljansson
+
+fuzz-kubewatch: $(FUZZ_DIR)/fuzz_kubewatch
+	@mkdir -p $(FUZZ_DIR)/corpus/kubewatch
+	$(FUZZ_DIR)/fuzz_kubewatch -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=10 \
+		-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/ \
+		$(FUZZ_DIR)/corpus/kubewatch selftests/fuzz/corpus/kubewatch

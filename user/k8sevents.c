@@ -214,7 +214,7 @@ json_t *k8sevents_take(struct k8sevents *e, unsigned long long *dropped)
 		struct group *g = &e->groups[i];
 
 		json_array_append_new(
-			list, json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s, s:I, s:s?}", "namespace",
+			list, json_pack("{s:s, s:s, s:s, s:s*, s:s, s:s, s:I, s:s*}", "namespace",
 					g->ns, "kind", g->kind, "name", g->name, "workload",
 					g->workload[0] ? g->workload : NULL, "reason", g->reason,
 					"severity", g->severity, "count", (json_int_t)g->count,
