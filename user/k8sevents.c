@@ -138,6 +138,8 @@ static struct group *find_group(struct k8sevents *e, const char *ns, const char 
 {
 	size_t i;
 
+	if (!ns || !kind || !name || !reason)
+		return NULL;
 	for (i = 0; i < e->n_groups; i++) {
 		struct group *g = &e->groups[i];
 

@@ -403,7 +403,7 @@ bool kube_wait_synced(struct kube *k, int timeout_ms)
 		ts.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&k->lock);
-	while (!(ok = all_synced(k)))
+	while (!all_synced(k))
 		if (pthread_cond_timedwait(&k->synced_cond, &k->lock, &ts))
 			break;
 	ok = all_synced(k);
