@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Kubernetes events classified and grouped: see k8sevents.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -255,4 +260,98 @@ void k8sevents_restore(struct k8sevents *e, json_t *data)
 			x->severity = "Warning";
 		x->count += json_integer_value(json_object_get(g, "count"));
 	}
+}
+
+static int write_file(const char *path, const char *text)
+{
+	char tmp[PATH_MAX + 8];
+	size_t len = strlen(text);
+	int fd, ret = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, len) != (ssize_t)len || fdatasync(fd))
+		ret = errno ? -errno : -EIO;
+	close(fd);
+	if (!ret && rename(tmp, path))
+		ret = -errno;
+	if (ret)
+		unlink(tmp);
+	return ret;
+}
+
+int k8sevents_save(struct k8sevents *e, const char *path, json_t *pending, unsigned long long batch)
+{
+	json_t *seen = json_object(), *state;
+	char *text;
+	size_t i;
+	int ret;
+
+	if (!seen)
+		return -ENOMEM;
+	for (i = 0; i < e->n_seen; i++)
+		json_object_set_new(seen, e->seen[i].uid,
+				    json_integer((json_int_t)e->seen[i].count));
+	state = json_pack("{s:I, s:O?, s:o}", "batch", (json_int_t)batch, "pending", pending,
+			  "seen", seen);
+	text = state ? json_dumps(state, JSON_COMPACT) : NULL;
+	json_decref(state);
+	if (!text)
+		return -ENOMEM;
+	ret = write_file(path, text);
+	free(text);
+	return ret;
+}
+
+/* Whether a k8s_events envelope of that batch is in a file of dir. */
+static bool envelope_written(const char *dir, unsigned long long batch)
+{
+	char needle[64], path[PATH_MAX], *line = NULL;
+	bool found = false;
+	struct dirent *d;
+	size_t cap = 0;
+	DIR *dp = opendir(dir);
+
+	if (!dp)
+		return false;
+	snprintf(needle, sizeof(needle), "\"data\":{\"batch\":%llu,", batch);
+	while (!found && (d = readdir(dp))) {
+		FILE *f;
+
+		if (d->d_name[0] == '.' ||
+		    snprintf(path, sizeof(path), "%s/%s", dir, d->d_name) >= (int)sizeof(path))
+			continue;
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (!found && getline(&line, &cap, f) > 0)
+			found = strstr(line, "\"type\":\"k8s_events\"") && strstr(line, needle);
+		fclose(f);
+	}
+	free(line);
+	closedir(dp);
+	return found;
+}
+
+int k8sevents_load(struct k8sevents *e, const char *path, const char *uplink_dir,
+		   unsigned long long *batch)
+{
+	json_t *state = json_load_file(path, 0, NULL), *pending, *v;
+	const char *uid;
+
+	if (!state)
+		return access(path, F_OK) ? -ENOENT : -EBADMSG;
+	*batch = (unsigned long long)json_integer_value(json_object_get(state, "batch"));
+	json_object_foreach(json_object_get(state, "seen"), uid, v)
+	{
+		if (json_is_integer(v) && json_integer_value(v) > 0)
+			new_occurrences(e, uid, (unsigned long long)json_integer_value(v));
+	}
+	pending = json_object_get(state, "pending");
+	if (json_is_object(pending) && !envelope_written(uplink_dir, *batch))
+		k8sevents_restore(e, pending);
+	json_decref(state);
+	return 0;
 }

@@ -46,4 +46,22 @@ json_t *k8sevents_take(struct k8sevents *e, unsigned long long *dropped);
 /* Put back what a take returned (the envelope could not be written). */
 void k8sevents_restore(struct k8sevents *e, json_t *data);
 
+/*
+ * Across restarts: the counts seen per event are saved with each envelope, so
+ * that the list a restarted Nanobe starts with adds only what is new.
+ *
+ * k8sevents_save(e, path, pending, batch) writes, atomically and durably,
+ * {"batch":N,"pending":DATA|null,"seen":{uid:count,...}} with the counts as
+ * they are now. A flush saves with pending = the envelope's data (which
+ * carries "batch":N first) before writing it, and with pending = NULL after.
+ * k8sevents_load() reads the file back; a pending envelope is put back to be
+ * sent unless uplink_dir shows it was written (the `"data":{"batch":N,` of a
+ * k8s_events line). *batch gets the last batch number. 0, or a negative errno
+ * (-ENOENT: no file, a first start).
+ */
+int k8sevents_save(struct k8sevents *e, const char *path, json_t *pending,
+		   unsigned long long batch);
+int k8sevents_load(struct k8sevents *e, const char *path, const char *uplink_dir,
+		   unsigned long long *batch);
+
 #endif /* KERNO_K8SEVENTS_H */

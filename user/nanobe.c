@@ -51,6 +51,8 @@ struct nanobe {
 	struct kubeconf kc;
 	struct kube *kube; /* NULL without the Kubernetes API */
 	struct k8sevents *events;
+	char events_state[PATH_MAX];
+	unsigned long long events_batch;
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -203,7 +205,7 @@ static void on_kube_change(void *ctx, struct kubecache *cache, enum kube_kind ki
 static int flush_events(struct nanobe *nb)
 {
 	unsigned long long dropped;
-	json_t *data;
+	json_t *data, *batch;
 	int ret;
 
 	if (!nb->kube)
@@ -217,12 +219,25 @@ static int flush_events(struct nanobe *nb)
 			dropped);
 	if (!data)
 		return 0;
-	ret = uplink_send(nb->up, "k8s_events", data);
+	/* The batch number first, so a restart can find this envelope (k8sevents.h). */
+	batch = json_pack("{s:I}", "batch", (json_int_t)(nb->events_batch + 1));
+	if (batch)
+		json_object_update(batch, data);
+	kube_lock(nb->kube);
+	ret = batch ? k8sevents_save(nb->events, nb->events_state, batch, nb->events_batch + 1) :
+		      -ENOMEM;
+	kube_unlock(nb->kube);
+	if (!ret)
+		ret = uplink_send(nb->up, "k8s_events", batch);
+	kube_lock(nb->kube);
 	if (ret) {
-		kube_lock(nb->kube);
 		k8sevents_restore(nb->events, data);
-		kube_unlock(nb->kube);
+	} else {
+		nb->events_batch++;
+		k8sevents_save(nb->events, nb->events_state, NULL, nb->events_batch);
 	}
+	kube_unlock(nb->kube);
+	json_decref(batch);
 	json_decref(data);
 	return ret;
 }
@@ -287,6 +302,7 @@ static int start_kube(struct nanobe *nb, char *err, size_t errlen)
 		.ctx = nb,
 		.verbose = nb->cfg->verbose,
 	};
+	char updir[PATH_MAX];
 	int ret = kubeconf_load(nb->cfg->kube_api, nb->cfg->kubeconfig, &nb->kc, err, errlen);
 
 	if (ret <= 0)
@@ -294,6 +310,14 @@ static int start_kube(struct nanobe *nb, char *err, size_t errlen)
 	nb->events = k8sevents_new(0, 0);
 	if (!nb->events)
 		return -ENOMEM;
+	snprintf(nb->events_state, sizeof(nb->events_state), "%s/nanobe/k8s-events.json",
+		 nb->cfg->data_dir);
+	snprintf(updir, sizeof(updir), "%s/uplink", nb->cfg->data_dir);
+	ret = k8sevents_load(nb->events, nb->events_state, updir, &nb->events_batch);
+	if (ret && ret != -ENOENT) {
+		snprintf(err, errlen, "cannot read %.200s: %s", nb->events_state, strerror(-ret));
+		return -EINVAL;
+	}
 	nb->kube = kube_start(&ko, err, errlen);
 	if (!nb->kube)
 		return -EINVAL;

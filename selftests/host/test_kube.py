@@ -6,6 +6,7 @@ grouped across bookmarks, a dropped watch and 410 Gone."""
 import collections
 import os
 import secrets
+import signal
 import time
 
 from asserts import ASSERT_EQ, ASSERT_TRUE, FATAL
@@ -86,7 +87,9 @@ def test_kube_events_gone_and_dropped(ctx):
     is dropped mid-stream, a watch resumed from the bookmark that ends with an
     ERROR 410, a re-list that holds what happened meanwhile. Every occurrence
     is counted once, classified, and linked to its workload. ReplicaSets get
-    410 Gone as the HTTP status of their first watch and are listed again."""
+    410 Gone as the HTTP status of their first watch and are listed again.
+    Nanobe killed (SIGKILL) afterwards lists the events again on restart and
+    sends nothing twice."""
     pki = Pki(ctx.cleanup)
     fake = FakeKube(ctx.cleanup, pki, _subs(),
                     lists={"events": ["events-list-1.json", "events-list-2.json"]},
@@ -96,13 +99,17 @@ def test_kube_events_gone_and_dropped(ctx):
     nanobe = Nanobe(ctx.kerno, ctx.cleanup, pki, extra=_kube_args(fake))
     _wait(lambda: fake.count("events", "watch") >= 3 and fake.count("replicasets", "list") >= 2,
           "the re-lists and the third events watch", detail=lambda: str(fake.requests))
+    _wait(lambda: sum(_event_groups(nanobe)[0].values()) == 10, "the events envelopes",
+          detail=lambda: str(_event_groups(nanobe)))
+    nanobe.restart(signal.SIGKILL)
+    _wait(lambda: fake.count("events", "list") == 3, "the list after the restart")
     time.sleep(2.5)
     nanobe.stop(what="nanobe")
 
     ASSERT_EQ([q.get("resourceVersion") for q in fake.queries("events", "watch")][:3],
               ["2000", "2005", "2010"], "events watches resume from list, bookmark, re-list")
-    ASSERT_EQ(fake.count("events", "list"), 2, "events lists (the second after 410)")
-    ASSERT_EQ(fake.count("replicasets", "list"), 2, "replicaset lists (the second after 410)")
+    ASSERT_EQ(fake.count("events", "list"), 3, "events lists (after 410, after the restart)")
+    ASSERT_EQ(fake.count("replicasets", "list"), 3, "replicaset lists (after 410, after the restart)")
     for q in fake.queries("events", "watch"):
         ASSERT_EQ(q.get("allowWatchBookmarks"), "true", "watches ask for bookmarks")
     groups, meta = _event_groups(nanobe)
