@@ -155,6 +155,7 @@ fuzz: $(FUZZ_DIR)/fuzz_http1
 fuzz-smoke:
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
 	$(MAKE) --no-print-directory fuzz-kubewatch FUZZ_SECONDS=10
+	$(MAKE) --no-print-directory fuzz-otlpmerge FUZZ_SECONDS=10
 # ---- end of the HTTP/1.x parser block ----
 
 # ---- Kubernetes watch streams: chunked framing, events, objects (user/kube*.c) ----
@@ -174,3 +175,18 @@ fuzz-kubewatch: $(FUZZ_DIR)/fuzz_kubewatch
 	$(FUZZ_DIR)/fuzz_kubewatch -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=10 \
 		-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/ \
 		$(FUZZ_DIR)/corpus/kubewatch selftests/fuzz/corpus/kubewatch
+
+# ---- Nanobe's merging of OTLP/JSON bodies from the network (user/metricagg.c, svcmap.c) ----
+.PHONY: fuzz-otlpmerge
+MERGE_FUZZ_SRCS := user/metricagg.c user/svcmap.c
+
+$(FUZZ_DIR)/fuzz_otlpmerge: selftests/fuzz/fuzz_otlpmerge.c $(MERGE_FUZZ_SRCS) user/metricagg.h \
+			    user/svcmap.h
+	@mkdir -p $(FUZZ_DIR)
+	$(CLANG) $(KUBE_FUZZ_FLAGS) $< $(MERGE_FUZZ_SRCS) -o $@ -ljansson -lm
+
+fuzz-otlpmerge: $(FUZZ_DIR)/fuzz_otlpmerge
+	@mkdir -p $(FUZZ_DIR)/corpus/otlpmerge
+	$(FUZZ_DIR)/fuzz_otlpmerge -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=10 \
+		-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/ \
+		$(FUZZ_DIR)/corpus/otlpmerge selftests/fuzz/corpus/otlpmerge

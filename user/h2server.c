@@ -165,12 +165,11 @@ static int respond(nghttp2_session *ng, struct h2_conn *c, struct h2_stream *s)
 	nghttp2_data_provider dp = { .source.ptr = s, .read_callback = read_body };
 	const char *ctype;
 
-	if (s->too_big) {
-		s->resp.status = 413;
-	} else {
-		s->req.body = s->body;
-		c->srv->o.handler(c->srv->o.ctx, &s->req, &s->resp);
-	}
+	s->req.too_big = s->too_big;
+	s->req.body = s->too_big ? NULL : s->body;
+	if (s->too_big)
+		s->req.body_len = 0;
+	c->srv->o.handler(c->srv->o.ctx, &s->req, &s->resp);
 	if (s->resp.status < 100 || s->resp.status > 599)
 		s->resp.status = 500;
 	ctype = s->resp.content_type ? s->resp.content_type : "application/json";

@@ -6,8 +6,9 @@
  * one handler, whose response goes back on the same stream.
  *
  * Bounded: at most `max_conns` connections (more are closed at accept),
- * at most `max_body` bytes per request body (413 past it, the body is not
- * kept), at most 100 concurrent streams per connection.
+ * at most `max_body` bytes per request body (past it the body is not kept
+ * and the handler is told, to answer 413 and count it), at most 100
+ * concurrent streams per connection.
  */
 #ifndef KERNO_H2SERVER_H
 #define KERNO_H2SERVER_H
@@ -28,6 +29,7 @@ struct h2_request {
 	char batch_id[H2_HDR_LEN]; /* kerno-batch-id, "" when absent */
 	const uint8_t *body;
 	size_t body_len;
+	bool too_big; /* past max_body: body is NULL, answer 413 */
 };
 
 struct h2_response {

@@ -507,7 +507,8 @@ static int parse_point(struct parse_ctx *p, const struct metric_ctx *m, json_t *
 		fail(p, "a data point or its attributes are malformed");
 		goto out;
 	}
-	if (metricagg_json_u64(json_object_get(dp, "timeUnixNano"), &t) || !t) {
+	if (metricagg_json_u64(json_object_get(dp, "timeUnixNano"), &t) || !t ||
+	    t > UINT64_MAX - w) {
 		fail(p, "a data point has no timeUnixNano");
 		goto out;
 	}

@@ -132,6 +132,9 @@ static void handle(void *ctx, const struct h2_request *req, struct h2_response *
 	} else if (strcmp(req->method, "POST")) {
 		reply(resp, 405, "POST only");
 		r = NB_REJECTED;
+	} else if (req->too_big) {
+		reply(resp, 413, "the body is larger than --max-body");
+		r = NB_REJECTED;
 	} else if (strncmp(req->content_type, "application/json", 16)) {
 		reply(resp, 415, "OTLP/HTTP JSON only (application/json)");
 		r = NB_REJECTED;

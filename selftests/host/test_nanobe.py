@@ -186,9 +186,10 @@ def _otlp_request(host, value, counts):
 
 def test_nanobe_otlp_senders(ctx):
     """Standard OTLP/HTTP JSON from two hosts merges exactly; a repeated batch
-    id, a wrong token, a bad body, another path are answered and counted."""
+    id, a wrong token, a bad body, a body over --max-body, another path are
+    answered and counted."""
     pki = Pki(ctx.cleanup)
-    nanobe = Nanobe(ctx.kerno, ctx.cleanup, pki)
+    nanobe = Nanobe(ctx.kerno, ctx.cleanup, pki, extra=["--max-body", "4096"])
     url = f"https://127.0.0.1:{nanobe.port}"
     ASSERT_EQ(_post(url + "/v1/metrics", _otlp_request("h1", 5, [1, 2, 3]), ca=pki.ca), 200,
               "status of host h1's request")
@@ -202,6 +203,8 @@ def test_nanobe_otlp_senders(ctx):
               "status of a malformed request")
     ASSERT_EQ(_post(url + "/v1/metrics", "{not json", ca=pki.ca), 400, "status of bad JSON")
     ASSERT_EQ(_post(url + "/v1/other", "{}", ca=pki.ca), 404, "status of an unknown path")
+    ASSERT_EQ(_post(url + "/v1/metrics", " " * 5000 + "{}", ca=pki.ca), 413,
+              "status of a body over --max-body")
     nanobe.stop(what="nanobe")
 
     orders = _raw_points(nanobe, "orders")
@@ -214,7 +217,7 @@ def test_nanobe_otlp_senders(ctx):
               "merged histogram")
     results = {a["result"]: int(dp["asInt"]) for _, a, _, _, dp in
                _raw_points(nanobe, "kerno.nanobe.requests") if int(dp["asInt"])}
-    ASSERT_EQ(results, {"accepted": 2, "duplicate": 1, "unauthorized": 1, "rejected": 2,
+    ASSERT_EQ(results, {"accepted": 2, "duplicate": 1, "unauthorized": 1, "rejected": 3,
                         "not_found": 1}, "requests by result")
 
 
