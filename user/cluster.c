@@ -82,3 +82,26 @@ bool cluster_auth_ok(const char *authorization, const char *token)
 		diff |= (unsigned char)authorization[7 + i] ^ (unsigned char)token[i];
 	return diff == 0;
 }
+
+json_t *cluster_delta_sum(const char *name, const char *unit, const char *attr,
+			  const char *const *labels, const unsigned long long *values, size_t n,
+			  unsigned long long start_ns, unsigned long long end_ns)
+{
+	char start[24], end[24], v[24];
+	json_t *dps = json_array();
+	size_t i;
+
+	if (!dps)
+		return NULL;
+	snprintf(start, sizeof(start), "%llu", start_ns);
+	snprintf(end, sizeof(end), "%llu", end_ns);
+	for (i = 0; i < n; i++) {
+		snprintf(v, sizeof(v), "%llu", values[i]);
+		json_array_append_new(dps, json_pack("{s:[{s:s, s:{s:s}}], s:s, s:s, s:s}",
+						     "attributes", "key", attr, "value",
+						     "stringValue", labels[i], "startTimeUnixNano",
+						     start, "timeUnixNano", end, "asInt", v));
+	}
+	return json_pack("{s:s, s:s, s:{s:i, s:b, s:o}}", "name", name, "unit", unit, "sum",
+			 "aggregationTemporality", 1, "isMonotonic", 1, "dataPoints", dps);
+}

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <jansson.h>
 
 #define CLUSTER_TOKEN_MAX 512
 /* The header carrying a Preon batch id: "<spool id>-<seq>" (spool.h). */
@@ -22,5 +23,14 @@ int cluster_split_addr(const char *addr, char *host, size_t hsize, char *port, s
 
 /* Whether `authorization` is exactly "Bearer <token>", compared in constant time. */
 bool cluster_auth_ok(const char *authorization, const char *token);
+
+/*
+ * A delta, monotonic OTLP sum named `name` with one data point per label
+ * (attribute `attr` = labels[i], asInt = values[i]) over [start_ns, end_ns]:
+ * the cluster roles' own counters. NULL when out of memory.
+ */
+json_t *cluster_delta_sum(const char *name, const char *unit, const char *attr,
+			  const char *const *labels, const unsigned long long *values, size_t n,
+			  unsigned long long start_ns, unsigned long long end_ns);
 
 #endif /* KERNO_CLUSTER_H */

@@ -157,7 +157,7 @@ static struct group *find_group(struct k8sevents *e, const char *ns, const char 
 	return &e->groups[e->n_groups++];
 }
 
-void k8sevents_observe(struct k8sevents *e, struct kubecache *cache, const char *type, json_t *ev)
+void k8sevents_observe(struct k8sevents *e, const char *type, json_t *ev)
 {
 	json_t *meta = json_object_get(ev, "metadata"),
 	       *obj = json_object_get(ev, "involvedObject");
@@ -182,9 +182,6 @@ void k8sevents_observe(struct k8sevents *e, struct kubecache *cache, const char 
 		snprintf(g->kind, sizeof(g->kind), "%s", kind);
 		snprintf(g->name, sizeof(g->name), "%s", name);
 		snprintf(g->reason, sizeof(g->reason), "%s", reason);
-		if (cache)
-			kubecache_workload(cache, kube_kind_of(kind), ns, name, g->workload,
-					   sizeof(g->workload));
 	}
 	g->severity = k8sevents_severity(reason, str(ev, "type"));
 	if (!*last)
@@ -206,7 +203,7 @@ static int cmp_group(const void *a, const void *b)
 	return r ? r : strcmp(x->reason, y->reason);
 }
 
-json_t *k8sevents_take(struct k8sevents *e, unsigned long long *dropped)
+json_t *k8sevents_take(struct k8sevents *e, struct kubecache *cache, unsigned long long *dropped)
 {
 	json_t *list, *out;
 	size_t i;
@@ -220,6 +217,10 @@ json_t *k8sevents_take(struct k8sevents *e, unsigned long long *dropped)
 	for (i = 0; i < e->n_groups; i++) {
 		struct group *g = &e->groups[i];
 
+		/* Resolved now rather than when the event came: the owners' lists are in by then. */
+		if (cache && !g->workload[0])
+			kubecache_workload(cache, kube_kind_of(g->kind), g->ns, g->name,
+					   g->workload, sizeof(g->workload));
 		json_array_append_new(
 			list, json_pack("{s:s, s:s, s:s, s:s*, s:s, s:s, s:I, s:s*}", "namespace",
 					g->ns, "kind", g->kind, "name", g->name, "workload",

@@ -31,17 +31,18 @@ void k8sevents_free(struct k8sevents *e);
 
 const char *k8sevents_severity(const char *reason, const char *type);
 
-/* An Event object ADDED or MODIFIED (DELETED ones are ignored). cache may be NULL. */
-void k8sevents_observe(struct k8sevents *e, struct kubecache *cache, const char *type,
-		       json_t *event);
+/* An Event object ADDED or MODIFIED (DELETED ones are ignored). */
+void k8sevents_observe(struct k8sevents *e, const char *type, json_t *event);
 
 /*
  * The groups with occurrences since the last take as the envelope's data,
  * {"events":[{"namespace","kind","name","workload","reason","severity",
  * "count","last_seen"}...]}, sorted; NULL when there are none. They are
- * reset. *dropped gets the occurrences not grouped for want of room.
+ * reset. The workload of each object is resolved through cache (may be
+ * NULL) at this point. *dropped gets the occurrences not grouped for want of
+ * room.
  */
-json_t *k8sevents_take(struct k8sevents *e, unsigned long long *dropped);
+json_t *k8sevents_take(struct k8sevents *e, struct kubecache *cache, unsigned long long *dropped);
 
 /* Put back what a take returned (the envelope could not be written). */
 void k8sevents_restore(struct k8sevents *e, json_t *data);

@@ -426,5 +426,6 @@ void kube_get_stats(struct kube *k, struct kube_stats *out)
 {
 	pthread_mutex_lock(&k->lock);
 	*out = k->stats;
+	out->dropped_objects = k->cache.dropped;
 	pthread_mutex_unlock(&k->lock);
 }

@@ -35,6 +35,7 @@ struct kube_opts {
 
 struct kube_stats {
 	unsigned long long lists, watches, events, bookmarks, gone, dropped_watches, errors;
+	unsigned long long dropped_objects; /* past max_objects */
 };
 
 struct kube;

@@ -51,6 +51,10 @@ struct nanobe {
 	struct kubeconf kc;
 	struct kube *kube; /* NULL without the Kubernetes API */
 	struct k8sevents *events;
+	struct kube_stats kube_last, kube_last_next; /* as last reported, as being reported */
+	struct {
+		unsigned long long journal_write, journal_skipped, events_ungrouped;
+	} drops; /* since the last flush */
 	char events_state[PATH_MAX];
 	unsigned long long events_batch;
 };
@@ -110,9 +114,11 @@ static enum nb_result take_metrics(struct nanobe *nb, const struct h2_request *r
 	}
 	ret = nbstore_append(nb->store, req->batch_id, body);
 	json_decref(body);
-	if (ret)
+	if (ret) {
+		nb->drops.journal_write++;
 		fprintf(stderr, "kerno: cannot journal a batch (held in memory only): %s\n",
 			strerror(-ret));
+	}
 	nb->points += points;
 	reply(resp, 200, NULL);
 	return NB_ACCEPTED;
@@ -145,28 +151,52 @@ static void handle(void *ctx, const struct h2_request *req, struct h2_response *
 }
 
 /* The Nanobe's own resource: its counters, and the mark of this flush (nbstore.h). */
+/* Kubernetes API work and Nanobe's own drops since the last flush, appended to metrics. */
+static void self_counters(struct nanobe *nb, json_t *metrics, unsigned long long start,
+			  unsigned long long end)
+{
+	static const char *const ops[] = { "list", "watch",	    "event", "bookmark",
+					   "gone", "dropped_watch", "error" };
+	static const char *const drops[] = { "journal_write", "journal_replay_skipped",
+					     "k8s_events_ungrouped", "kube_objects" };
+	unsigned long long opv[7] = {}, dropv[4];
+	struct kube_stats ks = {};
+
+	if (nb->kube) {
+		kube_get_stats(nb->kube, &ks);
+		opv[0] = ks.lists - nb->kube_last.lists;
+		opv[1] = ks.watches - nb->kube_last.watches;
+		opv[2] = ks.events - nb->kube_last.events;
+		opv[3] = ks.bookmarks - nb->kube_last.bookmarks;
+		opv[4] = ks.gone - nb->kube_last.gone;
+		opv[5] = ks.dropped_watches - nb->kube_last.dropped_watches;
+		opv[6] = ks.errors - nb->kube_last.errors;
+		nb->kube_last_next = ks;
+		json_array_append_new(metrics,
+				      cluster_delta_sum("kerno.kube.operations", "{operation}",
+							"operation", ops, opv, 7, start, end));
+	}
+	dropv[0] = nb->drops.journal_write;
+	dropv[1] = nb->drops.journal_skipped;
+	dropv[2] = nb->drops.events_ungrouped;
+	dropv[3] = ks.dropped_objects - nb->kube_last.dropped_objects;
+	json_array_append_new(metrics, cluster_delta_sum("kerno.nanobe.drops", "{event}", "reason",
+							 drops, dropv, 4, start, end));
+}
+
+/* The Nanobe's own resource: its counters, and the mark of this flush (nbstore.h). */
 static json_t *self_resource(struct nanobe *nb, unsigned long long flush, uint64_t end,
 			     json_t *edges)
 {
-	char mark[24], start[24], endt[24], v[24];
-	json_t *dps = json_array(), *rm, *metrics;
-	int i;
+	unsigned long long start = end - nb->cfg->interval * 1000000000ULL;
+	json_t *rm, *metrics = json_array();
+	char mark[24];
 
 	snprintf(mark, sizeof(mark), "%llu", flush);
-	snprintf(start, sizeof(start), "%" PRIu64,
-		 (uint64_t)(end - nb->cfg->interval * 1000000000ULL));
-	snprintf(endt, sizeof(endt), "%" PRIu64, end);
-	for (i = 0; i < NB__COUNT; i++) {
-		snprintf(v, sizeof(v), "%llu", nb->results[i]);
-		json_array_append_new(dps,
-				      json_pack("{s:[{s:s, s:{s:s}}], s:s, s:s, s:s}", "attributes",
-						"key", "result", "value", "stringValue",
-						result_names[i], "startTimeUnixNano", start,
-						"timeUnixNano", endt, "asInt", v));
-	}
-	metrics = json_pack("[{s:s, s:s, s:{s:i, s:b, s:o}}]", "name", "kerno.nanobe.requests",
-			    "unit", "{request}", "sum", "aggregationTemporality", 1, "isMonotonic",
-			    1, "dataPoints", dps);
+	json_array_append_new(metrics,
+			      cluster_delta_sum("kerno.nanobe.requests", "{request}", "result",
+						result_names, nb->results, NB__COUNT, start, end));
+	self_counters(nb, metrics, start, end);
 	rm = json_pack("{s:{s:[{s:s, s:{s:s}}, {s:s, s:{s:s}}, {s:s, s:{s:s}}]}, "
 		       "s:[{s:{s:s, s:s}, s:o}]}",
 		       "resource", "attributes", "key", "service.name", "value", "stringValue",
@@ -201,7 +231,7 @@ static void on_kube_change(void *ctx, struct kubecache *cache, enum kube_kind ki
 	struct nanobe *nb = ctx;
 
 	/* Called with the cache locked: the workload is resolved right away. */
-	k8sevents_observe(nb->events, cache, type, obj);
+	k8sevents_observe(nb->events, type, obj);
 }
 
 /* The event groups since the last flush as one k8s_events envelope. */
@@ -213,9 +243,9 @@ static int flush_events(struct nanobe *nb)
 
 	if (!nb->kube)
 		return 0;
-	kube_lock(nb->kube);
-	data = k8sevents_take(nb->events, &dropped);
+	data = k8sevents_take(nb->events, kube_lock(nb->kube), &dropped);
 	kube_unlock(nb->kube);
+	nb->drops.events_ungrouped += dropped;
 	if (dropped)
 		fprintf(stderr,
 			"kerno: %llu Kubernetes event occurrences not grouped (too many groups)\n",
@@ -247,7 +277,8 @@ static int flush_events(struct nanobe *nb)
 
 /*
  * Send on the windows closed before `until`: journal.next first, then the
- * envelope, then the journal switch (nbstore.h). Nothing to send, nothing done.
+ * envelope, then the journal switch (nbstore.h). Every flush writes an
+ * envelope, with Nanobe's own counters at least.
  */
 static int flush(struct nanobe *nb, uint64_t until)
 {
@@ -256,8 +287,11 @@ static int flush(struct nanobe *nb, uint64_t until)
 	int empty, ret;
 
 	req = metricagg_take(nb->agg, until, &empty);
+	/* No window closed: the envelope still carries Nanobe's own counters. */
+	if (!req && empty)
+		req = json_pack("{s:[]}", "resourceMetrics");
 	if (!req)
-		return empty ? 0 : -ENOMEM;
+		return -ENOMEM;
 	open = metricagg_snapshot(nb->agg);
 	ret = nbstore_rotate(nb->store, open, &mark);
 	json_decref(open);
@@ -275,6 +309,8 @@ static int flush(struct nanobe *nb, uint64_t until)
 		} else {
 			ret = nbstore_commit(nb->store);
 			memset(nb->results, 0, sizeof(nb->results));
+			memset(&nb->drops, 0, sizeof(nb->drops));
+			nb->kube_last = nb->kube_last_next;
 		}
 	}
 	if (ret) /* what was taken is merged back to be sent next time */
@@ -366,6 +402,7 @@ static int setup(struct nanobe *nb, char *err, size_t errlen)
 	ret = nbstore_open(cfg->data_dir, updir, replay, nb, &nb->store, err, errlen);
 	if (ret)
 		return ret;
+	nb->drops.journal_skipped = nbstore_skipped(nb->store);
 	ret = start_kube(nb, err, errlen);
 	if (ret)
 		return ret;

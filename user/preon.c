@@ -40,6 +40,7 @@ struct preon {
 	struct kube *kube; /* NULL without the Kubernetes API */
 	bool nanobe_down; /* to log a change of state once, not every interval */
 	unsigned long long rejected;
+	unsigned long long reported_rejected, reported_dropped; /* as in the last batch */
 };
 
 static bool keep_sample(void *ctx, const struct kerno_sample *s)
@@ -163,6 +164,47 @@ static void add_k8s_identity(struct preon *p, json_t *req)
 	kube_unlock(p->kube);
 }
 
+/*
+ * Preon's own losses since the previous batch, as one more resource of the
+ * request: batches the spool dropped (full, or unreadable) and batches Nanobe
+ * refused for good. The interval's bounds are those of the agent's resource.
+ */
+static void add_self(struct preon *p, json_t *req)
+{
+	static const char *const reasons[] = { "spool_dropped", "refused" };
+	json_t *rms = json_object_get(req, "resourceMetrics"), *last, *dp, *metric;
+	unsigned long long v[2], start = 0, end = 0;
+
+	last = json_array_get(rms, json_array_size(rms) - 1);
+	dp = json_array_get(
+		json_object_get(
+			json_object_get(
+				json_array_get(
+					json_object_get(
+						json_array_get(
+							json_object_get(last, "scopeMetrics"), 0),
+						"metrics"),
+					0),
+				"sum"),
+			"dataPoints"),
+		0);
+	sscanf(json_string_value(json_object_get(dp, "startTimeUnixNano")) ?: "0", "%llu", &start);
+	sscanf(json_string_value(json_object_get(dp, "timeUnixNano")) ?: "0", "%llu", &end);
+	v[0] = spool_dropped(p->spool) - p->reported_dropped;
+	v[1] = p->rejected - p->reported_rejected;
+	p->reported_dropped += v[0];
+	p->reported_rejected += v[1];
+	metric = cluster_delta_sum("kerno.preon.batch_drops", "{batch}", "reason", reasons, v, 2,
+				   start, end);
+	json_array_append_new(rms, json_pack("{s:{s:[{s:s, s:{s:s}}, {s:s, s:{s:s}}]}, "
+					     "s:[{s:{s:s, s:s}, s:[o]}]}",
+					     "resource", "attributes", "key", "service.name",
+					     "value", "stringValue", "kerno-preon", "key",
+					     "host.name", "value", "stringValue", p->cfg->host_name,
+					     "scopeMetrics", "scope", "name", "kerno.preon",
+					     "version", KERNO_VERSION, "metrics", metric));
+}
+
 static int emit(void *ctx, const char *type, json_t *data)
 {
 	struct preon *p = ctx;
@@ -174,6 +216,7 @@ static int emit(void *ctx, const char *type, json_t *data)
 	if (strcmp(type, "metrics"))
 		return 0; /* Nanobe takes metrics (and, later, errors) only */
 	add_k8s_identity(p, data);
+	add_self(p, data);
 	body = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 	if (!body)
 		return -ENOMEM;

@@ -42,7 +42,7 @@ static int on_event(void *ctx, const char *type, json_t *obj)
 		}
 	}
 	if (kind == KK_EVENT)
-		k8sevents_observe(s->events, &s->cache, type, obj);
+		k8sevents_observe(s->events, type, obj);
 	kubecache_by_container(
 		&s->cache, "0000000000000000000000000000000000000000000000000000000000000000", &id);
 	kubecache_by_ip(&s->cache, "10.0.0.1", ns, sizeof(ns), wl, sizeof(wl));
@@ -82,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (ret)
 			break;
 	}
-	out = k8sevents_take(s.events, &dropped);
+	out = k8sevents_take(s.events, &s.cache, &dropped);
 	json_decref(out);
 	k8sevents_free(s.events);
 	kubecache_free(&s.cache);

@@ -12,7 +12,7 @@ import time
 from asserts import ASSERT_EQ, ASSERT_TRUE, FATAL
 from cluster import Cgroup, Nanobe, Pki, Preon, client, serve, test_cgroup_parent
 from fakekube import FakeKube
-from test_nanobe import _check_merged_shape, _raw_points, _wait
+from test_nanobe import _check_merged_shape, _raw_points, _sums_by, _wait
 
 CHECKOUT_UID = "5b3f0c1e-9a43-4d7e-8f3e-6a1f2b9c0d11"
 
@@ -112,6 +112,9 @@ def test_kube_events_gone_and_dropped(ctx):
     ASSERT_EQ(fake.count("replicasets", "list"), 3, "replicaset lists (after 410, after the restart)")
     for q in fake.queries("events", "watch"):
         ASSERT_EQ(q.get("allowWatchBookmarks"), "true", "watches ask for bookmarks")
+    ops = _sums_by(nanobe, "kerno.kube.operations", "operation")
+    ASSERT_EQ((ops.get("gone"), ops.get("dropped_watch")), (2, 1),
+              "410s and dropped watches Nanobe reports")
     groups, meta = _event_groups(nanobe)
     checkout = ("shop", "Pod", "checkout-7d9c8b6f5-x2x4q")
     ASSERT_EQ(dict(groups), {

@@ -109,6 +109,18 @@ def test_nanobe_two_preons_merge(ctx):
     accepted = sum(int(dp["asInt"]) for _, a, _, _, dp in
                    _raw_points(nanobe, "kerno.nanobe.requests") if a["result"] == "unauthorized")
     ASSERT_EQ(accepted, 0, "requests refused for their token")
+    ASSERT_EQ(_sums_by(nanobe, "kerno.preon.batch_drops", "reason"),
+              {"spool_dropped": 0, "refused": 0}, "batches the preons lost")
+    ASSERT_EQ(_sums_by(nanobe, "kerno.nanobe.drops", "reason"),
+              {"journal_write": 0, "journal_replay_skipped": 0, "k8s_events_ungrouped": 0,
+               "kube_objects": 0}, "Nanobe's drops")
+
+
+def _sums_by(nanobe, metric, attr):
+    out = collections.Counter()
+    for _, a, _, _, dp in _raw_points(nanobe, metric):
+        out[a[attr]] += int(dp["asInt"])
+    return dict(out)
 
 
 def _accepted(nanobe, result="accepted"):

@@ -182,7 +182,7 @@ static void observe(struct k8sevents *e, const char *uid, const char *reason, co
 			       uid, "involvedObject", "kind", "Pod", "namespace", "n", "name", "p",
 			       "reason", reason, "type", type, "count", count);
 
-	k8sevents_observe(e, NULL, "MODIFIED", ev);
+	k8sevents_observe(e, "MODIFIED", ev);
 	json_decref(ev);
 }
 
@@ -202,7 +202,7 @@ static void test_events(void **state)
 	observe(e, "u1", "BackOff", "Warning", 4); /* three more */
 	observe(e, "u1", "BackOff", "Warning", 4); /* seen again: nothing */
 	observe(e, "u2", "BackOff", "Warning", 2); /* another event, same group */
-	out = k8sevents_take(e, &dropped);
+	out = k8sevents_take(e, NULL, &dropped);
 	text = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
 	assert_string_equal(text, "{\"events\":[{\"count\":6,\"kind\":\"Pod\",\"name\":\"p\","
 				  "\"namespace\":\"n\",\"reason\":\"BackOff\",\"severity\":"
@@ -210,7 +210,7 @@ static void test_events(void **state)
 	free(text);
 	json_decref(out);
 	observe(e, "u1", "BackOff", "Warning", 4);
-	assert_null(k8sevents_take(e, &dropped));
+	assert_null(k8sevents_take(e, NULL, &dropped));
 	assert_int_equal(dropped, 0);
 	k8sevents_free(e);
 }
