@@ -23,6 +23,7 @@ struct h2_stream {
 	size_t cap;
 	bool too_big;
 	struct h2_response resp;
+	bool held; /* answered, waiting for before_reply (see h2server.h) */
 	size_t sent; /* of resp.body */
 	struct h2_stream *next;
 };
@@ -43,6 +44,7 @@ struct h2server {
 	struct h2_conn *conns;
 	size_t n_conns;
 	unsigned long long refused;
+	size_t held; /* answers held in this round */
 	struct pollfd *pfds;
 	struct h2_conn **pconns;
 };
@@ -159,20 +161,12 @@ static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
 	return (ssize_t)len;
 }
 
-static int respond(nghttp2_session *ng, struct h2_conn *c, struct h2_stream *s)
+static int submit(nghttp2_session *ng, struct h2_stream *s)
 {
 	char status[8], clen[24];
 	nghttp2_data_provider dp = { .source.ptr = s, .read_callback = read_body };
-	const char *ctype;
+	const char *ctype = s->resp.content_type ? s->resp.content_type : "application/json";
 
-	s->req.too_big = s->too_big;
-	s->req.body = s->too_big ? NULL : s->body;
-	if (s->too_big)
-		s->req.body_len = 0;
-	c->srv->o.handler(c->srv->o.ctx, &s->req, &s->resp);
-	if (s->resp.status < 100 || s->resp.status > 599)
-		s->resp.status = 500;
-	ctype = s->resp.content_type ? s->resp.content_type : "application/json";
 	snprintf(status, sizeof(status), "%d", s->resp.status);
 	snprintf(clen, sizeof(clen), "%zu", s->resp.body_len);
 	nghttp2_nv nv[] = {
@@ -184,6 +178,23 @@ static int respond(nghttp2_session *ng, struct h2_conn *c, struct h2_stream *s)
 		  NGHTTP2_NV_FLAG_NONE },
 	};
 	return nghttp2_submit_response(ng, s->id, nv, 3, &dp);
+}
+
+/* The handler's answer goes out now, or at the end of the round (before_reply). */
+static int respond(nghttp2_session *ng, struct h2_conn *c, struct h2_stream *s)
+{
+	s->req.too_big = s->too_big;
+	s->req.body = s->too_big ? NULL : s->body;
+	if (s->too_big)
+		s->req.body_len = 0;
+	c->srv->o.handler(c->srv->o.ctx, &s->req, &s->resp);
+	if (s->resp.status < 100 || s->resp.status > 599)
+		s->resp.status = 500;
+	if (!c->srv->o.before_reply)
+		return submit(ng, s);
+	s->held = true;
+	c->srv->held++;
+	return 0;
 }
 
 static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
@@ -399,6 +410,29 @@ static void drop_closed(struct h2server *s, struct h2_conn *dead)
 	}
 }
 
+/* One before_reply for all the answers of the round, then they go out. */
+static void release_held(struct h2server *s)
+{
+	struct h2_conn *c, *next;
+	struct h2_stream *st;
+	bool failed;
+
+	s->o.before_reply(s->o.ctx);
+	s->held = 0;
+	for (c = s->conns; c; c = next) {
+		next = c->next;
+		failed = false;
+		for (st = c->streams; st; st = st->next) {
+			if (!st->held)
+				continue;
+			st->held = false;
+			failed |= submit(c->ng, st) != 0;
+		}
+		if (failed || (c->ready && flush_out(c)))
+			drop_closed(s, c);
+	}
+}
+
 int h2server_poll(struct h2server *s, int timeout_ms)
 {
 	struct h2_conn *c;
@@ -422,6 +456,8 @@ int h2server_poll(struct h2server *s, int timeout_ms)
 		if (conn_step(c))
 			drop_closed(s, c);
 	}
+	if (s->held)
+		release_held(s);
 	if (s->pfds[0].revents & POLLIN)
 		accept_all(s);
 	return 0;

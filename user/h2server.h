@@ -49,6 +49,12 @@ struct h2server_opts {
 	void *ctx;
 	size_t max_conns;
 	size_t max_body;
+	/*
+	 * NULL: answers go out as the handler gives them. Else the answers of
+	 * one poll round are held and this is called once before they go out:
+	 * one fdatasync for all the requests that arrived together.
+	 */
+	void (*before_reply)(void *ctx);
 };
 
 struct h2server;

@@ -112,7 +112,8 @@ static enum nb_result take_metrics(struct nanobe *nb, const struct h2_request *r
 		json_decref(body);
 		return ret == -EINVAL ? NB_REJECTED : NB_OVERLOADED;
 	}
-	ret = nbstore_append(nb->store, req->batch_id, body);
+	/* Made durable by sync_journal() before the answer leaves. */
+	ret = nbstore_append_nosync(nb->store, req->batch_id, body);
 	json_decref(body);
 	if (ret) {
 		nb->drops.journal_write++;
@@ -122,6 +123,20 @@ static enum nb_result take_metrics(struct nanobe *nb, const struct h2_request *r
 	nb->points += points;
 	reply(resp, 200, NULL);
 	return NB_ACCEPTED;
+}
+
+/* Before the answers of a poll round go out: the batches they acknowledge are on disk. */
+static void sync_journal(void *ctx)
+{
+	struct nanobe *nb = ctx;
+	int ret = nbstore_sync(nb->store);
+
+	if (ret) {
+		nb->drops.journal_write++;
+		fprintf(stderr,
+			"kerno: cannot sync the journal (batches held in memory only): %s\n",
+			strerror(-ret));
+	}
 }
 
 static void handle(void *ctx, const struct h2_request *req, struct h2_response *resp)
@@ -369,7 +384,7 @@ static int setup(struct nanobe *nb, char *err, size_t errlen)
 {
 	const struct kerno_config *cfg = nb->cfg;
 	char host[256], port[16], updir[PATH_MAX];
-	struct h2server_opts o = { .handler = handle, .ctx = nb };
+	struct h2server_opts o = { .handler = handle, .before_reply = sync_journal, .ctx = nb };
 	int bound, ret;
 
 	if (cluster_read_token(cfg->token_file, nb->token, sizeof(nb->token), err, errlen))

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,7 +94,7 @@ bool nbstore_seen(const struct nbstore *s, const char *id)
 	return e && seq <= e->seq;
 }
 
-static int write_line(int fd, json_t *rec)
+static int write_line(int fd, json_t *rec, bool sync)
 {
 	char *text = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
 	size_t len, done = 0;
@@ -119,12 +120,12 @@ static int write_line(int fd, json_t *rec)
 	/* A partial line is cut off, so the journal never ends mid-record. */
 	if (err && done && !fstat(fd, &st) && ftruncate(fd, st.st_size - done))
 		err = -errno;
-	if (!err && fdatasync(fd))
+	if (!err && sync && fdatasync(fd))
 		err = -errno;
 	return err;
 }
 
-int nbstore_append(struct nbstore *s, const char *id, json_t *body)
+static int append(struct nbstore *s, const char *id, json_t *body, bool sync)
 {
 	char sid[SID_LEN];
 	unsigned long long seq;
@@ -135,11 +136,26 @@ int nbstore_append(struct nbstore *s, const char *id, json_t *body)
 			body);
 	if (!rec)
 		return -ENOMEM;
-	ret = write_line(s->fd, rec);
+	ret = write_line(s->fd, rec, sync);
 	json_decref(rec);
 	if (!ret && id && !parse_id(id, sid, &seq))
 		remember(s, sid, seq);
 	return ret;
+}
+
+int nbstore_append(struct nbstore *s, const char *id, json_t *body)
+{
+	return append(s, id, body, true);
+}
+
+int nbstore_append_nosync(struct nbstore *s, const char *id, json_t *body)
+{
+	return append(s, id, body, false);
+}
+
+int nbstore_sync(struct nbstore *s)
+{
+	return fdatasync(s->fd) ? -errno : 0;
 }
 
 static void sync_dir(const char *dir)
@@ -171,7 +187,7 @@ int nbstore_rotate(struct nbstore *s, json_t *still_open, unsigned long long *fl
 		json_decref(rec);
 		return -errno;
 	}
-	ret = write_line(fd, rec);
+	ret = write_line(fd, rec, true);
 	json_decref(rec);
 	close(fd);
 	if (ret) {

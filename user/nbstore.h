@@ -54,6 +54,13 @@ bool nbstore_seen(const struct nbstore *s, const char *id);
 /* Journal an accepted batch durably and remember its id. 0 or a negative errno. */
 int nbstore_append(struct nbstore *s, const char *id, json_t *body);
 
+/*
+ * nbstore_append() without the fdatasync: the caller answers only after
+ * nbstore_sync(), which makes every batch appended so far durable at once.
+ */
+int nbstore_append_nosync(struct nbstore *s, const char *id, json_t *body);
+int nbstore_sync(struct nbstore *s);
+
 /* Write journal.next carrying `still_open` (may be NULL); *flush gets its number. */
 int nbstore_rotate(struct nbstore *s, json_t *still_open, unsigned long long *flush);
 /* The flush's envelope is written: journal.next becomes the journal. */
