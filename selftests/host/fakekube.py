@@ -43,8 +43,11 @@ class FakeKube:
     a scene being {"file": ndjson fixture or None, "end": "drop"|"close"|"gone"|"hold"}
     ("gone": HTTP 410 before any event). Past the script, watches hold."""
 
-    def __init__(self, cleanup, pki, subs, lists=None, watches=None):
+    def __init__(self, cleanup, pki, subs, lists=None, watches=None, page_size=2):
         self.subs = subs
+        # A real API server may return fewer items than `limit` asks, with a continue
+        # token: small pages make every list here take the paging path.
+        self.page_size = page_size
         self.lists = lists or {}
         self.watches = watches or {}
         self.requests = []  # (resource, "list"|"watch", query dict)
@@ -143,13 +146,15 @@ users:
             def _list(self, resource, query):
                 default = "events-list-1.json" if resource == "events" else f"{resource}.json"
                 files = fake.lists.get(resource, [default])
-                n = fake._next(resource, "list")
+                with fake.lock:  # which list this page belongs to: pages share their list's file
+                    n = sum(1 for r, w, q in fake.requests
+                            if r == resource and w == "list" and not q.get("continue")) - 1
                 doc = json.loads(load(files[min(n, len(files) - 1)], fake.subs))
                 sel = query.get("fieldSelector", "")
                 if sel.startswith("spec.nodeName="):
                     node = sel.split("=", 1)[1]
                     doc["items"] = [i for i in doc["items"] if i["spec"].get("nodeName") == node]
-                limit = int(query.get("limit", "0") or 0)
+                limit = min(int(query.get("limit", "0") or 0) or fake.page_size, fake.page_size)
                 start = int(query.get("continue", "0") or 0)
                 if limit and start + limit < len(doc["items"]):
                     doc["metadata"]["continue"] = str(start + limit)

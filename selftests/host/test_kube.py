@@ -102,14 +102,17 @@ def test_kube_events_gone_and_dropped(ctx):
     _wait(lambda: sum(_event_groups(nanobe)[0].values()) == 10, "the events envelopes",
           detail=lambda: str(_event_groups(nanobe)))
     nanobe.restart(signal.SIGKILL)
-    _wait(lambda: fake.count("events", "list") == 3, "the list after the restart")
+    _wait(lambda: fake.count("events", "list") == 8, "the list after the restart")
     time.sleep(2.5)
     nanobe.stop(what="nanobe")
 
     ASSERT_EQ([q.get("resourceVersion") for q in fake.queries("events", "watch")][:3],
               ["2000", "2005", "2010"], "events watches resume from list, bookmark, re-list")
-    ASSERT_EQ(fake.count("events", "list"), 3, "events lists (after 410, after the restart)")
-    ASSERT_EQ(fake.count("replicasets", "list"), 3, "replicaset lists (after 410, after the restart)")
+    # In pages of two: three events at the start, five after the 410 and after the restart.
+    ASSERT_EQ([q.get("continue") for q in fake.queries("events", "list")],
+              [None, "2", None, "2", "4", None, "2", "4"], "events list pages")
+    ASSERT_EQ([q.get("continue") for q in fake.queries("replicasets", "list")], [None] * 3,
+              "replicaset lists (after 410, after the restart), one page each")
     for q in fake.queries("events", "watch"):
         ASSERT_EQ(q.get("allowWatchBookmarks"), "true", "watches ask for bookmarks")
     ops = _sums_by(nanobe, "kerno.kube.operations", "operation")
