@@ -21,15 +21,7 @@ CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	  -Werror=implicit-function-declaration -D_GNU_SOURCE -DKERNO_VERSION='"$(VERSION)"' $(INCLUDES) $(SAN_FLAGS)
 LDFLAGS += $(SAN_FLAGS)
-LDLIBS := -lbpf -lelf -lz -ljansson -lm -lwslay
-
-# BoringSSL (android-libboringssl-dev): its own include and library
-# directories, found again at run time through the rpath. It exports
-# OpenSSL's symbol names: nothing linked against OpenSSL may join the binary.
-BORINGSSL_INC := /usr/include/android
-BORINGSSL_LIB := /usr/lib/x86_64-linux-gnu/android
-CFLAGS += -isystem $(BORINGSSL_INC)
-LDLIBS += -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lssl -lcrypto -pthread
+LDLIBS := -lbpf -lelf -lz -ljansson -lm -lwslay -lyaml
 
 # BoringSSL (android-libboringssl-dev): its own include and library
 # directories, found again at run time through the rpath. It exports
@@ -182,6 +174,8 @@ fuzz-smoke:
 	$(MAKE) --no-print-directory fuzz-ws FUZZ_SECONDS=10
 	$(MAKE) --no-print-directory fuzz-s3 FUZZ_SECONDS=10
 	$(MAKE) --no-print-directory fuzz-logs FUZZ_SECONDS=10
+	$(MAKE) --no-print-directory fuzz-kubewatch FUZZ_SECONDS=10
+	$(MAKE) --no-print-directory fuzz-otlpmerge FUZZ_SECONDS=10
 # ---- end of the HTTP/1.x parser block ----
 
 # ---- WebSocket uplink: what the server sends, before and after the handshake ----
@@ -259,3 +253,37 @@ fuzz-logs: $(patsubst %,$(FUZZ_DIR)/fuzz_log_%,$(LOG_FUZZERS))
 			$(FUZZ_DIR)/corpus/log_$$f selftests/fuzz/corpus/log_$$f; \
 	done
 # ---- end of the log parsers block ----
+
+
+# ---- Kubernetes watch streams: chunked framing, events, objects (user/kube*.c) ----
+.PHONY: fuzz-kubewatch
+KUBE_FUZZ_SRCS := user/kubewatch.c user/kubecache.c user/k8sevents.c
+KUBE_FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		   -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE -Wall -Wextra \
+		   -Wno-unused-parameter -Wno-missing-field-initializers -Iuser
+
+$(FUZZ_DIR)/fuzz_kubewatch: selftests/fuzz/fuzz_kubewatch.c $(KUBE_FUZZ_SRCS) user/kubewatch.h \
+			    user/kubecache.h user/k8sevents.h
+	@mkdir -p $(FUZZ_DIR)
+	$(CLANG) $(KUBE_FUZZ_FLAGS) $< $(KUBE_FUZZ_SRCS) -o $@ -ljansson
+
+fuzz-kubewatch: $(FUZZ_DIR)/fuzz_kubewatch
+	@mkdir -p $(FUZZ_DIR)/corpus/kubewatch
+	$(FUZZ_DIR)/fuzz_kubewatch -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=10 \
+		-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/ \
+		$(FUZZ_DIR)/corpus/kubewatch selftests/fuzz/corpus/kubewatch
+
+# ---- Nanobe's merging of OTLP/JSON bodies from the network (user/metricagg.c, svcmap.c) ----
+.PHONY: fuzz-otlpmerge
+MERGE_FUZZ_SRCS := user/metricagg.c user/svcmap.c
+
+$(FUZZ_DIR)/fuzz_otlpmerge: selftests/fuzz/fuzz_otlpmerge.c $(MERGE_FUZZ_SRCS) user/metricagg.h \
+			    user/svcmap.h
+	@mkdir -p $(FUZZ_DIR)
+	$(CLANG) $(KUBE_FUZZ_FLAGS) $< $(MERGE_FUZZ_SRCS) -o $@ -ljansson -lm
+
+fuzz-otlpmerge: $(FUZZ_DIR)/fuzz_otlpmerge
+	@mkdir -p $(FUZZ_DIR)/corpus/otlpmerge
+	$(FUZZ_DIR)/fuzz_otlpmerge -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=10 \
+		-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/ \
+		$(FUZZ_DIR)/corpus/otlpmerge selftests/fuzz/corpus/otlpmerge

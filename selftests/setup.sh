@@ -8,7 +8,7 @@ set -euo pipefail
 PACKAGES=(
 	clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev libjansson-dev
 	libcmocka-dev android-libboringssl-dev openssl libwslay-dev python3-websockets iproute2
-	libnghttp2-dev
+	libnghttp2-dev libyaml-dev
 	make gcc pkg-config cppcheck clang-tidy clang-format
 	nginx-light nghttp2-client curl wrk python3 util-linux procps linux-perf
 	debootstrap shellcheck python3-yaml

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
@@ -63,6 +64,9 @@ static void sleep_until(__u64 deadline)
 
 struct agent {
 	const struct kerno_config *cfg;
+	const struct agent_ops *ops;
+	struct kerno_sample *kept; /* the samples ops->keep let through */
+	size_t kept_cap;
 	struct capture cap;
 	struct drain drain;
 	struct uplink *up;
@@ -73,6 +77,35 @@ struct agent {
 	__u64 interval_start; /* unix-epoch ns */
 	__u64 prog_misses; /* as last reported */
 };
+
+static int emit(struct agent *a, const char *type, json_t *data)
+{
+	if (a->ops && a->ops->emit)
+		return a->ops->emit(a->ops->ctx, type, data);
+	return uplink_send(a->up, type, data);
+}
+
+/* The samples the role keeps (all of them without a filter). */
+static long filter_samples(struct agent *a, const struct kerno_sample **samples, long n)
+{
+	long i, k = 0;
+
+	if (!a->ops || !a->ops->keep)
+		return n;
+	if ((size_t)n > a->kept_cap) {
+		struct kerno_sample *p = realloc(a->kept, n * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		a->kept = p;
+		a->kept_cap = n;
+	}
+	for (i = 0; i < n; i++)
+		if (a->ops->keep(a->ops->ctx, &(*samples)[i]))
+			a->kept[k++] = (*samples)[i];
+	*samples = a->kept;
+	return k;
+}
 
 static int send_hello(struct agent *a)
 {
@@ -86,7 +119,7 @@ static int send_hello(struct agent *a)
 			 "hook", a->cap.hook, "interval", (json_int_t)a->cfg->interval);
 	if (!data)
 		return -ENOMEM;
-	ret = uplink_send(a->up, "hello", data);
+	ret = emit(a, "hello", data);
 	json_decref(data);
 	return ret;
 }
@@ -102,7 +135,7 @@ static int send_log_errors(struct agent *a)
 	data = json_pack("{s:o}", "groups", groups);
 	if (!data)
 		return -ENOMEM;
-	ret = uplink_send(a->up, "errors", data);
+	ret = emit(a, "errors", data);
 	json_decref(data);
 	return ret;
 }
@@ -119,6 +152,11 @@ static int flush_interval(struct agent *a)
 	int ret;
 
 	n = drain_series(&a->drain, &samples);
+	if (n < 0)
+		return n;
+	if (a->ops && a->ops->refresh)
+		a->ops->refresh(a->ops->ctx);
+	n = filter_samples(a, &samples, n);
 	if (n < 0)
 		return n;
 	drain_counters(&a->drain, counters);
@@ -146,7 +184,7 @@ static int flush_interval(struct agent *a)
 	if (a->logs)
 		json_array_append_new(json_object_get(req, "resourceMetrics"),
 				      logs_metrics(a->logs, in.start_ns, in.end_ns, in.host));
-	ret = uplink_send(a->up, "metrics", req);
+	ret = emit(a, "metrics", req);
 	json_decref(req);
 	if (!ret)
 		ret = send_log_errors(a);
@@ -254,6 +292,7 @@ static void finish(struct agent *a)
 	logs_free(a->logs);
 	objstore_close(a->store);
 	drain_free(&a->drain);
+	free(a->kept);
 	procdrops_free(&a->drops);
 	capture_stop(&a->cap);
 	if (a->names.cache)
@@ -338,7 +377,12 @@ int agent_verifier_report(const struct kerno_config *cfg)
 
 int agent_run(const struct kerno_config *cfg)
 {
-	struct agent a = { .cfg = cfg, .names.procs_fd = -1 };
+	return agent_run_ops(cfg, NULL);
+}
+
+int agent_run_ops(const struct kerno_config *cfg, const struct agent_ops *ops)
+{
+	struct agent a = { .cfg = cfg, .ops = ops, .names.procs_fd = -1 };
 	char err[512] = "";
 	int ret, code;
 

@@ -97,6 +97,21 @@ struct kerno_config {
 	char *spool_dir;
 	long long spool_max_bytes;
 	char *spool_key_file;
+	/* kerno preon and kerno nanobe (docs/cluster.md) */
+	char *nanobe; /* preon: HOST:PORT of Nanobe */
+	char *ca_file;
+	char *token_file;
+	char *listen;
+	char *tls_cert;
+	char *tls_key;
+	char *cgroup;
+	long long preon_spool_max_bytes;
+	char *preon_spool_key;
+	long long max_body;
+	long long max_merged_series;
+	char *kubeconfig;
+	char *kube_api;
+	char *merge_by;
 };
 
 extern const struct kerno_opt kerno_options[];

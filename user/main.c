@@ -6,6 +6,8 @@
 #include "agent.h"
 #include "config.h"
 #include "floor.h"
+#include "nanobe.h"
+#include "preon.h"
 #include "top.h"
 
 struct command {
@@ -18,6 +20,11 @@ struct command {
 static const struct command commands[] = {
 	{ "run", agent_run, "kerno run [OPTIONS]",
 	  "capture on this host and write metrics under DATA_DIR (no Kubernetes needed)" },
+	{ "preon", preon_run, "kerno preon --nanobe HOST:PORT --token-file FILE [OPTIONS]",
+	  "node agent in a cluster: capture here, send to Nanobe over HTTP/2 + TLS, spool if away" },
+	{ "nanobe", nanobe_run,
+	  "kerno nanobe --tls-cert FILE --tls-key FILE --token-file FILE [OPTIONS]",
+	  "cluster aggregator: take Preons' and OTLP/HTTP metrics, merge, write the uplink" },
 	{ "top", top_run, "kerno top [OPTIONS]",
 	  "live table of a running agent's endpoints: rate, error %, p50, p99" },
 	{ "hooks", agent_hooks, "kerno hooks [OPTIONS]",
