@@ -271,7 +271,7 @@ static int start(struct agent *a, char *err, size_t errlen)
 	}
 	if (ret)
 		return ret;
-	a->names.cache = procinfo_cache_new(NULL, 0, 60);
+	a->names.cache = procinfo_cache_new(cfg->proc_root, 0, 60);
 	if (!a->names.cache)
 		return -ENOMEM;
 	ret = capture_start(&a->cap, &o, err, errlen);

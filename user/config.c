@@ -30,6 +30,8 @@ const struct kerno_opt kerno_options[] = {
 	  "HTTP header block size past which a message is dropped" },
 	{ "host-name", KERNO_OPT_STR, NULL, 0, 0, OPT(host_name), "NAME",
 	  "host.name of the telemetry (default: the system's host name)" },
+	{ "proc-root", KERNO_OPT_STR, "/proc", 0, 0, OPT(proc_root), "DIR",
+	  "the host's /proc (in a container without the host's PID namespace: a read-only mount of it)" },
 	{ "pin-dir", KERNO_OPT_STR, "/sys/fs/bpf/kerno", 0, 0, OPT(pin_dir), "DIR",
 	  "where the BPF maps are pinned" },
 	{ "cloud-url", KERNO_OPT_STR, NULL, 0, 0, OPT(cloud_url), "URL",

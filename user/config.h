@@ -51,6 +51,7 @@ struct kerno_config {
 	long long max_header_bytes;
 	char *host_name;
 	char *pin_dir;
+	char *proc_root;
 	char *ignore_process;
 	char *config;
 	char *cloud_url;

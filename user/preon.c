@@ -171,7 +171,7 @@ static void add_k8s_identity(struct preon *p, json_t *req)
  */
 static void add_self(struct preon *p, json_t *req)
 {
-	static const char *const reasons[] = { "batch_spool_dropped", "refused" };
+	static const char *const reasons[] = { "spool_dropped", "refused" };
 	json_t *rms = json_object_get(req, "resourceMetrics"), *last, *dp, *metric;
 	unsigned long long v[2], start = 0, end = 0;
 

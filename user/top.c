@@ -137,7 +137,7 @@ int top_run(const struct kerno_config *cfg)
 	}
 	snprintf(path, sizeof(path), "%s/procs", cfg->pin_dir);
 	names.procs_fd = bpf_obj_get(path);
-	names.cache = procinfo_cache_new(NULL, 0, 60);
+	names.cache = procinfo_cache_new(cfg->proc_root, 0, 60);
 	if (!names.cache || drain_init(&d, fd, cfd, cfg->max_series, 0))
 		goto cleanup;
 	signal(SIGINT, on_signal);
