@@ -224,7 +224,7 @@ class Cgroup:
                 pass
 
 
-def test_cgroup_parent(cleanup):
+def cgroup_parent_for_tests(cleanup):
     if not CGROUP_ROOT:
         FATAL("no cgroup v2 mount (selftests/setup.sh mounts one)")
     parent = tempfile.mkdtemp(prefix="kerno-test-", dir=CGROUP_ROOT)

@@ -10,7 +10,7 @@ import signal
 import time
 
 from asserts import ASSERT_EQ, ASSERT_TRUE, FATAL
-from cluster import Cgroup, Nanobe, Pki, Preon, client, serve, test_cgroup_parent
+from cluster import Cgroup, Nanobe, Pki, Preon, client, serve, cgroup_parent_for_tests
 from fakekube import FakeKube
 from test_nanobe import _check_merged_shape, _raw_points, _sums_by, _wait
 
@@ -37,7 +37,7 @@ def test_kube_pod_attribution(ctx):
     fake = FakeKube(ctx.cleanup, pki, subs)
     nanobe = Nanobe(ctx.kerno, ctx.cleanup, pki, extra=[*_kube_args(fake), "--merge-by", "pod"])
     _, port = serve(ctx.cleanup, host="127.0.0.2")
-    parent = test_cgroup_parent(ctx.cleanup)
+    parent = cgroup_parent_for_tests(ctx.cleanup)
     pod_dir = Cgroup(ctx.cleanup, parent, "kubepods").path
     pod_dir = Cgroup(ctx.cleanup, pod_dir, f"pod{CHECKOUT_UID}").path
     ctr = Cgroup(ctx.cleanup, pod_dir, f"cri-containerd-{subs['CHECKOUT_CID']}.scope").path

@@ -11,7 +11,7 @@ import time
 import otlp
 from asserts import ASSERT_EQ, ASSERT_TRUE, FATAL, log
 from cluster import (TOKEN, Cgroup, Nanobe, Pki, Preon, client, serve,
-                     test_cgroup_parent)
+                     cgroup_parent_for_tests)
 
 CLIENT_METRIC = "http.client.request.duration"
 
@@ -80,7 +80,7 @@ def test_nanobe_two_preons_merge(ctx):
     pki = Pki(ctx.cleanup)
     nanobe = Nanobe(ctx.kerno, ctx.cleanup, pki)
     _, port = serve(ctx.cleanup)
-    parent = test_cgroup_parent(ctx.cleanup)
+    parent = cgroup_parent_for_tests(ctx.cleanup)
     cg_a = Cgroup(ctx.cleanup, parent, "a").path
     cg_b = Cgroup(ctx.cleanup, parent, "b").path
     pa = Preon(ctx.kerno, ctx.cleanup, nanobe.port, pki, "node-a", cg_a)
@@ -136,7 +136,7 @@ def test_nanobe_restart_loses_nothing(ctx):
     pki = Pki(ctx.cleanup)
     nanobe = Nanobe(ctx.kerno, ctx.cleanup, pki)
     _, port = serve(ctx.cleanup)
-    parent = test_cgroup_parent(ctx.cleanup)
+    parent = cgroup_parent_for_tests(ctx.cleanup)
     cg = Cgroup(ctx.cleanup, parent, "a").path
     preon = Preon(ctx.kerno, ctx.cleanup, nanobe.port, pki, "node-r", cg)
     client(cg, "127.0.0.1", port, 11)
