@@ -257,7 +257,7 @@ fuzz-logs: $(patsubst %,$(FUZZ_DIR)/fuzz_log_%,$(LOG_FUZZERS))
 
 # ---- Kubernetes watch streams: chunked framing, events, objects (user/kube*.c) ----
 .PHONY: fuzz-kubewatch
-KUBE_FUZZ_SRCS := user/kubewatch.c user/kubecache.c user/k8sevents.c
+KUBE_FUZZ_SRCS := user/kubewatch.c user/kubecache.c user/k8sevents.c user/durable.c
 KUBE_FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		   -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE -Wall -Wextra \
 		   -Wno-unused-parameter -Wno-missing-field-initializers -Iuser

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "batch_spool.h"
+#include "durable.h"
 
 struct spool_file {
 	unsigned long long seq;
@@ -38,23 +39,10 @@ static int batch_path(const struct batch_spool *s, unsigned long long seq, char 
 /* A small file of text, written atomically and durably. */
 static int write_small(const struct batch_spool *s, const char *name, const char *text)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
-	size_t len = strlen(text);
-	int fd, ret = 0;
+	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, len) != (ssize_t)len || fdatasync(fd))
-		ret = errno ? -errno : -EIO;
-	close(fd);
-	if (!ret && rename(tmp, path))
-		ret = -errno;
-	if (ret)
-		unlink(tmp);
-	return ret;
+	return durable_replace(path, text, strlen(text));
 }
 
 static int read_small(const struct batch_spool *s, const char *name, char *out, size_t size)
@@ -152,7 +140,7 @@ static int scan(struct batch_spool *s)
 }
 
 int batch_spool_open(const char *dir, const struct seal_key *key, unsigned long long max_bytes,
-	       struct batch_spool **out, char *err, size_t errlen)
+		     struct batch_spool **out, char *err, size_t errlen)
 {
 	struct batch_spool *s = calloc(1, sizeof(*s));
 	int ret = -ENOMEM;

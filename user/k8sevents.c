@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "durable.h"
 #include "k8sevents.h"
 
 struct seen_event {
@@ -263,26 +264,6 @@ void k8sevents_restore(struct k8sevents *e, json_t *data)
 	}
 }
 
-static int write_file(const char *path, const char *text)
-{
-	char tmp[PATH_MAX + 8];
-	size_t len = strlen(text);
-	int fd, ret = 0;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, len) != (ssize_t)len || fdatasync(fd))
-		ret = errno ? -errno : -EIO;
-	close(fd);
-	if (!ret && rename(tmp, path))
-		ret = -errno;
-	if (ret)
-		unlink(tmp);
-	return ret;
-}
-
 int k8sevents_save(struct k8sevents *e, const char *path, json_t *pending, unsigned long long batch)
 {
 	json_t *seen = json_object(), *state;
@@ -301,7 +282,7 @@ int k8sevents_save(struct k8sevents *e, const char *path, json_t *pending, unsig
 	json_decref(state);
 	if (!text)
 		return -ENOMEM;
-	ret = write_file(path, text);
+	ret = durable_replace(path, text, strlen(text));
 	free(text);
 	return ret;
 }

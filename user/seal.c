@@ -17,6 +17,7 @@
 #include <openssl/mem.h>
 #include <openssl/rand.h>
 
+#include "durable.h"
 #include "seal.h"
 
 static const char seal_magic[8] = { 'K', 'S', 'E', 'A', 'L', '0', '0', '1' };
@@ -65,20 +66,6 @@ static int parse_key(const uint8_t *buf, size_t n, struct seal_key *key)
 	return -1;
 }
 
-static int fsync_dir_of(const char *path)
-{
-	char copy[PATH_MAX];
-	int fd, r;
-
-	snprintf(copy, sizeof(copy), "%s", path);
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	r = fsync(fd) ? -errno : 0;
-	close(fd);
-	return r;
-}
-
 /* A new random key, written with mode 0600 and made durable. */
 static int create_key(const char *path, struct seal_key *key, char *err, size_t errlen)
 {
@@ -96,7 +83,7 @@ static int create_key(const char *path, struct seal_key *key, char *err, size_t 
 	if (write(fd, key->k, sizeof(key->k)) != (ssize_t)sizeof(key->k) || fsync(fd))
 		r = -1;
 	close(fd);
-	if (r || fsync_dir_of(path)) {
+	if (r || durable_sync_dir_of(path)) {
 		snprintf(err, errlen, "key file %s: cannot write: %s", path, strerror(errno));
 		unlink(path);
 		return -1;
@@ -237,56 +224,15 @@ int seal_open(const struct seal_key *key, const uint8_t *in, size_t len, uint8_t
 	return r;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	ssize_t n;
-
-	while (len) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int seal_write_file(const struct seal_key *key, const char *path, const void *data, size_t len)
 {
 	size_t slen = seal_size(len);
 	uint8_t *buf = malloc(slen);
-	char tmp[PATH_MAX];
-	int fd = -1, r;
+	int r;
 
 	if (!buf)
 		return -ENOMEM;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		r = -ENAMETOOLONG;
-		goto out;
-	}
-	if (seal_buf(key, data, len, buf)) {
-		r = -EIO;
-		goto out;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	r = write_all(fd, buf, slen);
-	if (!r && fsync(fd))
-		r = -errno;
-	if (close(fd) && !r)
-		r = -errno;
-	if (!r && rename(tmp, path))
-		r = -errno;
-	if (!r)
-		r = fsync_dir_of(path);
-	if (r)
-		unlink(tmp);
-out:
+	r = seal_buf(key, data, len, buf) ? -EIO : durable_replace(path, buf, slen);
 	free(buf);
 	return r;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <openssl/rand.h>
 
+#include "durable.h"
 #include "uplink_queue.h"
 
 struct qent {
@@ -33,38 +34,13 @@ static void ent_path(const struct uplink_queue *q, unsigned long long seq, char 
 	snprintf(buf, size, "%s/%020llu.env", q->dir, seq);
 }
 
-static void sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-}
-
 /* Replace dir/name with text, durably: temporary file, fsync, rename, directory fsync. */
 static int write_small_file(const char *dir, const char *name, const char *text)
 {
-	char path[4096], tmp[4200];
-	size_t len = strlen(text);
-	int fd, err = 0;
+	char path[4096];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, len) != (ssize_t)len || fsync(fd))
-		err = errno ? -errno : -EIO;
-	close(fd);
-	if (!err && rename(tmp, path))
-		err = -errno;
-	if (err)
-		unlink(tmp);
-	else
-		sync_dir(dir);
-	return err;
+	return durable_replace(path, text, strlen(text));
 }
 
 static int read_small_file(const char *dir, const char *name, char *buf, size_t size)
