@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "durable.h"
 #include "log_checkpoint.h"
 
 #define MAGIC "kerno-log-checkpoints 2"
@@ -87,27 +88,6 @@ int log_ckpt_load(const char *path, struct log_ckpt *c)
 	return ret;
 }
 
-static int fsync_dir_of(const char *path)
-{
-	char dir[PATH_MAX];
-	char *slash;
-	int fd, ret = 0;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
-	else
-		snprintf(dir, sizeof(dir), ".");
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd))
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 int log_ckpt_save(const char *path, const struct log_ckpt *c)
 {
 	char tmp[PATH_MAX + 8];
@@ -141,7 +121,7 @@ int log_ckpt_save(const char *path, const struct log_ckpt *c)
 		unlink(tmp);
 		return ret;
 	}
-	return fsync_dir_of(path);
+	return durable_sync_dir_of(path);
 }
 
 void log_ckpt_clear(struct log_ckpt *c)

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "durable.h"
 #include "nbstore.h"
 
 #define SID_LEN 64
@@ -158,16 +159,6 @@ int nbstore_sync(struct nbstore *s)
 	return fdatasync(s->fd) ? -errno : 0;
 }
 
-static void sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-}
-
 int nbstore_rotate(struct nbstore *s, json_t *still_open, unsigned long long *flush)
 {
 	json_t *seen = json_object(), *rec;
@@ -204,7 +195,7 @@ int nbstore_commit(struct nbstore *s)
 
 	if (rename(s->next, s->journal))
 		return -errno;
-	sync_dir(s->dir);
+	durable_sync_dir(s->dir);
 	fd = open(s->journal, O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -264,7 +255,7 @@ static void settle(struct nbstore *s, const char *uplink_dir)
 			 (unsigned long long)json_integer_value(json_object_get(rec, "flush")));
 		json_decref(rec);
 		if (dir_contains(uplink_dir, mark) && !rename(s->next, s->journal)) {
-			sync_dir(s->dir);
+			durable_sync_dir(s->dir);
 			return;
 		}
 	}
@@ -349,7 +340,7 @@ int nbstore_open(const char *data_dir, const char *uplink_dir, nbstore_replay_fn
 		ret = -errno;
 		goto fail;
 	}
-	sync_dir(s->dir);
+	durable_sync_dir(s->dir);
 	*out = s;
 	return 0;
 fail:

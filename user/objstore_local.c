@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "durable.h"
 #include "objstore.h"
 
 struct local_backend {
@@ -23,19 +24,6 @@ struct local_backend {
 	char tmp[PATH_MAX]; /* DATA_DIR/objects/.tmp */
 	unsigned long long serial;
 };
-
-static int fsync_path(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd))
-		ret = -errno;
-	close(fd);
-	return ret;
-}
 
 /* mkdir -p of the directories in `path` below root, each new one made durable in its parent. */
 static int make_parents(const char *root, char *path)
@@ -50,7 +38,7 @@ static int make_parents(const char *root, char *path)
 			char *up = strrchr(path, '/');
 
 			*up = '\0';
-			ret = fsync_path(path);
+			ret = durable_sync_dir(path);
 			*up = '/';
 			if (ret) {
 				*slash = '/';
@@ -62,23 +50,6 @@ static int make_parents(const char *root, char *path)
 			return ret;
 		}
 		*slash = '/';
-	}
-	return 0;
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= n;
 	}
 	return 0;
 }
@@ -99,7 +70,7 @@ static int local_put(struct obj_backend *ob, const char *key, const void *data, 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	ret = write_all(fd, data, len);
+	ret = durable_write_all(fd, data, len);
 	if (!ret && fsync(fd))
 		ret = -errno;
 	if (close(fd) && !ret)
@@ -112,7 +83,7 @@ static int local_put(struct obj_backend *ob, const char *key, const void *data, 
 	}
 	slash = strrchr(final, '/');
 	*slash = '\0';
-	return fsync_path(final);
+	return durable_sync_dir(final);
 }
 
 static int local_exists(struct obj_backend *ob, const char *key)

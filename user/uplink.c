@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "durable.h"
 #include "envelope.h"
 #include "uplink.h"
 
@@ -84,17 +85,6 @@ static void safe_name(const char *in, char *out, size_t size)
 		snprintf(out, size, "unknown");
 }
 
-/* Make a newly created file's directory entry durable, as fdatasync on the file does not. */
-static void sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-}
-
 /* Open the file of the UTC day of `now`, closing the previous one. */
 static int open_day(struct uplink *u, time_t now)
 {
@@ -110,7 +100,7 @@ static int open_day(struct uplink *u, time_t now)
 	fd = open(u->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	sync_dir(u->dir);
+	durable_sync_dir(u->dir);
 	if (u->fd >= 0)
 		close(u->fd);
 	u->fd = fd;
