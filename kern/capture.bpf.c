@@ -59,8 +59,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 
-/* Segments (iovecs, mmsg entries) parsed per syscall. */
-#define KERNO_MAX_IOV 8
+/* Segments (mmsg entries) parsed per syscall; KERNO_MAX_IOV iovecs in capture_maps.bpf.h. */
 #define KERNO_MAX_MMSG 4
 
 /* The TCP socket behind fd in the current process, or NULL. */
@@ -267,19 +266,25 @@ static __always_inline void parse_segment(const struct flow *f, __u64 buf, __u64
 static __always_inline int parse_iov_flow(const struct flow *f, __u64 uiov, __u64 cnt_total)
 {
 	__u64 iovcnt = cnt_total >> 32, total = (__u32)cnt_total, n;
+	struct kerno_scratch *sc = get_scratch();
 	struct kerno_conn *c = f->conn;
-	struct user_iov iov;
+	struct user_iov *iov;
 	__u32 i;
 
+	if (!sc)
+		return 0;
+	/* The entries the loop can use, in one copy rather than one per entry. */
+	n = bounded_index(iovcnt, KERNO_MAX_IOV + 1, KERNO_MAX_IOV);
+	if (bpf_probe_read_user(sc->iov, n * sizeof(*iov), (const void *)uiov)) {
+		give_up(c, dir_of(c, f->dir), KERNO_DROP_READ_FAULT);
+		return 0;
+	}
 	for (i = 0; i < KERNO_MAX_IOV; i++) {
 		if (i >= iovcnt || !total)
 			break;
-		if (bpf_probe_read_user(&iov, sizeof(iov), &((const struct user_iov *)uiov)[i])) {
-			give_up(c, dir_of(c, f->dir), KERNO_DROP_READ_FAULT);
-			return 0;
-		}
-		n = iov.len < total ? iov.len : total;
-		parse_segment(f, (__u64)iov.base, n);
+		iov = (struct user_iov *)&sc->iov[i * 2];
+		n = iov->len < total ? iov->len : total;
+		parse_segment(f, (__u64)iov->base, n);
 		total -= n;
 	}
 	if (total)
@@ -598,6 +603,9 @@ static __always_inline int on_sock_io(struct sock *sk, int ret, __u32 dir, int f
 	c = conn_of_sock(sk, tgid);
 	if (!c || !flow_start(&f, c, dir, (__u32)pid_tgid, ret, 0))
 		return 0;
+#ifdef ABL_NOPARSE
+	return 0;
+#endif
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	nr = regs->orig_ax;
 	buf = regs->si;

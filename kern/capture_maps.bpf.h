@@ -10,6 +10,8 @@
 
 /* Bytes of user memory read at a time while looking for line ends. */
 #define KERNO_WIN 256
+/* Iovecs parsed per segment list (readv, writev, one message's msghdr). */
+#define KERNO_MAX_IOV 8
 /* Bytes of a line its parsers may look at (start line, header name and value). */
 #define KERNO_LINE_VIEW KERNO_LINE_KEEP
 
@@ -92,6 +94,7 @@ struct kerno_scratch {
 	struct seg_ctx seg;
 	struct tmpl_ctx tm;
 	__u64 hdr[8]; /* a struct mmsghdr: see read_hdr() */
+	__u64 iov[2 * KERNO_MAX_IOV]; /* the iovecs of one call: base, length */
 	struct kerno_conn zero_conn; /* stays zeroed: new entries */
 	struct kerno_series_val zero_series; /* stays zeroed: new series */
 };

@@ -82,6 +82,18 @@ static __always_inline __u64 match_bytes(__u64 w, __u64 pattern)
 	return (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL;
 }
 
+#define NL8 0x0a0a0a0a0a0a0a0aULL
+
+/*
+ * Index of the lowest byte flagged by match_bytes() (t != 0): isolate its
+ * flag, move it to bit 0 of its byte, and let one multiply carry the index,
+ * 7 - k at byte k of the constant, into the top byte. No branches.
+ */
+static __always_inline __u32 lowest_flagged_byte(__u64 t)
+{
+	return (((t & -t) >> 7) * 0x0001020304050607ULL) >> 56;
+}
+
 static __always_inline __u32 load32(const char *p)
 {
 	return *(const __u32 *)p;
@@ -316,8 +328,7 @@ __noinline int template_plain(const struct path_view *src, __u32 n, struct path_
 		w = load64(src->b + at);
 		t = path_end_bytes(w);
 		if (t) {
-			t &= -t;
-			at += kerno_msb64(t) >> 3;
+			at += lowest_flagged_byte(t);
 			if (at < len)
 				len = at;
 		}
@@ -425,7 +436,9 @@ static __always_inline void message_done(struct kerno_conn *c, struct kerno_http
 			count_conn(c, KERNO_DROP_UNMATCHED_RESPONSE);
 		} else {
 			s = &c->fifo[c->fifo_head & (KERNO_FIFO_LEN - 1)];
+#ifndef ABL_RECORD
 			record(c, s, status, now);
+#endif
 			tunnel |= s->method == KERNO_M_CONNECT && status / 100 == 2;
 			c->unanswered += s->dropped_after;
 			c->fifo_head++;
@@ -742,9 +755,9 @@ static __always_inline __u32 find_newline(const char *win, __u32 pos, __u32 len)
 
 		if (p >= len || p >= KERNO_WIN)
 			break;
-		t = match_bytes(load64(win + p), 0x0a0a0a0a0a0a0a0aULL);
+		t = match_bytes(load64(win + p), NL8);
 		if (t) {
-			p += kerno_msb64(t & -t) >> 3;
+			p += lowest_flagged_byte(t);
 			return p < len ? p : KERNO_WIN;
 		}
 	}
@@ -769,6 +782,41 @@ static __always_inline int header_matters(const char *win, __u32 ls, __u32 len)
 		return (load64(win + ls + 7) | LOWER8) ==
 		       W8('-', 'l', 'e', 'n', 'g', 't', 'h', ':');
 	return w == W8('t', 'r', 'a', 'n', 's', 'f', 'e', 'r');
+}
+
+/* Header lines passed per step at most: a block of 64-byte lines fills the window in 4. */
+#define KERNO_PASS_ITERS 48
+
+/*
+ * Pass the header lines from win[pos] on that matter to nobody here, in one
+ * go: returns where the first line that matters, or that does not end in the
+ * window, starts. Each round either moves eight bytes on or ends a line.
+ */
+static __always_inline __u32 pass_headers(struct seg_ctx *x, const char *win, __u32 pos, __u32 len)
+{
+	__u32 ls = pos, p = pos, i;
+	__u64 t;
+
+	if (header_matters(win, pos, len))
+		return pos;
+	for (i = 0; i < KERNO_PASS_ITERS; i++) {
+		/* One unknown value at the loop head: each round is verified once. */
+		p = launder(&x->nl, p);
+		if (p >= len || p >= KERNO_WIN)
+			break;
+		t = match_bytes(load64(win + p), NL8);
+		if (!t) {
+			p += 8;
+			continue;
+		}
+		p += lowest_flagged_byte(t) + 1;
+		if (p > len)
+			break;
+		ls = p;
+		if (header_matters(win, ls, len))
+			break;
+	}
+	return ls;
 }
 
 /* Put the head of the line starting at win[pos] into sc->line, after any kept part. */
@@ -831,6 +879,19 @@ static __always_inline long line_step(struct seg_ctx *x, struct kerno_conn *c,
 	pos = x->off - x->win_off;
 	if (pos >= KERNO_WIN)
 		return 1;
+	if (d->state == KERNO_H_HEADERS && !d->line_len) {
+		/* Most header lines matter to nobody here: pass them all, then
+		 * take the one that matters in the same step. */
+		piece = pass_headers(x, scratch_of(x)->win, pos, x->win_len);
+		if (piece > pos) {
+			x->off += piece - pos;
+			if (!header_budget_ok(c, d, piece - pos))
+				return 1;
+			pos = piece;
+			if (pos >= x->win_len || pos >= KERNO_WIN)
+				return 0; /* the window is used up: read the next */
+		}
+	}
 	nl = find_newline(scratch_of(x)->win, pos, x->win_len);
 	/*
 	 * The search ends in one of many iterations, each with its own idea of
@@ -840,12 +901,6 @@ static __always_inline long line_step(struct seg_ctx *x, struct kerno_conn *c,
 	nl = launder(&x->nl, nl);
 	if (nl < KERNO_WIN) {
 		piece = nl - pos + 1;
-		if (d->state == KERNO_H_HEADERS && !d->line_len &&
-		    !header_matters(scratch_of(x)->win, pos, x->win_len)) {
-			/* Most header lines matter to nobody here: just pass them. */
-			x->off += piece;
-			return header_budget_ok(c, d, piece) ? 0 : 1;
-		}
 		total = d->line_len + piece;
 		assemble_line(x, d, pos);
 		x->off += piece;
@@ -1034,9 +1089,12 @@ static __always_inline void http1_parse_flow(const struct flow *f, __u64 ubuf, _
 	x->tid = f->tid;
 	x->dir = f->dir & 1;
 #pragma clang loop unroll(disable)
-	for (i = 0; i < KERNO_MAX_STEPS; i++)
+	for (i = 0; i < KERNO_MAX_STEPS; i++) {
+		if (x->off >= x->len)
+			break;
 		if (legacy ? http1_step_legacy(f->key) : http1_step_g(c))
 			break;
+	}
 	if (x->off < x->len && dir_of(c, x->dir)->state != KERNO_H_UNSYNC)
 		give_up(c, dir_of(c, x->dir), KERNO_DROP_SCAN_LIMIT);
 }

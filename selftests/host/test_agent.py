@@ -16,7 +16,8 @@ import otlp
 from asserts import ASSERT_EQ, ASSERT_GE, ASSERT_GT, ASSERT_TRUE, FATAL, log
 from test_http1 import CLIENT, SERVER
 
-PIN_DIR = "/sys/fs/bpf/kerno"
+# The agent pins where KERNO_PIN_DIR says (tests run side by side use their own).
+PIN_DIR = os.environ.get("KERNO_PIN_DIR", "/sys/fs/bpf/kerno")
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
