@@ -56,13 +56,10 @@ int durable_sync_dir_of(const char *path)
 	return durable_sync_dir(dir);
 }
 
-int durable_replace(const char *path, const void *data, size_t len)
+int durable_replace_via(const char *tmp, const char *path, const void *data, size_t len)
 {
-	char tmp[PATH_MAX];
 	int fd, ret;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
@@ -78,4 +75,13 @@ int durable_replace(const char *path, const void *data, size_t len)
 		return ret;
 	}
 	return durable_sync_dir_of(path);
+}
+
+int durable_replace(const char *path, const void *data, size_t len)
+{
+	char tmp[PATH_MAX];
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	return durable_replace_via(tmp, path, data, len);
 }

@@ -26,4 +26,10 @@ int durable_sync_dir_of(const char *path);
  */
 int durable_replace(const char *path, const void *data, size_t len);
 
+/*
+ * durable_replace() through the temporary tmp, which must be on the same
+ * file system as path (a store that keeps its temporaries apart).
+ */
+int durable_replace_via(const char *tmp, const char *path, const void *data, size_t len);
+
 #endif /* KERNO_DURABLE_H */

@@ -57,8 +57,8 @@ static int make_parents(const char *root, char *path)
 static int local_put(struct obj_backend *ob, const char *key, const void *data, size_t len)
 {
 	struct local_backend *b = (struct local_backend *)ob;
-	char final[PATH_MAX], tmp[PATH_MAX + 64], *slash;
-	int fd, ret;
+	char final[PATH_MAX], tmp[PATH_MAX + 64];
+	int ret;
 
 	if (!*key || *key == '/' || strstr(key, "..") ||
 	    (size_t)snprintf(final, sizeof(final), "%s/%s", b->root, key) >= sizeof(final))
@@ -67,23 +67,7 @@ static int local_put(struct obj_backend *ob, const char *key, const void *data, 
 	ret = make_parents(b->root, final);
 	if (ret)
 		return ret;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	ret = durable_write_all(fd, data, len);
-	if (!ret && fsync(fd))
-		ret = -errno;
-	if (close(fd) && !ret)
-		ret = -errno;
-	if (!ret && rename(tmp, final))
-		ret = -errno;
-	if (ret) {
-		unlink(tmp);
-		return ret;
-	}
-	slash = strrchr(final, '/');
-	*slash = '\0';
-	return durable_sync_dir(final);
+	return durable_replace_via(tmp, final, data, len);
 }
 
 static int local_exists(struct obj_backend *ob, const char *key)
