@@ -271,6 +271,10 @@ static int start(struct agent *a, char *err, size_t errlen)
 	}
 	if (ret)
 		return ret;
+	/* Log collection needs no BPF: it runs while the capture programs load. */
+	ret = start_logs(a, err, errlen);
+	if (ret)
+		return ret;
 	a->names.cache = procinfo_cache_new(cfg->proc_root, 0, 60);
 	if (!a->names.cache)
 		return -ENOMEM;
@@ -284,7 +288,7 @@ static int start(struct agent *a, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot set up draining: %s", strerror(-ret));
 		return ret;
 	}
-	return start_logs(a, err, errlen);
+	return 0;
 }
 
 static void finish(struct agent *a)

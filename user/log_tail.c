@@ -75,6 +75,9 @@ int log_tail_init(struct log_tail *t, const struct log_tail_source *src, size_t 
 	return 0;
 }
 
+static void release_copies(struct log_tail *t, const struct log_file *o, uint64_t off,
+			   uint64_t committed);
+
 void log_tail_close(struct log_tail *t, struct log_file *f)
 {
 	struct log_file **link;
@@ -85,6 +88,8 @@ void log_tail_close(struct log_tail *t, struct log_file *f)
 		*link = f->next;
 	if (t->hooks.closed)
 		t->hooks.closed(t->hooks.ctx, f);
+	/* Its copies hold nothing it did not have. */
+	release_copies(t, f, f->read_off, f->committed_off);
 	if (f->fd >= 0)
 		close(f->fd);
 	free(f->path);
@@ -182,64 +187,126 @@ static bool same_dir(const char *a, const char *b)
 	return la == lb && !memcmp(a, b, la);
 }
 
-/* A copy of a file we follow (or followed until it was truncated): start where it is. */
-static bool copy_offset(struct log_tail *t, const struct log_file *n, uint64_t size, uint64_t *off)
+/* n, a copy of content read up to off and stored up to committed: where it starts. */
+static void start_copy(struct log_file *n, uint64_t off, uint64_t committed)
 {
-	const struct log_file *f;
+	struct stat st;
+
+	/* The copy may be shorter: what the original got after it was read there already. */
+	if (!fstat(n->fd, &st) && (uint64_t)st.st_size < off)
+		off = st.st_size;
+	n->read_off = off;
+	n->committed_off = committed < off ? committed : off;
+}
+
+/* Copies waiting for o: o's content is read up to off, stored up to committed. */
+static void release_copies(struct log_tail *t, const struct log_file *o, uint64_t off,
+			   uint64_t committed)
+{
+	struct log_file *c;
+
+	for (c = t->files; c; c = c->next) {
+		if (c->copy_of == o) {
+			c->copy_of = NULL;
+			start_copy(c, off, committed);
+		}
+	}
+}
+
+/* A followed file other than n, in its directory, that a copy can be of. */
+static bool sibling(const struct log_file *f, const struct log_file *n)
+{
+	return f != n && !log_tail_waiting(f) && same_dir(f->path, n->path);
+}
+
+/* n holds the first bytes of a followed file or of one made while the agent was down. */
+static bool place_copy(struct log_tail *t, struct log_file *n)
+{
+	struct log_file *f;
 	size_t i;
 
 	if (n->fp_len < LOG_TAIL_FP_COPY_MIN)
 		return false;
 	for (f = t->files; f; f = f->next) {
-		if (f == n || !same_dir(f->path, n->path))
+		if (!sibling(f, n))
 			continue;
-		if (f->fp_len == n->fp_len && f->fp == n->fp && f->read_off <= size) {
-			*off = f->read_off;
+		if (f->fp_len == n->fp_len && f->fp == n->fp) {
+			n->copy_of = f; /* f still holds these bytes: read there */
 			return true;
 		}
-		if (f->trunc_fp_len == n->fp_len && f->trunc_fp == n->fp && f->trunc_off <= size) {
-			*off = f->trunc_off;
+		if (f->trunc_fp_len == n->fp_len && f->trunc_fp == n->fp) {
+			start_copy(n, f->trunc_off, f->trunc_committed);
 			return true;
 		}
 	}
-	/* Copied while the agent was down. */
 	for (i = 0; i < t->restored.n; i++) {
 		const struct log_ckpt_entry *e = &t->restored.e[i];
 
-		if (e->fp_len == n->fp_len && e->fp == n->fp && e->off <= size &&
-		    same_dir(e->path, n->path)) {
-			*off = e->off;
+		if (e->fp_len == n->fp_len && e->fp == n->fp && same_dir(e->path, n->path)) {
+			start_copy(n, e->off, e->off);
 			return true;
 		}
 	}
 	return false;
 }
 
+/* n's bytes so far are a proper beginning of a followed file's: a copy being written? */
+static bool maybe_copy(struct log_tail *t, const struct log_file *n)
+{
+	const struct log_file *f;
+	ssize_t got;
+
+	for (f = t->files; f; f = f->next) {
+		if (!sibling(f, n) || f->fp_len < LOG_TAIL_FP_COPY_MIN || n->fp_len >= f->fp_len)
+			continue;
+		got = pread(f->fd, t->fp_buf, n->fp_len, 0);
+		if (got == (ssize_t)n->fp_len && log_tail_hash(t->fp_buf, got) == n->fp)
+			return true;
+	}
+	return false;
+}
+
+/* Where a file found new (or still undecided) starts: a copy, a file to wait for, or 0. */
+static void place(struct log_tail *t, struct log_file *n, uint64_t now_ms)
+{
+	if (place_copy(t, n)) {
+		n->undecided = false;
+		t->stats.copies++;
+		return;
+	}
+	if (maybe_copy(t, n)) {
+		if (!n->undecided || n->undecided_size != n->fp_len) {
+			n->undecided_size = n->fp_len;
+			n->undecided_since_ms = now_ms;
+		}
+		n->undecided = now_ms - n->undecided_since_ms < LOG_TAIL_UNDECIDED_MS;
+		if (n->undecided)
+			return;
+	}
+	n->undecided = false;
+	n->read_off = n->committed_off = 0;
+}
+
 /* Where reading a newly found file starts. */
-static uint64_t start_offset(struct log_tail *t, struct log_file *f, uint64_t size)
+static void start_offset(struct log_tail *t, struct log_file *f, uint64_t size, uint64_t now_ms)
 {
 	struct log_ckpt_entry *e = log_ckpt_find(&t->restored, f->dev, f->ino);
-	uint64_t off;
 
 	if (e) {
 		if (e->fp_len <= f->fp_len && e->off <= size &&
 		    (e->fp_len == f->fp_len ? e->fp == f->fp :
 					      log_tail_hash(t->fp_buf, e->fp_len) == e->fp)) {
 			t->stats.resumed++;
-			return e->off;
+			f->read_off = f->committed_off = e->off;
+			return;
 		}
 		t->stats.inode_reuse++;
 		e->dev = e->ino = 0; /* never again */
 	}
-	if (copy_offset(t, f, size, &off)) {
-		t->stats.copies++;
-		return off;
-	}
-	return 0;
+	place(t, f, now_ms);
 }
 
-static void open_file(struct log_tail *t, const char *path, const struct stat *st,
-		      enum log_format format)
+static void open_file(struct log_tail *t, const char *path, enum log_format format, uint64_t now_ms)
 {
 	struct log_file *f;
 	struct stat fst;
@@ -264,7 +331,7 @@ static void open_file(struct log_tail *t, const char *path, const struct stat *s
 	f->ino = fst.st_ino;
 	f->format = format;
 	f->scan_gen = t->scan_gen;
-	f->read_off = start_offset(t, f, fst.st_size);
+	start_offset(t, f, fst.st_size, now_ms);
 	if (t->hooks.opened && t->hooks.opened(t->hooks.ctx, f))
 		goto fail;
 	f->next = t->files;
@@ -273,7 +340,6 @@ static void open_file(struct log_tail *t, const char *path, const struct stat *s
 	t->stats.files_opened++;
 	snprintf(dir, sizeof(dir), "%.*s", (int)(base_end(path) - path), path);
 	watch_dir(t, *dir ? dir : "/");
-	(void)st;
 	return;
 fail:
 	if (f->fd >= 0)
@@ -292,7 +358,9 @@ static struct log_file *find_inode(struct log_tail *t, uint64_t dev, uint64_t in
 	return NULL;
 }
 
-static void scan_path(struct log_tail *t, const char *path, enum log_format format)
+/* With known_only, only files the checkpoint names are opened: their copies must find them. */
+static void scan_path(struct log_tail *t, const char *path, enum log_format format, uint64_t now_ms,
+		      bool known_only)
 {
 	struct log_file *f;
 	struct stat st;
@@ -302,7 +370,8 @@ static void scan_path(struct log_tail *t, const char *path, enum log_format form
 		return;
 	f = find_inode(t, st.st_dev, st.st_ino);
 	if (!f) {
-		open_file(t, path, &st, format);
+		if (!known_only || log_ckpt_find(&t->restored, st.st_dev, st.st_ino))
+			open_file(t, path, format, now_ms);
 		return;
 	}
 	if (f->scan_gen == t->scan_gen)
@@ -318,41 +387,67 @@ static void scan_path(struct log_tail *t, const char *path, enum log_format form
 	}
 }
 
-void log_tail_scan(struct log_tail *t, uint64_t now_ms)
+static void scan_sources(struct log_tail *t, uint64_t now_ms, bool known_only)
 {
-	struct log_file *f;
 	glob_t g;
 	size_t i, j;
 
-	t->scan_gen++;
-	t->stats.over_limit = 0;
 	for (i = 0; i < t->n_src; i++) {
 		memset(&g, 0, sizeof(g));
 		if (glob(t->src[i].pattern, GLOB_NOSORT, NULL, &g) == 0)
 			for (j = 0; j < g.gl_pathc; j++)
-				scan_path(t, g.gl_pathv[j], t->src[i].format);
+				scan_path(t, g.gl_pathv[j], t->src[i].format, now_ms, known_only);
 		globfree(&g);
 	}
+}
+
+void log_tail_scan(struct log_tail *t, uint64_t now_ms)
+{
+	struct log_file *f;
+
+	t->scan_gen++;
+	t->stats.over_limit = 0;
+	if (t->scan_gen == 1 && t->restored.n)
+		scan_sources(t, now_ms, true);
+	scan_sources(t, now_ms, false);
 	for (f = t->files; f; f = f->next) {
 		if (f->scan_gen != t->scan_gen && !f->gone) {
 			f->gone = true;
 			f->eof = false;
 		}
 	}
-	(void)now_ms;
 }
 
 static void reset(struct log_tail *t, struct log_file *f)
 {
 	if (t->hooks.reset)
 		t->hooks.reset(t->hooks.ctx, f);
+	/* A copy made before the truncation holds what follows read_off. */
+	release_copies(t, f, f->read_off, f->committed_off);
 	f->trunc_fp = f->fp;
 	f->trunc_fp_len = f->fp_len;
 	f->trunc_off = f->read_off;
-	f->read_off = 0;
+	f->trunc_committed = f->committed_off;
+	/* The old offsets mean nothing in the new content: a crash from here reads it from 0. */
+	f->read_off = f->committed_off = 0;
 	if (fingerprint(t, f->fd, &f->fp, &f->fp_len))
 		f->fp_len = 0;
 	t->stats.truncations++;
+}
+
+static void at_end(struct log_file *f, bool end, uint64_t now_ms)
+{
+	if (end && !f->eof)
+		f->eof_since_ms = now_ms;
+	f->eof = end;
+}
+
+/* A waiting file: still waiting? (An undecided one is looked at again.) */
+static bool still_waiting(struct log_tail *t, struct log_file *f, uint64_t now_ms)
+{
+	if (f->undecided && !fingerprint(t, f->fd, &f->fp, &f->fp_len))
+		place(t, f, now_ms);
+	return log_tail_waiting(f);
 }
 
 ssize_t log_tail_read(struct log_tail *t, struct log_file *f, char *buf, size_t cap,
@@ -361,6 +456,10 @@ ssize_t log_tail_read(struct log_tail *t, struct log_file *f, char *buf, size_t 
 	struct stat st;
 	ssize_t n;
 
+	if (log_tail_waiting(f) && still_waiting(t, f, now_ms)) {
+		at_end(f, true, now_ms);
+		return 0;
+	}
 	n = pread(f->fd, buf, cap, f->read_off);
 	if (n < 0) {
 		t->stats.read_errors++;
@@ -371,12 +470,6 @@ ssize_t log_tail_read(struct log_tail *t, struct log_file *f, char *buf, size_t 
 		reset(t, f);
 		return -EAGAIN;
 	}
-	if (!n) {
-		if (!f->eof)
-			f->eof_since_ms = now_ms;
-		f->eof = true;
-	} else {
-		f->eof = false;
-	}
+	at_end(f, !n, now_ms);
 	return n;
 }

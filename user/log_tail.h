@@ -17,12 +17,25 @@
  * Each file carries a fingerprint, a hash of its first bytes (up to 1 KiB).
  * It is checked after every read: when the file's start no longer matches
  * (copytruncate, truncation, rewrite) or the file shrank below the offset,
- * the file is read again from 0 and the chunk just read is discarded. A new
- * file in the same directory whose fingerprint matches a tracked file (or
- * one that was just truncated) is a copy (copytruncate's copy): it is read
- * from the original's offset, not from 0. On restart a checkpoint entry is
- * trusted only when the inode's fingerprint still matches (inode reuse
- * otherwise).
+ * the file is read again from 0 and the chunk just read is discarded.
+ *
+ * A new file in the same directory whose first bytes are those of a file
+ * followed is a copy (copytruncate's): while the original still starts with
+ * those bytes it holds all of them and is the one read; the copy waits.
+ * When the original is found truncated (or is closed), the copy is read from
+ * the offset the original had reached, and inherits its committed offset:
+ * what was read from the original but not yet stored is read again from the
+ * copy after a crash. A new file whose bytes so far are a proper beginning of
+ * a followed file's (a copy being written) waits until it tells (grows to the
+ * fingerprint's length or differs), or has not grown for
+ * LOG_TAIL_UNDECIDED_MS. A copy of a file truncated before the copy was seen
+ * starts at the offset of the truncation; one made while the agent was down
+ * at the checkpoint's offset. Waiting files are in no checkpoint: a restart
+ * decides again. On restart, files named by the checkpoint are opened first,
+ * so their copies find them.
+ *
+ * A checkpoint entry is trusted only when the inode's fingerprint still
+ * matches (inode reuse otherwise).
  */
 #ifndef KERNO_LOG_TAIL_H
 #define KERNO_LOG_TAIL_H
@@ -38,6 +51,8 @@
 #define LOG_TAIL_FP_MAX 1024
 /* Shorter shared beginnings do not make a file a copy of another. */
 #define LOG_TAIL_FP_COPY_MIN 64
+/* A possible copy that has not grown for this long is a new file. */
+#define LOG_TAIL_UNDECIDED_MS 5000
 
 struct log_tail_source {
 	const char *pattern;
@@ -51,11 +66,15 @@ struct log_file {
 	int fd;
 	enum log_format format;
 	uint64_t read_off; /* every byte before it has been handed to the reader */
+	uint64_t committed_off; /* the reader's: every byte before it is stored */
 	uint64_t fp;
 	uint32_t fp_len;
 	uint64_t trunc_fp; /* before the last truncation, for its copy */
 	uint32_t trunc_fp_len;
-	uint64_t trunc_off;
+	uint64_t trunc_off, trunc_committed;
+	struct log_file *copy_of; /* waits while this original holds its bytes */
+	bool undecided; /* maybe a copy being written: waits */
+	uint64_t undecided_size, undecided_since_ms;
 	unsigned int scan_gen; /* the scan that last matched it */
 	bool gone; /* no glob matches it any more */
 	bool eof; /* the last read found nothing new */
@@ -120,11 +139,18 @@ unsigned int log_tail_events(struct log_tail *t);
 
 /*
  * Read up to cap bytes at f->read_off into buf. Returns the count (0 at
- * the end), or -EAGAIN when the file was found truncated or rewritten (it
- * was reset: read again). The caller advances f->read_off by what it used.
+ * the end, and for a waiting file), or -EAGAIN when the file was found
+ * truncated or rewritten (it was reset: read again). The caller advances
+ * f->read_off by what it used and f->committed_off once that is stored.
  */
 ssize_t log_tail_read(struct log_tail *t, struct log_file *f, char *buf, size_t cap,
 		      uint64_t now_ms);
+
+/* A copy waiting for its original, or a file that may be one: not read, in no checkpoint. */
+static inline bool log_tail_waiting(const struct log_file *f)
+{
+	return f->copy_of || f->undecided;
+}
 
 /* Stop following f (the hooks' closed() runs first). */
 void log_tail_close(struct log_tail *t, struct log_file *f);

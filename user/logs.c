@@ -42,7 +42,6 @@ struct source {
 	char *resource; /* OTLP attributes JSON */
 	char *ns, *pod, *uid, *container, *restart, *container_id;
 	bool skipping; /* inside a line longer than the cap */
-	uint64_t committed_off; /* in the last checkpoint */
 	uint64_t last_data_ms;
 };
 
@@ -169,7 +168,6 @@ static int on_opened(void *ctx, struct log_file *f)
 		free_source(s);
 		return -ENOMEM;
 	}
-	s->committed_off = f->read_off;
 	f->user = s;
 	l->dirty = true;
 	return 0;
@@ -348,16 +346,17 @@ static int save_checkpoint(struct logs *l, const char *pending_key)
 	int ret = 0;
 
 	for (f = l->tail.files; f && !ret; f = f->next) {
-		const struct source *s = f->user;
 		struct log_ckpt_entry e = { .dev = f->dev,
 					    .ino = f->ino,
 					    .fp_len = f->fp_len,
 					    .fp = f->fp,
-					    .off = pending_key ? s->committed_off : safe_offset(f),
+					    .off = pending_key ? f->committed_off : safe_offset(f),
 					    .pending_off = safe_offset(f),
 					    .path = f->path };
 
-		ret = log_ckpt_add(&c, &e);
+		/* A file waiting to tell whether it is a copy: the next run decides again. */
+		if (!log_tail_waiting(f))
+			ret = log_ckpt_add(&c, &e);
 	}
 	if (!ret && pending_key) {
 		c.pending_key = strdup(pending_key);
@@ -384,7 +383,8 @@ static void commit(struct logs *l, uint64_t now_ms, bool save)
 	if (save && save_checkpoint(l, NULL))
 		return;
 	for (f = l->tail.files; f; f = f->next)
-		((struct source *)f->user)->committed_off = safe_offset(f);
+		if (!log_tail_waiting(f))
+			f->committed_off = safe_offset(f);
 	log_errors_commit(l->errors);
 	if (save) {
 		l->st.c[LOGS_CKPTS]++;
@@ -422,8 +422,6 @@ static void on_reset(void *ctx, struct log_file *f)
 
 	flush_pending(l, f);
 	s->skipping = false;
-	/* The old offset means nothing in the new content: a crash from here reads it from 0. */
-	s->committed_off = 0;
 	l->dirty = true;
 }
 
@@ -476,9 +474,12 @@ static size_t read_file(struct logs *l, struct log_file *f, uint64_t now_ms)
  */
 static void final_line(struct logs *l, struct log_file *f)
 {
-	ssize_t n = pread(f->fd, l->buf, l->buf_cap, f->read_off);
 	struct source *s = f->user;
+	ssize_t n;
 
+	if (log_tail_waiting(f))
+		return; /* a copy: its original had these bytes */
+	n = pread(f->fd, l->buf, l->buf_cap, f->read_off);
 	if (n > 0 && !s->skipping) {
 		line(l, f, l->buf, (size_t)n > l->max_line ? l->max_line : (size_t)n,
 		     (size_t)n > l->max_line, f->read_off);
@@ -761,6 +762,8 @@ int logs_start(const struct kerno_config *cfg, struct objstore *store, struct lo
 		ret = -pthread_create(&l->thread, NULL, thread_main, l);
 		if (ret)
 			snprintf(err, errlen, "cannot start the log thread: %s", strerror(-ret));
+		else /* for top -H, and for tests waiting until it runs */
+			pthread_setname_np(l->thread, "kerno-logs");
 	}
 	if (ret) {
 		logs_free(l);
