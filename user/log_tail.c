@@ -187,6 +187,16 @@ static bool same_dir(const char *a, const char *b)
 	return la == lb && !memcmp(a, b, la);
 }
 
+static struct log_file *find_inode(struct log_tail *t, uint64_t dev, uint64_t ino)
+{
+	struct log_file *f;
+
+	for (f = t->files; f; f = f->next)
+		if (f->dev == dev && f->ino == ino)
+			return f;
+	return NULL;
+}
+
 /* n, a copy of content read up to off and stored up to committed: where it starts. */
 static void start_copy(struct log_file *n, uint64_t off, uint64_t committed)
 {
@@ -242,6 +252,9 @@ static bool place_copy(struct log_tail *t, struct log_file *n)
 	for (i = 0; i < t->restored.n; i++) {
 		const struct log_ckpt_entry *e = &t->restored.e[i];
 
+		/* An entry whose file resumed names an original still read: not this way. */
+		if ((e->dev || e->ino) && find_inode(t, e->dev, e->ino))
+			continue;
 		if (e->fp_len == n->fp_len && e->fp == n->fp && same_dir(e->path, n->path)) {
 			start_copy(n, e->off, e->off);
 			return true;
@@ -346,16 +359,6 @@ fail:
 		close(f->fd);
 	free(f->path);
 	free(f);
-}
-
-static struct log_file *find_inode(struct log_tail *t, uint64_t dev, uint64_t ino)
-{
-	struct log_file *f;
-
-	for (f = t->files; f; f = f->next)
-		if (f->dev == dev && f->ino == ino)
-			return f;
-	return NULL;
 }
 
 /* With known_only, only files the checkpoint names are opened: their copies must find them. */

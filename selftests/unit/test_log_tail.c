@@ -184,19 +184,24 @@ static void test_copy_shorter_than_read(void **state)
 	assert_int_equal(drain(x, c, 1300), 0);
 }
 
-static void checkpoint_of(struct fixture *x, struct log_ckpt *c, uint64_t off)
+static void checkpoint_fp(struct fixture *x, struct log_ckpt *c, uint64_t off, uint32_t fp_len)
 {
 	struct log_ckpt_entry e = {
-		.fp_len = 1024, .off = off, .pending_off = off, .path = x->orig
+		.fp_len = fp_len, .off = off, .pending_off = off, .path = x->orig
 	};
 	struct stat st;
 
 	assert_int_equal(stat(x->orig, &st), 0);
 	e.dev = st.st_dev;
 	e.ino = st.st_ino;
-	e.fp = log_tail_hash(x->content, 1024);
+	e.fp = log_tail_hash(x->content, fp_len);
 	memset(c, 0, sizeof(*c));
 	assert_int_equal(log_ckpt_add(c, &e), 0);
+}
+
+static void checkpoint_of(struct fixture *x, struct log_ckpt *c, uint64_t off)
+{
+	checkpoint_fp(x, c, off, 1024);
 }
 
 /* Down during the whole copytruncate: the original is new content, the copy resumes. */
@@ -243,6 +248,27 @@ static void test_restart_mid_copy(void **state)
 	log_ckpt_free(&restored);
 }
 
+/* The checkpoint's fingerprint is shorter than the copy's start: the original still rules. */
+static void test_restart_mid_copy_short_checkpoint(void **state)
+{
+	struct fixture *x = *state;
+	struct log_ckpt restored;
+	struct log_file *o, *c;
+
+	checkpoint_fp(x, &restored, 400, 500); /* the original had 500 bytes then */
+	copy_bytes(x, 500);
+	follow(x, &restored);
+	o = file(x, x->orig);
+	c = file(x, x->copy);
+	assert_int_equal(o->read_off, 400);
+	assert_true(c->undecided);
+	assert_int_equal(drain(x, c, 1100), 0);
+	copy_bytes(x, 4000);
+	assert_int_equal(drain(x, c, 1200), 0);
+	assert_ptr_equal(c->copy_of, o);
+	log_ckpt_free(&restored);
+}
+
 /* New files that are no copy: other bytes at once, a stalled beginning after the wait. */
 static void test_not_a_copy(void **state)
 {
@@ -275,6 +301,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_copy_shorter_than_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_while_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_mid_copy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_mid_copy_short_checkpoint, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_copy, setup, teardown),
 	};
 
