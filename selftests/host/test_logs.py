@@ -314,21 +314,32 @@ def test_logs_rotations_no_loss(ctx):
 
 
 class PacedWriter(threading.Thread):
-    """SeqWriter's lines into 4 files at a steady rate, rotations at fixed rounds.
+    """SeqWriter's lines into 4 files at a steady rate, rename rotations at fixed rounds.
 
     Writes `rounds` rounds of 1000 lines a file, each round due at the rate's pace (a
-    late round is written at once), then goes on until `until` is set; a rotation's own
-    time counts, so the rate covers the whole phase, wall clock."""
+    late round is written at once), then goes on until `until` is set. Rotations asked
+    for with between_rounds() are done before the next round. Their own time counts: the
+    rate covers the whole phase, wall clock."""
 
-    def __init__(self, w, mib_s, rounds, renames, copytruncate_round, until):
+    def __init__(self, w, mib_s, rounds, renames, until):
         super().__init__()
         self.w, self.rounds, self.until = w, rounds, until
         self.round_bytes = len(w.files) * 1000 * LINE_BYTES
         self.pace = self.round_bytes / (mib_s * 2**20)
-        self.renames, self.copytruncate_round = renames, copytruncate_round
+        self.renames = renames
+        self.asked = []
+        self.lock = threading.Lock()
         self.started = threading.Event()
         self.t0 = self.t1 = None
         self.error = None
+
+    def between_rounds(self, rotation):
+        """Has rotation() done by the writer, between two of its rounds; waits for it."""
+        done = threading.Event()
+        with self.lock:
+            self.asked.append((rotation, done))
+        if not done.wait(30):
+            FATAL("the writer did not rotate within 30s")
 
     def run(self):
         try:
@@ -343,8 +354,11 @@ class PacedWriter(threading.Thread):
                     self.w.write(fid, 1000)
                 if r in self.renames:
                     self.w.rename_rotate(self.renames[r])
-                if r == self.copytruncate_round:
-                    self.w.copytruncate(2)
+                with self.lock:
+                    asked, self.asked = self.asked, []
+                for rotation, done in asked:
+                    rotation()
+                    done.set()
                 r += 1
         except Exception as e:  # reported by the test thread
             self.error = e
@@ -412,7 +426,10 @@ def put_in_flight(data_dir):
 
 
 def test_logs_sigkill_restarts(ctx):
-    """SIGKILL at 20 random moments while 4 files grow at 50+ MiB/s and rotate: exact sets."""
+    """SIGKILL at 20 random moments while 4 files grow at 50+ MiB/s and rotate: exact sets.
+
+    Four rename rotations happen while the agent runs (and lags), one rename and the
+    copytruncate while it is dead, between a kill and its restart."""
     d = tmpdir(ctx, "kerno-logs-kill-")
     data = tmpdir(ctx, "kerno-logs-data-")
     agent = LogAgent(ctx, data, BASE_ARGS + KEEP_ALL + ["--logs", f"{d}/*.log*"])
@@ -420,24 +437,29 @@ def test_logs_sigkill_restarts(ctx):
     rng = random.Random(seed)
     w = SeqWriter(d, 4)
     rounds = int(SUSTAIN_S * SUSTAIN_MIB_S * 2**20 / (4 * 1000 * LINE_BYTES))
-    at = [int(rounds * f) for f in (0.15, 0.3, 0.45, 0.6, 0.85)]
-    renames = dict(zip(at, (0, 1, 3, 0, 1)))
+    renames = {int(rounds * f): fid for f, fid in ((0.15, 0), (0.3, 1), (0.6, 0), (0.85, 1))}
     kills_done = threading.Event()
-    writer = PacedWriter(w, SUSTAIN_MIB_S, rounds, renames, int(rounds * 0.7), kills_done)
+    writer = PacedWriter(w, SUSTAIN_MIB_S, rounds, renames, kills_done)
     # Random moments of the planned phase; a kill due while the agent restarts waits for it.
     moments = sorted(rng.uniform(0.02, 0.95) * SUSTAIN_S for _ in range(KILLS))
-    kill_times, in_flight = [], set()
+    while_dead = {rng.randrange(2, 9): ("rename", lambda: w.rename_rotate(3)),
+                  rng.randrange(10, 18): ("copytruncate", lambda: w.copytruncate(2))}
+    kill_times, in_flight, dead_at = [], set(), {}
     agent.start()
     writer.start()
     try:
         writer.started.wait()
-        for m in moments:
+        for i, m in enumerate(moments):
             time.sleep(max(0.0, writer.t0 + m - time.monotonic()))
             if not writer.is_alive():
                 break
             kill_times.append(time.monotonic())
             agent.kill()
             in_flight.add(put_in_flight(data))
+            if i in while_dead:
+                what, rotation = while_dead[i]
+                writer.between_rounds(rotation)
+                dead_at[what] = time.monotonic() - writer.t0
             # Killed again as soon as its log thread runs, capture programs loaded or not:
             # restarts are then short enough for 20 kills in the phase on a busy machine.
             agent.start(until="logs")
@@ -453,14 +475,15 @@ def test_logs_sigkill_restarts(ctx):
     log(f"seed {seed}: wrote {sum(written.values())} lines, {w.bytes / 2**20:.0f} MiB in "
         f"{phase:.2f}s: {writer.rate():.1f} MiB/s; kills at "
         f"{', '.join(f'{k - writer.t0:.2f}' for k in kill_times)}s, "
-        f"{len(in_flight - {None})} of them during an object's put")
+        f"{len(in_flight - {None})} of them during an object's put; while dead: "
+        f"{', '.join(f'{k} at {v:.2f}s' for k, v in dead_at.items())}")
     ASSERT_GE(writer.rate(), 50, "write rate over the whole phase in MiB/s")
     ASSERT_EQ(inside, KILLS, "SIGKILLs while the files were being written")
+    ASSERT_EQ(sorted(dead_at), ["copytruncate", "rename"], "rotations while the agent was dead")
     ASSERT_EQ(dict(w.rotations), {0: 2, 1: 2, 2: 1, 3: 1}, "rotations done")
     agent.wait_hello()
-    t = time.monotonic()
     wait_checkpointed(data, d)
-    log(f"the agent caught up {time.monotonic() - t:.1f}s after the writing stopped")
+    log(f"the agent caught up {time.monotonic() - writer.t1:.1f}s after the writing stopped")
     agent.stop()
     t = time.monotonic()
     tally, stray = seq_tally(data, written)
