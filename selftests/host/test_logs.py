@@ -432,7 +432,9 @@ def test_logs_sigkill_restarts(ctx):
     copytruncate while it is dead, between a kill and its restart."""
     d = tmpdir(ctx, "kerno-logs-kill-")
     data = tmpdir(ctx, "kerno-logs-data-")
-    agent = LogAgent(ctx, data, BASE_ARGS + KEEP_ALL + ["--logs", f"{d}/*.log*"])
+    # 1 MiB objects: a put every few hundred milliseconds, so some kills land inside one.
+    agent = LogAgent(ctx, data, BASE_ARGS + KEEP_ALL + ["--logs", f"{d}/*.log*",
+                                                       "--object-max-bytes", "1048576"])
     seed = int(os.environ.get("KERNO_TEST_SEED", random.randrange(2**32)))
     rng = random.Random(seed)
     w = SeqWriter(d, 4)
