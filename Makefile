@@ -41,7 +41,7 @@ SKELS := $(patsubst kern/%.bpf.c,skel/%.skel.h,$(BPF_SRCS))
 KERN_HDRS := $(wildcard kern/*.h)
 
 # The userspace files that include skeletons (the loaders).
-SKEL_USERS := user/capture.c user/floor.c
+SKEL_USERS := user/capture.c user/floor.c user/errors.c
 USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
 USER_HDRS := $(wildcard user/*.h)

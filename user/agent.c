@@ -16,6 +16,8 @@
 #include "agent.h"
 #include "capture_load.h"
 #include "drain.h"
+#include "errgroups.h"
+#include "errors.h"
 #include "logs.h"
 #include "objstore.h"
 #include "objstore_s3.h"
@@ -74,6 +76,8 @@ struct agent {
 	struct procdrops drops;
 	struct objstore *store; /* DATA_DIR/objects/ */
 	struct logs *logs; /* NULL when no log source is configured */
+	struct errors_unit *errs; /* NULL with --no-errors or when it could not load */
+	struct errgroups *groups; /* this interval's error groups */
 	__u64 interval_start; /* unix-epoch ns */
 	__u64 prog_misses; /* as last reported */
 };
@@ -140,6 +144,39 @@ static int send_log_errors(struct agent *a)
 	return ret;
 }
 
+/*
+ * The interval's error groups: HTTP errors from the series just drained
+ * (exactly what the metrics count), the rest from the kernel's detectors.
+ * One `errors` envelope when there is anything to say.
+ */
+static int send_errors(struct agent *a, const struct kerno_sample *samples, long n, __u64 start,
+		       __u64 end)
+{
+	__u64 drops[KERNO_ERR_DROP__COUNT] = {};
+	json_t *data;
+	int ret, i;
+	bool dropped = false;
+
+	if (!a->groups)
+		return 0;
+	errgroups_add_http(a->groups, samples, n, proc_names_lookup, &a->names, start, end);
+	if (a->errs) {
+		ret = errors_drain(a->errs, a->groups, drops);
+		if (ret)
+			return ret;
+	}
+	for (i = 0; i < KERNO_ERR_DROP__COUNT; i++)
+		dropped |= drops[i] != 0;
+	if (!errgroups_count(a->groups) && !dropped)
+		return 0;
+	data = errgroups_take(a->groups, start, end, drops, proc_names_lookup, &a->names);
+	if (!data)
+		return -ENOMEM;
+	ret = emit(a, "errors", data);
+	json_decref(data);
+	return ret;
+}
+
 /* One interval: drain the kernel maps and write one metrics envelope. */
 static int flush_interval(struct agent *a)
 {
@@ -186,6 +223,8 @@ static int flush_interval(struct agent *a)
 				      logs_metrics(a->logs, in.start_ns, in.end_ns, in.host));
 	ret = emit(a, "metrics", req);
 	json_decref(req);
+	if (!ret)
+		ret = send_errors(a, samples, n, in.start_ns, in.end_ns);
 	if (!ret)
 		ret = send_log_errors(a);
 	proc_names_prune(&a->names);
@@ -241,6 +280,38 @@ static int start_logs(struct agent *a, char *err, size_t errlen)
 	return logs_start(cfg, a->store, &a->logs, err, errlen);
 }
 
+/*
+ * The error detectors. Their failing to load costs the errors, not the
+ * metrics: one line says so and the run goes on.
+ */
+static int start_errors(struct agent *a, char *err, size_t errlen)
+{
+	const struct kerno_config *cfg = a->cfg;
+	struct errors_opts o = {
+		.pin_dir = cfg->pin_dir,
+		.max_groups = cfg->max_error_groups,
+		.max_conns = cfg->max_conns,
+		.disable_hooks = cfg->hook && !strcmp(cfg->hook, "raw_tp") ? "tp_btf" : NULL,
+		.verbose = cfg->verbose,
+	};
+	char why[512];
+	int ret;
+
+	if (!cfg->errors)
+		return 0;
+	a->groups = errgroups_new(cfg->max_error_groups + cfg->max_series);
+	if (!a->groups) {
+		snprintf(err, errlen, "cannot allocate the error groups");
+		return -ENOMEM;
+	}
+	ret = errors_start(&a->errs, &o, why, sizeof(why));
+	if (ret)
+		fprintf(stderr, "kerno: errors from the kernel are not counted: %s\n", why);
+	else if (cfg->verbose)
+		fprintf(stderr, "kerno: error detectors attached (%s)\n", errors_flavour(a->errs));
+	return 0;
+}
+
 static int start(struct agent *a, char *err, size_t errlen)
 {
 	const struct kerno_config *cfg = a->cfg;
@@ -282,6 +353,9 @@ static int start(struct agent *a, char *err, size_t errlen)
 	if (ret)
 		return ret;
 	a->names.procs_fd = a->cap.procs_fd;
+	ret = start_errors(a, err, errlen);
+	if (ret)
+		return ret;
 	ret = drain_init(&a->drain, a->cap.series_fd, a->cap.counters_fd, cfg->max_series,
 			 IDLE_ROUNDS);
 	if (ret) {
@@ -298,6 +372,8 @@ static void finish(struct agent *a)
 	drain_free(&a->drain);
 	free(a->kept);
 	procdrops_free(&a->drops);
+	errors_stop(a->errs);
+	errgroups_free(a->groups);
 	capture_stop(&a->cap);
 	if (a->names.cache)
 		procinfo_cache_free(a->names.cache);

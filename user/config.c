@@ -28,6 +28,12 @@ const struct kerno_opt kerno_options[] = {
 	  "N", "series per process and interval before 'other' (0: no limit)" },
 	{ "max-header-bytes", KERNO_OPT_INT, "16384", 256, 1 << 20, OPT(max_header_bytes), "N",
 	  "HTTP header block size past which a message is dropped" },
+	{ "errors", KERNO_OPT_BOOL, "true", 0, 0, OPT(errors), NULL,
+	  "count errors in the kernel (failed connects, resets, retransmissions, OOM kills, "
+	  "fatal signals) and send them as error groups" },
+	{ "max-error-groups", KERNO_OPT_INT, "4096", 1, 1 << 24, OPT(max_error_groups), "N",
+	  "error groups the kernel counts at once (class, code, workload, endpoint); more are "
+	  "counted as dropped" },
 	{ "host-name", KERNO_OPT_STR, NULL, 0, 0, OPT(host_name), "NAME",
 	  "host.name of the telemetry (default: the system's host name)" },
 	{ "proc-root", KERNO_OPT_STR, "/proc", 0, 0, OPT(proc_root), "DIR",

@@ -49,6 +49,8 @@ struct kerno_config {
 	long long max_series;
 	long long max_series_per_process;
 	long long max_header_bytes;
+	bool errors;
+	long long max_error_groups;
 	char *host_name;
 	char *pin_dir;
 	char *proc_root;
