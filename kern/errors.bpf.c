@@ -156,6 +156,10 @@ static __always_inline __u32 key_of_sock(struct kerno_err_key *k, const struct s
 	__u16 local = BPF_CORE_READ(sk, __sk_common.skc_num);
 	__u16 peer = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 
+	/* A socket moving to CLOSE gives its port back (inet_put_port) before an
+	 * active reset goes out; inet_sport keeps it. */
+	if (!local && full)
+		local = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	k->family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (k->family == AF_INET6)
 		BPF_CORE_READ_INTO(&k->addr, sk, __sk_common.skc_v6_daddr);
