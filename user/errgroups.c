@@ -135,6 +135,16 @@ static __u64 fnv(__u64 h, const void *p, size_t len)
 	return h;
 }
 
+/* A number as its 8 bytes, least significant first: the same on every host. */
+static __u64 fnv_num(__u64 h, __u64 v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++, v >>= 8)
+		h = (h ^ (v & 0xff)) * 0x100000001b3ULL;
+	return h;
+}
+
 /* A string and its end, so "ab"+"c" and "a"+"bc" differ. */
 static __u64 fnv_str(__u64 h, const char *s, size_t max)
 {
@@ -146,15 +156,16 @@ static __u64 fnv_str(__u64 h, const char *s, size_t max)
 __u64 errgroups_fingerprint(const struct errgroup_in *e)
 {
 	const char *tpl = e->class < KERNO_ERR_CLASS__COUNT ? classes[e->class].template : NULL;
-	__u32 nums[3] = { e->class, e->code, e->flags };
 	__u64 h = 0xcbf29ce484222325ULL;
 
-	h = fnv(h, nums, sizeof(nums));
+	h = fnv_num(h, e->class);
+	h = fnv_num(h, e->code);
+	h = fnv_num(h, e->flags);
 	h = fnv_str(h, e->comm, 16);
-	h = fnv(h, &e->cgroup_id, sizeof(e->cgroup_id));
-	h = fnv(h, &e->family, 1);
+	h = fnv_num(h, e->cgroup_id);
+	h = fnv_num(h, e->family);
 	h = fnv(h, e->addr, sizeof(e->addr));
-	h = fnv(h, &e->port, sizeof(e->port));
+	h = fnv_num(h, e->port);
 	h = fnv_str(h, e->method, 16);
 	h = fnv_str(h, e->route, 3 * KERNO_PATH_LEN);
 	return fnv_str(h, tpl, 256);
