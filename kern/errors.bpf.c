@@ -12,7 +12,9 @@
  *                        SYN_SENT is the refusal, counted once, above).
  *   tcp_send_reset       every reset sent: active (abort, SO_LINGER 0,
  *                        unread data at close) and in reply to a segment,
- *                        with or without a socket (a closed port).
+ *                        with or without a socket (a closed port); before
+ *                        6.10 only those of full sockets, the rest through
+ *                        fentry on tcp_v{4,6}_send_reset where it attaches.
  *   tcp_retransmit_skb   segments retransmitted (tcp_skb_pcount).
  *   sched_process_exit   the thread group leader's exit code: a fault or
  *                        abort signal, or SIGKILL from the OOM killer
@@ -321,6 +323,44 @@ SEC("raw_tp/tcp_send_reset")
 int BPF_PROG(err_send_reset_raw, const struct sock *sk, const struct sk_buff *skb)
 {
 	return on_send_reset(sk, skb);
+}
+
+/*
+ * Before 6.10 tcp_send_reset fired only for full sockets: replies to a
+ * segment no socket wanted (a closed port) or a time-wait or request socket
+ * got are counted at tcp_v{4,6}_send_reset() instead, where fentry exists.
+ */
+static __always_inline int on_reply_reset(const struct sock *sk, const struct sk_buff *skb)
+{
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 th = BPF_CORE_READ(skb, transport_header);
+	struct kerno_err_key k = { .class = KERNO_ERR_RESET_SENT };
+	struct tcphdr tcp = {};
+	int state = sk ? BPF_CORE_READ(sk, __sk_common.skc_state) : 0;
+
+	if (sk && state != ST_TIME_WAIT && state != ST_NEW_SYN_RECV)
+		return 0; /* a full socket: the tracepoint counts it */
+	/* The function sends nothing in reply to a reset. */
+	if (!head || bpf_probe_read_kernel(&tcp, sizeof(tcp), head + th) || tcp.rst)
+		return 0;
+	if (sk)
+		key_of_sock(&k, sk, false);
+	else
+		key_of_segment(&k, skb);
+	count(&k, 0, 1);
+	return 0;
+}
+
+SEC("fentry/tcp_v4_send_reset")
+int BPF_PROG(err_v4_send_reset, const struct sock *sk, struct sk_buff *skb)
+{
+	return on_reply_reset(sk, skb);
+}
+
+SEC("fentry/tcp_v6_send_reset")
+int BPF_PROG(err_v6_send_reset, const struct sock *sk, struct sk_buff *skb)
+{
+	return on_reply_reset(sk, skb);
 }
 
 static __always_inline int on_retransmit(const struct sock *sk, const struct sk_buff *skb, int err)

@@ -26,6 +26,9 @@
 /* Drains a group must sit idle before it leaves the kernel map. */
 #define IDLE_ROUNDS 30
 
+/* Programs attached at once, at most (one per hook, two for resets). */
+#define MAX_LINKS 8
+
 enum hook_variant { V_NONE, V_BTF, V_RAW };
 
 struct hook {
@@ -53,6 +56,9 @@ struct errors_unit {
 	size_t cap;
 	__u64 round;
 	__u64 mono_to_real; /* CLOCK_REALTIME - CLOCK_MONOTONIC at this drain */
+	bool reply_fentry; /* socketless resets need fentry on this kernel */
+	struct bpf_link *links[MAX_LINKS];
+	int nlinks;
 };
 
 static bool have_btf_typedef(const struct btf *vmlinux, const char *tp, int *nargs)
@@ -74,6 +80,11 @@ static bool have_btf_typedef(const struct btf *vmlinux, const char *tp, int *nar
 	if (t && btf_is_func_proto(t) && nargs)
 		*nargs = btf_vlen(t) - 1;
 	return true;
+}
+
+static bool have_function(const struct btf *vmlinux, const char *name)
+{
+	return vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0;
 }
 
 static bool in_tracefs(const struct hook *h)
@@ -126,7 +137,6 @@ static int choose_programs(struct errors_unit *u, bool force_raw)
 		n += hooks[i].variant != V_NONE;
 		btf += hooks[i].variant == V_BTF;
 	}
-	btf__free(vmlinux);
 	autoload(p->err_sock_state, p->err_sock_state_raw, &hooks[0]);
 	autoload(p->err_receive_reset, p->err_receive_reset_raw, &hooks[1]);
 	autoload(p->err_send_reset, p->err_send_reset_raw, &hooks[2]);
@@ -141,6 +151,13 @@ static int choose_programs(struct errors_unit *u, bool force_raw)
 		bpf_program__set_autoload(p->err_retransmit_err_raw, false);
 	}
 	autoload(p->err_exit, p->err_exit_raw, &hooks[4]);
+	/* Before 6.10 (no `reason` argument) tcp_send_reset skipped socketless replies. */
+	u->reply_fentry = hooks[2].variant != V_NONE && nargs[2] < 3;
+	bpf_program__set_autoload(p->err_v4_send_reset,
+				  u->reply_fentry && have_function(vmlinux, "tcp_v4_send_reset"));
+	bpf_program__set_autoload(p->err_v6_send_reset,
+				  u->reply_fentry && have_function(vmlinux, "tcp_v6_send_reset"));
+	btf__free(vmlinux);
 	u->flavour = btf == n ? "tp_btf" : btf == 0 ? "raw_tp" : "mixed";
 	return n;
 }
@@ -185,6 +202,43 @@ static int open_and_load(struct errors_unit *u, const struct errors_opts *o, boo
 			 "verifier log)",
 			 strerror(-ret));
 	return ret;
+}
+
+/*
+ * Each program on its own: one that does not attach (fentry on a kernel
+ * without trampolines) costs its errors, said in one line, not the rest.
+ */
+static int attach(struct errors_unit *u, char *err, size_t errlen)
+{
+	struct bpf_program *prog;
+	struct bpf_link *link;
+	int failed = 0;
+
+	bpf_object__for_each_program(prog, u->skel->obj)
+	{
+		if (!bpf_program__autoload(prog) || u->nlinks == MAX_LINKS)
+			continue;
+		link = bpf_program__attach(prog);
+		if (link) {
+			u->links[u->nlinks++] = link;
+			continue;
+		}
+		failed = -errno;
+		if (prog == u->skel->progs.err_v4_send_reset ||
+		    prog == u->skel->progs.err_v6_send_reset)
+			fprintf(stderr,
+				"kerno: %s does not attach on this kernel (%s): resets sent "
+				"without a socket (closed ports) are not counted\n",
+				bpf_program__name(prog), strerror(-failed));
+		else
+			fprintf(stderr,
+				"kerno: %s does not attach: %s; its errors are not counted\n",
+				bpf_program__name(prog), strerror(-failed));
+	}
+	if (u->nlinks)
+		return 0;
+	snprintf(err, errlen, "no error detector attaches: %s", strerror(-failed));
+	return failed ? failed : -ENOTSUP;
 }
 
 static int pin(struct errors_unit *u, const char *dir, char *err, size_t errlen)
@@ -243,12 +297,8 @@ int errors_start(struct errors_unit **out, const struct errors_opts *o, char *er
 		u->skel = NULL;
 		ret = open_and_load(u, o, true, err, errlen);
 	}
-	if (!ret) {
-		ret = errors_bpf__attach(u->skel);
-		if (ret)
-			snprintf(err, errlen, "cannot attach the error detectors: %s",
-				 strerror(-ret));
-	}
+	if (!ret)
+		ret = attach(u, err, errlen);
 	if (!ret && o->pin_dir && o->pin_dir[0])
 		ret = pin(u, o->pin_dir, err, errlen);
 	if (!ret) {
@@ -273,6 +323,8 @@ void errors_stop(struct errors_unit *u)
 		bpf_map__unpin(u->skel->maps.err_counters, NULL);
 		rmdir(u->pin_dir); /* fails while the capture's maps are still there */
 	}
+	while (u->nlinks)
+		bpf_link__destroy(u->links[--u->nlinks]);
 	errors_bpf__destroy(u->skel);
 	free(u->values);
 	free(u->cvalues);
