@@ -60,9 +60,10 @@ struct kerno_err_key {
 	__u8 addr[16]; /* peer address; IPv4 in the first four bytes */
 	__u16 port; /* peer port (client) or local port (server) */
 	__u16 class; /* enum kerno_err_class */
-	__u16 code;
+	__u32 code; /* 32 bits: room for a packed SQLSTATE */
 	__u8 family; /* AF_INET, AF_INET6, 0 for process errors */
 	__u8 flags; /* enum kerno_err_flags */
+	__u8 pad[6];
 };
 
 /* Per-CPU value of a group: cumulative since the group was created. */

@@ -438,10 +438,10 @@ static json_t *group_json(const struct errgroups *g, const struct group *s,
 	rfc3339(s->first_ns, first, sizeof(first));
 	rfc3339(s->last_ns, last, sizeof(last));
 	error_type(s, etype, sizeof(etype));
-	j = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:I, s:s, s:s, s:o}", "source",
+	j = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:s, s:s, s:o}", "source",
 		      s->class >= KERNO_ERR_HTTP_SERVER ? "protocol" : "kernel", "fingerprint", fp,
-		      "class", classes[s->class].name, "code", (int)s->code, "error.type", etype,
-		      "template", classes[s->class].template, "count", (json_int_t)s->count,
+		      "class", classes[s->class].name, "code", (json_int_t)s->code, "error.type",
+		      etype, "template", classes[s->class].template, "count", (json_int_t)s->count,
 		      "first_seen", first, "last_seen", last, "attributes", attrs);
 	if (!j)
 		return NULL;
