@@ -211,15 +211,15 @@ static __always_inline void on_connect_failed(const struct sock *sk)
 static __always_inline int on_state(const struct sock *sk, int old, int new)
 {
 	__u64 skaddr = (__u64)sk;
+	bool connecting = old == ST_CLOSE && new == ST_SYN_SENT;
 
-	if (!is_tcp(sk))
+	/* Most transitions are neither: leave before reading the socket. */
+	if ((!connecting && new != ST_CLOSE) || !is_tcp(sk))
 		return 0;
-	if (old == ST_CLOSE && new == ST_SYN_SENT) {
+	if (connecting) {
 		record_owner(sk);
 		return 0;
 	}
-	if (new != ST_CLOSE)
-		return 0;
 	if (old == ST_SYN_SENT) {
 		on_connect_failed(sk);
 	} else if ((old == ST_ESTABLISHED || old == ST_CLOSE_WAIT) &&
