@@ -32,6 +32,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "capture.h"
 #include "errors.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -57,6 +58,9 @@ enum {
 /* Set by userspace before load. */
 const volatile __u16 eph_lo = 32768; /* net.ipv4.ip_local_port_range */
 const volatile __u16 eph_hi = 60999;
+/* tcp_destroy_sock is attached: owners stay until then, not just until CLOSE
+ * (an active reset goes out after the move to CLOSE). */
+const volatile bool owners_until_destroy;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -78,6 +82,26 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } err_counters SEC(".maps");
+
+/*
+ * The capture's connection table and process names (kern/capture.h), shared
+ * by userspace (bpf_map__reuse_fd) so that errors on sockets this unit did
+ * not see connect, accepted ones above all, still name their process: the
+ * capture learns it at the connection's first read or write.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, struct kerno_conn);
+} conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kerno_proc);
+} procs SEC(".maps");
 
 /* Kernels up to 5.14 kept the cgroup pointer in a u64 with flag bits. */
 struct sock_cgroup_data___old {
@@ -144,12 +168,31 @@ static __always_inline bool ephemeral(__u16 port)
 	return port >= eph_lo && port <= eph_hi;
 }
 
+/* The process the capture saw using the socket, if any: its tgid, else 0. */
+static __always_inline __u32 capture_owner(struct kerno_err_key *k, __u64 skaddr, int *role)
+{
+	struct kerno_conn *c = bpf_map_lookup_elem(&conns, &skaddr);
+	struct kerno_proc *p;
+	__u32 tgid;
+
+	if (!c || !c->tgid)
+		return 0;
+	tgid = c->tgid;
+	*role = c->role;
+	k->cgroup_id = c->cgroup_id;
+	p = bpf_map_lookup_elem(&procs, &tgid);
+	if (p)
+		__builtin_memcpy(k->comm, p->comm, sizeof(k->comm));
+	return tgid;
+}
+
 /*
  * The workload and endpoint of a socket. A socket this unit saw connect is
- * a client: its peer is the endpoint. Otherwise a socket whose local port
- * is ephemeral and whose peer's is not is taken for a client too (it
- * connected before the agent started); the rest are servers, keyed by
- * their local port and the peer's address.
+ * a client: its peer is the endpoint; one the capture knows has its role
+ * from there. Otherwise a socket whose local port is ephemeral and whose
+ * peer's is not is taken for a client too (it connected before the agent
+ * started); the rest are servers, keyed by their local port and the peer's
+ * address.
  */
 static __always_inline __u32 key_of_sock(struct kerno_err_key *k, const struct sock *sk, bool full)
 {
@@ -157,6 +200,8 @@ static __always_inline __u32 key_of_sock(struct kerno_err_key *k, const struct s
 	struct kerno_err_owner *o = full ? bpf_map_lookup_elem(&err_owners, &skaddr) : NULL;
 	__u16 local = BPF_CORE_READ(sk, __sk_common.skc_num);
 	__u16 peer = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	int role = KERNO_ROLE_UNKNOWN;
+	__u32 tgid = 0;
 
 	/* A socket moving to CLOSE gives its port back (inet_put_port) before an
 	 * active reset goes out; inet_sport keeps it. */
@@ -167,20 +212,24 @@ static __always_inline __u32 key_of_sock(struct kerno_err_key *k, const struct s
 		BPF_CORE_READ_INTO(&k->addr, sk, __sk_common.skc_v6_daddr);
 	else
 		BPF_CORE_READ_INTO((__u32 *)k->addr, sk, __sk_common.skc_daddr);
-	if (o || (ephemeral(local) && !ephemeral(peer))) {
+	if (o) {
+		role = KERNO_ROLE_CLIENT;
+		k->cgroup_id = o->cgroup_id;
+		__builtin_memcpy(k->comm, o->comm, sizeof(k->comm));
+		tgid = o->tgid;
+	} else if (full) {
+		tgid = capture_owner(k, skaddr, &role);
+		if (!tgid)
+			k->cgroup_id = cgroup_of_sock(sk);
+	}
+	if (role == KERNO_ROLE_CLIENT ||
+	    (role == KERNO_ROLE_UNKNOWN && ephemeral(local) && !ephemeral(peer))) {
 		k->flags |= KERNO_ERR_F_CLIENT;
 		k->port = peer;
 	} else {
 		k->port = local;
 	}
-	if (o) {
-		k->cgroup_id = o->cgroup_id;
-		__builtin_memcpy(k->comm, o->comm, sizeof(k->comm));
-		return o->tgid;
-	}
-	if (full)
-		k->cgroup_id = cgroup_of_sock(sk);
-	return 0;
+	return tgid;
 }
 
 static __always_inline void record_owner(const struct sock *sk)
@@ -229,8 +278,29 @@ static __always_inline int on_state(const struct sock *sk, int old, int new)
 
 		count(&k, tgid, 1);
 	}
+	if (!owners_until_destroy)
+		bpf_map_delete_elem(&err_owners, &skaddr);
+	return 0;
+}
+
+static __always_inline int on_destroy(const struct sock *sk)
+{
+	__u64 skaddr = (__u64)sk;
+
 	bpf_map_delete_elem(&err_owners, &skaddr);
 	return 0;
+}
+
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(err_destroy_sock, struct sock *sk)
+{
+	return on_destroy(sk);
+}
+
+SEC("raw_tp/tcp_destroy_sock")
+int BPF_PROG(err_destroy_sock_raw, struct sock *sk)
+{
+	return on_destroy(sk);
 }
 
 SEC("tp_btf/inet_sock_set_state")

@@ -292,6 +292,8 @@ static int start_errors(struct agent *a, char *err, size_t errlen)
 		.max_groups = cfg->max_error_groups,
 		.max_conns = cfg->max_conns,
 		.disable_hooks = cfg->hook && !strcmp(cfg->hook, "raw_tp") ? "tp_btf" : NULL,
+		.conns_fd = a->cap.conns_fd,
+		.procs_fd = a->cap.procs_fd,
 		.verbose = cfg->verbose,
 	};
 	char why[512];

@@ -26,8 +26,8 @@
 /* Drains a group must sit idle before it leaves the kernel map. */
 #define IDLE_ROUNDS 30
 
-/* Programs attached at once, at most (one per hook, two for resets). */
-#define MAX_LINKS 8
+/* Programs attached at once, at most (one per hook, two more for resets). */
+#define MAX_LINKS 12
 
 enum hook_variant { V_NONE, V_BTF, V_RAW };
 
@@ -127,12 +127,13 @@ static int choose_programs(struct errors_unit *u, bool force_raw)
 		{ "tcp", "tcp_send_reset", "resets sent" },
 		{ "tcp", "tcp_retransmit_skb", "retransmissions" },
 		{ "sched", "sched_process_exit", "OOM kills and fatal signals" },
+		{ "tcp", "tcp_destroy_sock", "process names of resets sent after a close" },
 	};
 	struct btf *vmlinux = btf__load_vmlinux_btf();
 	typeof(u->skel->progs) *p = &u->skel->progs;
-	int nargs[5], i, n = 0, btf = 0;
+	int nargs[6], i, n = 0, btf = 0;
 
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < 6; i++) {
 		choose(&hooks[i], vmlinux, force_raw, &nargs[i]);
 		n += hooks[i].variant != V_NONE;
 		btf += hooks[i].variant == V_BTF;
@@ -151,6 +152,8 @@ static int choose_programs(struct errors_unit *u, bool force_raw)
 		bpf_program__set_autoload(p->err_retransmit_err_raw, false);
 	}
 	autoload(p->err_exit, p->err_exit_raw, &hooks[4]);
+	autoload(p->err_destroy_sock, p->err_destroy_sock_raw, &hooks[5]);
+	u->skel->rodata->owners_until_destroy = hooks[5].variant != V_NONE;
 	/* Before 6.10 (no `reason` argument) tcp_send_reset skipped socketless replies. */
 	u->reply_fentry = hooks[2].variant != V_NONE && nargs[2] < 3;
 	bpf_program__set_autoload(p->err_v4_send_reset,
@@ -189,6 +192,12 @@ static int open_and_load(struct errors_unit *u, const struct errors_opts *o, boo
 		return ret;
 	}
 	set_ephemeral_range(u->skel);
+	/* The capture's tables name the processes of sockets seen only by it. */
+	if (o->conns_fd >= 0 && o->procs_fd >= 0 &&
+	    (bpf_map__reuse_fd(u->skel->maps.conns, o->conns_fd) ||
+	     bpf_map__reuse_fd(u->skel->maps.procs, o->procs_fd)))
+		fprintf(stderr, "kerno: errors on accepted sockets will carry no process name: "
+				"the capture's tables cannot be shared\n");
 	bpf_map__set_max_entries(u->skel->maps.err_groups, o->max_groups);
 	bpf_map__set_max_entries(u->skel->maps.err_owners, o->max_conns);
 	if (!choose_programs(u, force_raw)) {

@@ -17,7 +17,8 @@ struct errors_opts {
 	const char *pin_dir; /* where to pin the maps (NULL: not pinned) */
 	unsigned int max_groups; /* entries of the kernel's group table */
 	unsigned int max_conns; /* connecting sockets remembered at once */
-	const char *disable_hooks; /* flavours to leave out: "fentry" or "raw_tp" ("tp_btf" too) */
+	const char *disable_hooks; /* "tp_btf": take the raw_tp twins everywhere */
+	int conns_fd, procs_fd; /* the capture's tables (capture_load.h), or -1 */
 	bool verbose;
 };
 

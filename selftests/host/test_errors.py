@@ -9,6 +9,9 @@ command name so other traffic on the machine cannot blur it.
 import glob
 import json
 import os
+import socket
+import struct
+import time
 
 import errpeers
 import httpclient
@@ -155,6 +158,13 @@ def test_errors_http(ctx):
                                  headers=[("Authorization", f"Bearer {canary}"),
                                           ("Cookie", f"session={canary}")])
                 ASSERT_EQ(resp.status, expected_status[path], f"status of {path}")
+    # One more connection, aborted by the client (SO_LINGER 0) once answered:
+    # pyhttpd, blocked reading the next request, receives the reset.
+    c = httpclient.Client(server.port)
+    ASSERT_EQ(c.request("GET", "/ok").status, 200, "status before the abort")
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
+    time.sleep(0.2)
     agent.stop()
     gs = groups(agent)
     check_shape(gs)
@@ -172,6 +182,14 @@ def test_errors_http(ctx):
     ASSERT_EQ(routes, ["/missing", "/status/{id}"] if "/status/{id}" in routes else routes,
               "routes are templates")
     ASSERT_TRUE(canary not in uplink_text(agent), "no query value, header or cookie in the uplink")
+    # The server side of the abort is named after pyhttpd, known to the capture
+    # from its reads: an accepted socket this unit never saw connect.
+    ASSERT_EQ(counts(gs, "tcp.reset_received", **{"local.port": server.port,
+                                                  "process.executable.name": "python3"}),
+              {(104, "ECONNRESET"): 1}, "the reset pyhttpd received, with its process name")
+    ASSERT_EQ(counts(gs, "tcp.reset_sent", **{"server.port": server.port,
+                                             "process.executable.name": "python3"}),
+              {(0, "tcp.reset_sent"): 1}, "the reset the runner sent (SO_LINGER 0)")
 
 
 def test_errors_raw_tp(ctx):
