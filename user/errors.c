@@ -119,7 +119,7 @@ static void autoload(struct bpf_program *btf, struct bpf_program *raw, const str
 }
 
 /* Pick one program per hook; returns how many hooks have one. */
-static int choose_programs(struct errors_unit *u, bool force_raw)
+static int choose_programs(struct errors_unit *u, bool force_raw, bool verbose)
 {
 	struct hook hooks[] = {
 		{ "sock", "inet_sock_set_state", "failed connects and connection timeouts" },
@@ -160,6 +160,13 @@ static int choose_programs(struct errors_unit *u, bool force_raw)
 				  u->reply_fentry && have_function(vmlinux, "tcp_v4_send_reset"));
 	bpf_program__set_autoload(p->err_v6_send_reset,
 				  u->reply_fentry && have_function(vmlinux, "tcp_v6_send_reset"));
+	for (i = 0; verbose && i < 6; i++)
+		fprintf(stderr, "kerno: errors: %s:%s as %s\n", hooks[i].system, hooks[i].name,
+			hooks[i].variant == V_BTF ? "tp_btf" :
+			hooks[i].variant == V_RAW ? "raw_tp" :
+						    "(missing)");
+	if (verbose && u->reply_fentry)
+		fprintf(stderr, "kerno: errors: resets without a full socket through fentry\n");
 	btf__free(vmlinux);
 	u->flavour = btf == n ? "tp_btf" : btf == 0 ? "raw_tp" : "mixed";
 	return n;
@@ -200,7 +207,7 @@ static int open_and_load(struct errors_unit *u, const struct errors_opts *o, boo
 				"the capture's tables cannot be shared\n");
 	bpf_map__set_max_entries(u->skel->maps.err_groups, o->max_groups);
 	bpf_map__set_max_entries(u->skel->maps.err_owners, o->max_conns);
-	if (!choose_programs(u, force_raw)) {
+	if (!choose_programs(u, force_raw, o->verbose)) {
 		snprintf(err, errlen, "this kernel has none of the error detectors' tracepoints");
 		return -ENOTSUP;
 	}
