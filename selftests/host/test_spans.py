@@ -251,10 +251,13 @@ def test_spans_sampling(ctx):
     ASSERT_EQ(len(slow), slow_n, "every slow request present as a span")
     ASSERT_TRUE(all("slow" in s["attrs"]["kerno.sample.reason"] for s in slow),
                 "slow spans sampled as slow")
-    fast = [s for s in spans if s["kind"] == 2 and s["resource"]["process.pid"] == front.pid
-            and s["attrs"].get("url.path", "").startswith("/front/")]
-    ASSERT_TRUE(all("slow" not in s["attrs"]["kerno.sample.reason"] for s in fast),
-                "fast requests not sampled as slow")
+    # Whatever a loaded machine does to the fast ones: "slow" exactly when over the threshold.
+    mine = [s for s in spans if s["kind"] == 2 and s["resource"]["process.pid"] == front.pid]
+    wrong = [s["attrs"].get("url.path") for s in mine
+             if ("slow" in s["attrs"]["kerno.sample.reason"])
+             != (int(s["endTimeUnixNano"]) - int(s["startTimeUnixNano"]) >= SLOW_MS * 1000000)]
+    ASSERT_EQ(wrong, [], "front spans sampled as slow exactly when over the threshold")
+    log(f"front spans: {len(mine)} ({slow_n} slow requests, {fast_n} fast)")
     log(f"sampled {events.get('spans_sampled')} spans of {n + 2 * (slow_n + fast_n)} requests")
 
 
