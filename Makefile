@@ -176,6 +176,7 @@ fuzz-smoke:
 	$(MAKE) --no-print-directory fuzz-logs FUZZ_SECONDS=10
 	$(MAKE) --no-print-directory fuzz-kubewatch FUZZ_SECONDS=10
 	$(MAKE) --no-print-directory fuzz-otlpmerge FUZZ_SECONDS=10
+	$(MAKE) --no-print-directory fuzz-span-redact FUZZ_SECONDS=10
 # ---- end of the HTTP/1.x parser block ----
 
 # ---- WebSocket uplink: what the server sends, before and after the handshake ----
@@ -226,6 +227,22 @@ fuzz-s3: $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(S3_FUZZERS))
 			$(FUZZ_DIR)/corpus/$$f selftests/fuzz/corpus/$$f || exit 1; \
 	done
 # ---- end of the S3 parsers block ----
+
+# ---- Span payload redaction (user/span_redact.c) ----
+.PHONY: fuzz-span-redact
+
+$(FUZZ_DIR)/fuzz_span_redact: selftests/fuzz/fuzz_span_redact.c user/span_redact.c \
+		user/span_redact.h user/strbuf.c user/strbuf.h
+	@mkdir -p $(FUZZ_DIR)
+	$(CLANG) $(S3_FUZZ_FLAGS) $< user/span_redact.c user/strbuf.c -o $@
+
+# New inputs go to build/fuzz/corpus/span_redact; the seeds in selftests/ are only read.
+fuzz-span-redact: $(FUZZ_DIR)/fuzz_span_redact
+	@mkdir -p $(FUZZ_DIR)/corpus/span_redact
+	$(FUZZ_DIR)/fuzz_span_redact -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
+		-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/span_redact- \
+		$(FUZZ_DIR)/corpus/span_redact selftests/fuzz/corpus/span_redact
+# ---- end of the span redaction block ----
 
 # ---- Log parsers: libFuzzer targets (selftests/fuzz/fuzz_log_*.c) ----
 # Each is built from the parser sources alone; seeds in selftests/fuzz/corpus/log_<name>/.

@@ -246,6 +246,17 @@ static __always_inline void skip_flow(const struct flow *f, __u64 n, __u32 why)
 		skip_bytes(f->conn, f->dir, n, f->now, why);
 }
 
+/* The span work the parse of this run noted (kern/span.bpf.h). */
+static __always_inline void span_flush_flow(const struct flow *f)
+{
+	if (!spans_enabled)
+		return;
+	if (f->legacy)
+		span_flush_legacy(f->key);
+	else
+		span_flush(f->conn);
+}
+
 /* n bytes at user address buf: parsed, or skipped when a body covers them. */
 static __always_inline void parse_segment(const struct flow *f, __u64 buf, __u64 n)
 {
@@ -477,6 +488,7 @@ static __always_inline int on_sys_data(__u64 nr, __u64 fd, __u64 buf, __u64 arg2
 			      legacy ? (__u64)sk : 0))
 		return 0;
 	follow(&f, nr, buf, arg2, ret, -1);
+	span_flush_flow(&f);
 	return 0;
 }
 
@@ -616,10 +628,12 @@ static __always_inline int on_sock_io(struct sock *sk, int ret, __u32 dir, int f
 		entry = mmsg_next_entry(pid_tgid, buf, arg2);
 		if (entry < 0) {
 			skip_flow(&f, ret, KERNO_DROP_SCAN_LIMIT);
+			span_flush_flow(&f);
 			return 0;
 		}
 	}
 	follow(&f, nr, buf, arg2, ret, entry);
+	span_flush_flow(&f);
 	return 0;
 }
 
@@ -694,6 +708,9 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
 	if (!c)
 		return 0;
 	http1_close(c, bpf_ktime_get_ns());
+	/* sk is a typed pointer here: no key a global function could take. */
+	if (spans_enabled)
+		span_flush_conn(c);
 	bpf_map_delete_elem(&conns, &key);
 	count(KERNO_EV_CLOSED);
 	return 0;

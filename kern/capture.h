@@ -60,6 +60,8 @@ enum kerno_counter {
 	KERNO_DROP_OPAQUE_BYTES, /* bytes not in user memory (sendfile, splice, io_uring) outside a body */
 	KERNO_DROP_PROG_MISSES, /* program runs the kernel skipped (recursion); filled
 					 * in by userspace from bpf_prog_info */
+	KERNO_DROP_SPAN_RINGBUF_FULL, /* sampled span lost: the span ring buffer was full */
+	KERNO_DROP_SPAN_LOST, /* span work lost before sampling (more than a run can note) */
 	KERNO_DROP__COUNT,
 
 	KERNO_EV_ACCEPTED = KERNO_DROP__COUNT, /* server connections opened (handshake done) */
@@ -69,6 +71,8 @@ enum kerno_counter {
 	KERNO_EV_ADOPTED, /* connections first seen mid-life (open before us) */
 	KERNO_EV_REQUESTS, /* request/response exchanges measured */
 	KERNO_EV_IGNORED, /* connections of processes on the ignore list */
+	KERNO_EV_SPANS_SAMPLED, /* spans kept by the sampling (emitted or ringbuf_full) */
+	KERNO_EV_SPANS_CAPPED, /* spans the sampling kept but the endpoint's rate cap refused */
 	KERNO_COUNTER__COUNT,
 };
 
@@ -148,8 +152,14 @@ struct kerno_req_slot {
 	__u32 tid; /* thread that carried the request */
 	__u8 method;
 	__u8 dropped_after; /* requests dropped for a full FIFO right after this one */
-	__u8 pad[2];
+	__u8 span_flags; /* enum kerno_span_flags */
+	__u8 pad;
 	char path[KERNO_PATH_LEN];
+	/* The request's span (kern/span.bpf.h); zero when spans are off. */
+	__u8 trace_id[16];
+	__u64 span_id;
+	__u64 parent_id; /* 0: a root span */
+	__u64 slow_ns; /* the endpoint's threshold, looked up at the response start */
 };
 
 /* One tracked TCP connection, keyed by its struct sock address. */
@@ -174,6 +184,111 @@ struct kerno_conn {
 	struct kerno_http_dir dir[2]; /* KERNO_DIR_RX, KERNO_DIR_TX */
 	struct kerno_req_slot fifo[KERNO_FIFO_LEN];
 };
+
+/* ---- spans (kern/span.bpf.h, user/spans.c) ---- */
+
+/* Payload bytes kept per direction of a sampled span, at most. */
+#define KERNO_SPAN_PAYLOAD_MAX 4096
+/* Slots of the per-endpoint thresholds and rate caps (a power of two). */
+#define KERNO_SPAN_ENDPOINTS 16384
+
+enum kerno_span_flags {
+	KERNO_SPAN_F_TRACEPARENT = 1 << 0, /* ids from a traceparent header */
+	KERNO_SPAN_F_LINKED = 1 << 1, /* parent: a client span of this node */
+	KERNO_SPAN_F_THREAD = 1 << 2, /* parent: the span its thread was serving */
+	KERNO_SPAN_F_REQ_PAYLOAD = 1 << 3, /* the request's first bytes were captured */
+	KERNO_SPAN_F_RESP_PAYLOAD = 1 << 4, /* the response's first bytes were captured */
+};
+
+/* Why a span was sampled (bits). */
+enum kerno_span_reason {
+	KERNO_SPAN_R_ERROR = 1 << 0, /* 5xx */
+	KERNO_SPAN_R_CLIENT_ERROR = 1 << 1, /* 4xx */
+	KERNO_SPAN_R_SLOW = 1 << 2, /* over the endpoint's threshold */
+	KERNO_SPAN_R_BASELINE = 1 << 3, /* the trace id fell in the baseline */
+};
+
+/* The span a thread is serving (server requests) or inherited at fork. */
+struct kerno_thread_span {
+	__u8 trace_id[16];
+	__u64 span_id;
+	__u64 active; /* 0 once the server span's response ended */
+};
+
+/* A client request's span, for the server side of the same connection on this node. */
+struct kerno_span_link_key {
+	__u8 client_addr[16];
+	__u8 server_addr[16];
+	__u16 client_port;
+	__u16 server_port;
+	__u32 pad;
+};
+
+struct kerno_span_link {
+	__u8 trace_id[16];
+	__u64 span_id;
+	__u32 seq; /* requests sent before this one on the connection */
+	__u32 pad;
+};
+
+/* Per endpoint slot: the sampling rate cap's window. */
+struct kerno_span_cap {
+	__u64 second; /* the window (seconds since boot) */
+	__u64 count; /* spans kept in it */
+};
+
+/*
+ * One sampled span on the ring buffer, followed by req_len bytes of the
+ * request and resp_len bytes of the response.
+ */
+struct kerno_span_event {
+	__u8 trace_id[16];
+	__u64 span_id;
+	__u64 parent_id;
+	__u64 start_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 end_ns;
+	__u64 cgroup_id;
+	__u32 tgid;
+	__u32 tid;
+	__u8 local_addr[16];
+	__u8 peer_addr[16];
+	__u16 local_port;
+	__u16 peer_port;
+	__u16 status;
+	__u8 role;
+	__u8 method;
+	__u8 family;
+	__u8 reason; /* enum kerno_span_reason */
+	__u8 flags; /* enum kerno_span_flags */
+	__u8 pad;
+	__u16 req_len;
+	__u16 resp_len;
+	__u32 req_seq; /* payload entry: the request it holds (see span.bpf.h) */
+	char path[KERNO_PATH_LEN];
+	char payload[2 * KERNO_SPAN_PAYLOAD_MAX];
+};
+
+#define KERNO_SPAN_EVENT_HDR __builtin_offsetof(struct kerno_span_event, payload)
+
+/*
+ * Slot of an endpoint (process, port, role, method, template) in the
+ * threshold and cap arrays: the same function on both sides. Colliding
+ * endpoints share a slot (16384 of them; rare, and only approximate).
+ */
+static __always_inline __u32 kerno_endpoint_slot(__u32 tgid, __u16 port, __u8 role, __u8 method,
+						 const __u64 *path_words)
+{
+	__u64 h = ((__u64)tgid << 32 | (__u64)port << 16 | (__u64)role << 8 | method) *
+		  0x9e3779b97f4a7c15ULL;
+	int i;
+
+	for (i = 0; i < KERNO_PATH_LEN / 8; i++) {
+		h ^= path_words[i];
+		h *= 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	return (__u32)(h >> 40) & (KERNO_SPAN_ENDPOINTS - 1);
+}
 
 enum kerno_dir {
 	KERNO_DIR_RX = 0,

@@ -114,6 +114,8 @@ static __always_inline int is_hex(char ch)
 #define W8(a, b, c, d, e, f, g, h) ((__u64)W4(a, b, c, d) | (__u64)W4(e, f, g, h) << 32)
 #define LOWER8 0x2020202020202020ULL
 
+#include "span.bpf.h"
+
 /*
  * Method of a request line and the length of its token. Known methods are
  * matched as words; another token of capital letters is KERNO_M_OTHER.
@@ -439,6 +441,7 @@ static __always_inline void message_done(struct kerno_conn *c, struct kerno_http
 #ifndef ABL_RECORD
 			record(c, s, status, now);
 #endif
+			span_note_end(c, status, now);
 			tunnel |= s->method == KERNO_M_CONNECT && status / 100 == 2;
 			c->unanswered += s->dropped_after;
 			c->fifo_head++;
@@ -501,6 +504,7 @@ static __always_inline int parse_request_line(struct seg_ctx *x, struct kerno_co
 	view = total < KERNO_LINE_VIEW ? total : KERNO_LINE_VIEW;
 	mlen = (mlen + 1) & 15;
 	template_path(sc, mlen, view > mlen ? view - mlen : 0, s->path, legacy);
+	span_note_request_start(x, c, s, total);
 	return 0;
 }
 
@@ -608,10 +612,12 @@ static __always_inline void drop_request(struct kerno_conn *c)
 static __always_inline void request_headers_done(struct kerno_conn *c, struct kerno_http_dir *d,
 						 __u64 now)
 {
-	if (d->flags & KERNO_F_NO_SLOT)
+	if (d->flags & KERNO_F_NO_SLOT) {
 		drop_request(c);
-	else
+	} else {
+		span_note_published(c);
 		c->fifo_tail++;
+	}
 	if (d->flags & KERNO_F_CHUNKED) {
 		d->state = KERNO_H_CHUNK_SIZE;
 		d->header_bytes = 0;
@@ -700,6 +706,8 @@ static __always_inline int on_line(struct seg_ctx *x, struct kerno_conn *c,
 		if (d->flags & KERNO_F_REQUEST ? parse_request_line(x, c, d, total, legacy) :
 						 parse_status_line(d, l, total))
 			return -1;
+		if (d->flags & KERNO_F_RESPONSE)
+			span_note_response_start(x, c, d, total);
 		d->state = KERNO_H_HEADERS;
 		return 0;
 	case KERNO_H_HEADERS:
@@ -775,9 +783,14 @@ static __always_inline int header_matters(const char *win, __u32 ls, __u32 len)
 
 	if (ls + 16 > len || ls >= KERNO_WIN)
 		return 1;
+	/* Where spans add code before this call, verifiers before 6.2 or so lose the bound. */
+	ls &= KERNO_WIN - 1;
 	if (win[ls] == '\r' || win[ls] == '\n')
 		return 1;
 	w = load64(win + ls) | LOWER8;
+	/* A traceparent matters to spans (line_step() takes it). */
+	if (spans_enabled && w == W8('t', 'r', 'a', 'c', 'e', 'p', 'a', 'r'))
+		return 1;
 	if (w == W8('c', 'o', 'n', 't', 'e', 'n', 't', '-'))
 		return (load64(win + ls + 7) | LOWER8) ==
 		       W8('-', 'l', 'e', 'n', 'g', 't', 'h', ':');
@@ -901,6 +914,13 @@ static __always_inline long line_step(struct seg_ctx *x, struct kerno_conn *c,
 	nl = launder(&x->nl, nl);
 	if (nl < KERNO_WIN) {
 		piece = nl - pos + 1;
+		if (d->state == KERNO_H_HEADERS && !d->line_len &&
+		    span_is_traceparent(scratch_of(x)->win, d, pos, nl)) {
+			/* A traceparent header matters to spans only (header_matters() stops on it). */
+			span_traceparent(c, d, scratch_of(x)->win, pos, nl);
+			x->off += piece;
+			return header_budget_ok(c, d, piece) ? 0 : 1;
+		}
 		total = d->line_len + piece;
 		assemble_line(x, d, pos);
 		x->off += piece;

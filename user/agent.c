@@ -25,6 +25,7 @@
 #include "preflight.h"
 #include "procdrops.h"
 #include "procnames.h"
+#include "spans.h"
 #include "uplink.h"
 
 /* Drains a series must sit idle before it leaves the kernel map. */
@@ -78,6 +79,7 @@ struct agent {
 	struct logs *logs; /* NULL when no log source is configured */
 	struct errors_unit *errs; /* NULL with --no-errors or when it could not load */
 	struct errgroups *groups; /* this interval's error groups */
+	struct spans *spans; /* NULL with --no-spans */
 	__u64 interval_start; /* unix-epoch ns */
 	__u64 prog_misses; /* as last reported */
 };
@@ -191,6 +193,7 @@ static int flush_interval(struct agent *a)
 	n = drain_series(&a->drain, &samples);
 	if (n < 0)
 		return n;
+	spans_observe(a->spans, samples, n);
 	if (a->ops && a->ops->refresh)
 		a->ops->refresh(a->ops->ctx);
 	n = filter_samples(a, &samples, n);
@@ -221,6 +224,9 @@ static int flush_interval(struct agent *a)
 	if (a->logs)
 		json_array_append_new(json_object_get(req, "resourceMetrics"),
 				      logs_metrics(a->logs, in.start_ns, in.end_ns, in.host));
+	if (a->spans)
+		json_array_append_new(json_object_get(req, "resourceMetrics"),
+				      spans_metrics(a->spans, in.start_ns, in.end_ns, in.host));
 	ret = emit(a, "metrics", req);
 	json_decref(req);
 	if (!ret)
@@ -314,6 +320,50 @@ static int start_errors(struct agent *a, char *err, size_t errlen)
 	return 0;
 }
 
+/* The span settings of the capture, from the configuration. */
+static void span_capture_opts(const struct kerno_config *cfg, struct capture_opts *o)
+{
+	o->spans = cfg->spans;
+	o->span_baseline_bp = cfg->span_baseline;
+	o->span_slow_ns = cfg->span_slow_ms * 1000000ULL;
+	o->span_rate_cap = cfg->span_rate_cap;
+	o->span_payload_bytes = cfg->span_payload_bytes;
+	o->span_payload_conns = cfg->span_payload_conns;
+	o->span_ringbuf_bytes = cfg->span_ringbuf_bytes;
+}
+
+/*
+ * An error group's example trace: the latest sampled span of the process
+ * that had the error. Sampling keeps every error span, so for HTTP and
+ * connection errors of a traced process this is usually the error itself.
+ */
+static bool example_trace(void *ctx, __u64 fingerprint, const struct errgroup_in *g, char out[33])
+{
+	struct agent *a = ctx;
+
+	return a->spans && g->pid && spans_example_trace_pid(a->spans, g->pid, out);
+}
+
+static int start_spans(struct agent *a, char *err, size_t errlen)
+{
+	struct spans_opts so = {
+		.events_fd = a->cap.span_events_fd,
+		.slow_fd = a->cfg->span_slow_ms ? -1 : a->cap.span_slow_fd,
+		.store = a->store,
+		.host = a->cfg->host_name,
+		.proc_root = a->cfg->proc_root,
+	};
+
+	int ret;
+
+	if (!a->cfg->spans)
+		return 0;
+	ret = spans_start(&so, &a->spans, err, errlen);
+	if (!ret && a->groups)
+		errgroups_set_trace_hook(a->groups, example_trace, a);
+	return ret;
+}
+
 static int start(struct agent *a, char *err, size_t errlen)
 {
 	const struct kerno_config *cfg = a->cfg;
@@ -328,6 +378,8 @@ static int start(struct agent *a, char *err, size_t errlen)
 		.verbose = cfg->verbose,
 	};
 	int ret;
+
+	span_capture_opts(cfg, &o);
 
 	if (mkdir(cfg->data_dir, 0700) && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create data directory %s: %s", cfg->data_dir,
@@ -364,11 +416,12 @@ static int start(struct agent *a, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot set up draining: %s", strerror(-ret));
 		return ret;
 	}
-	return 0;
+	return start_spans(a, err, errlen);
 }
 
 static void finish(struct agent *a)
 {
+	spans_free(a->spans);
 	logs_free(a->logs);
 	objstore_close(a->store);
 	drain_free(&a->drain);
@@ -399,8 +452,12 @@ static int loop(struct agent *a)
 		sleep_until(next);
 		last = stop_signal || (end && now_ns(CLOCK_MONOTONIC) >= end);
 		/* Logs are stored and checkpointed first: the last envelopes then count them. */
-		if (last)
+		if (last) {
 			logs_stop(a->logs);
+			/* The last spans and counters read with nothing moving: they agree. */
+			capture_detach(&a->cap);
+			spans_stop(a->spans);
+		}
 		ret = flush_interval(a);
 		if (ret) {
 			fprintf(stderr, "kerno: cannot write metrics: %s\n", strerror(-ret));
@@ -444,6 +501,7 @@ int agent_verifier_report(const struct kerno_config *cfg)
 	char err[512];
 	int ret;
 
+	span_capture_opts(cfg, &o);
 	if (preflight_capture(PREFLIGHT_BPF, err, sizeof(err))) {
 		fprintf(stderr, "kerno: %s\n", err);
 		return 2;

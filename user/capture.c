@@ -219,6 +219,47 @@ static void choose_flavour(struct capture_bpf *skel, enum capture_hook h)
 	bpf_program__set_autoload(p->kerno_sock_state_raw, h == CAPTURE_HOOK_RAW_TP);
 }
 
+const char *capture_check_span_opts(const struct capture_opts *o)
+{
+	__u32 rb = o->span_ringbuf_bytes;
+
+	if (!o->spans)
+		return NULL;
+	if (rb < 4096 || (rb & (rb - 1)))
+		return "--span-ringbuf-bytes must be a power of two of at least 4096";
+	if (o->span_payload_bytes > KERNO_SPAN_PAYLOAD_MAX)
+		return "--span-payload-bytes is at most 4096";
+	if (o->span_baseline_bp > 10000)
+		return "--span-baseline is in basis points: at most 10000 (every trace)";
+	return NULL;
+}
+
+/* The span settings (read-only data) and map sizes; spans off: none of it loads. */
+static void configure_spans(struct capture_bpf *skel, const struct capture_opts *o)
+{
+	bool payloads = o->spans && o->span_payload_bytes;
+
+	skel->rodata->spans_enabled = o->spans;
+	bpf_program__set_autoload(skel->progs.kerno_span_fork, o->spans);
+	skel->rodata->span_baseline = ((__u64)o->span_baseline_bp << 32) / 10000;
+	skel->rodata->span_slow_auto = o->span_slow_ns == 0;
+	skel->rodata->span_slow_ns = o->span_slow_ns ? o->span_slow_ns :
+						       CAPTURE_SPAN_SLOW_FALLBACK_NS;
+	skel->rodata->span_rate_cap = o->span_rate_cap;
+	skel->rodata->span_payload_bytes = o->spans ? o->span_payload_bytes : 0;
+	bpf_map__set_max_entries(skel->maps.span_payloads,
+				 payloads && o->span_payload_conns ? o->span_payload_conns : 1);
+	if (o->spans) {
+		/* Batched wakeups: the reader also polls with a timeout. */
+		skel->rodata->span_wakeup_bytes = o->span_ringbuf_bytes / 8;
+		bpf_map__set_max_entries(skel->maps.span_events, o->span_ringbuf_bytes);
+	} else {
+		bpf_map__set_max_entries(skel->maps.span_events, 4096);
+		bpf_map__set_max_entries(skel->maps.span_threads, 1);
+		bpf_map__set_max_entries(skel->maps.span_links, 1);
+	}
+}
+
 /*
  * Fill the ignore list (rodata) from "name,name". With skel NULL, only
  * check it: -EINVAL if there are too many names or one is too long.
@@ -277,6 +318,7 @@ static struct capture_bpf *open_and_load(const struct capture_opts *o, enum capt
 		bpf_map__set_map_flags(skel->maps.conns, BPF_F_NO_PREALLOC);
 	}
 	choose_flavour(skel, h);
+	configure_spans(skel, o);
 	bpf_object__for_each_program(prog, skel->obj)
 	{
 		if (!stats || i >= STATS_LOG_PROGS)
@@ -322,6 +364,8 @@ static int pin_maps(struct capture *cap, const char *dir, char *err, size_t errl
 		ret = pin_map(cap, s->maps.counters);
 	if (!ret)
 		ret = pin_map(cap, s->maps.procs);
+	if (!ret)
+		ret = pin_map(cap, s->maps.span_slow);
 	if (ret)
 		snprintf(err, errlen, "cannot pin maps under %s: %s", dir, strerror(-ret));
 	return ret;
@@ -337,6 +381,7 @@ static void unpin_maps(struct capture *cap)
 	bpf_map__unpin(s->maps.series, NULL);
 	bpf_map__unpin(s->maps.counters, NULL);
 	bpf_map__unpin(s->maps.procs, NULL);
+	bpf_map__unpin(s->maps.span_slow, NULL);
 	rmdir(cap->pin_dir);
 	cap->pin_dir[0] = 0;
 }
@@ -372,6 +417,10 @@ int capture_start(struct capture *cap, const struct capture_opts *o, char *err, 
 	}
 	if (capture_disable_hooks(o->disable_hooks, err, errlen))
 		return -EINVAL;
+	if (capture_check_span_opts(o)) {
+		snprintf(err, errlen, "%s", capture_check_span_opts(o));
+		return -EINVAL;
+	}
 	ret = kernel_supported(err, errlen);
 	if (ret)
 		return ret;
@@ -409,6 +458,8 @@ int capture_start(struct capture *cap, const struct capture_opts *o, char *err, 
 	cap->counters_fd = bpf_map__fd(cap->skel->maps.counters);
 	cap->conns_fd = bpf_map__fd(cap->skel->maps.conns);
 	cap->procs_fd = bpf_map__fd(cap->skel->maps.procs);
+	cap->span_events_fd = o->spans ? bpf_map__fd(cap->skel->maps.span_events) : -1;
+	cap->span_slow_fd = bpf_map__fd(cap->skel->maps.span_slow);
 	return 0;
 
 cleanup:
@@ -423,6 +474,12 @@ void capture_stop(struct capture *cap)
 	unpin_maps(cap);
 	capture_bpf__destroy(cap->skel);
 	cap->skel = NULL;
+}
+
+void capture_detach(struct capture *cap)
+{
+	if (cap->skel)
+		capture_bpf__detach(cap->skel);
 }
 
 static __u64 prog_misses(const struct bpf_program *prog)

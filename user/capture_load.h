@@ -52,7 +52,18 @@ struct capture_opts {
 	const char *disable_hooks; /* flavours to leave out, comma-separated, or NULL */
 	bool verbose; /* pass libbpf's debug output (verifier logs) through */
 	const char *ignore; /* comma-separated process names not to measure, or NULL */
+	/* Spans (kern/span.bpf.h); all off when !spans. */
+	bool spans;
+	__u32 span_baseline_bp; /* baseline, in basis points (10000: every trace) */
+	__u64 span_slow_ns; /* every endpoint's threshold; 0: per endpoint, from its latencies */
+	__u32 span_rate_cap; /* spans kept per endpoint and second; 0: no cap */
+	__u32 span_payload_bytes; /* first bytes kept per direction; 0: none */
+	__u32 span_payload_conns; /* connections whose request head is kept at once */
+	__u32 span_ringbuf_bytes; /* a power of two, at least a page */
 };
+
+/* Threshold of endpoints whose own distribution is not known yet (span_slow_ns 0). */
+#define CAPTURE_SPAN_SLOW_FALLBACK_NS 1000000000ULL
 
 struct capture {
 	struct capture_bpf *skel;
@@ -62,7 +73,12 @@ struct capture {
 	int counters_fd;
 	int conns_fd;
 	int procs_fd;
+	int span_events_fd; /* ring buffer of sampled spans; -1 without spans */
+	int span_slow_fd; /* per endpoint slot thresholds (ns), written by userspace */
 };
+
+/* A one-line reason when the span options cannot work, else NULL. */
+const char *capture_check_span_opts(const struct capture_opts *o);
 
 /*
  * Open, configure, load and attach. On failure returns a negative errno and
@@ -70,6 +86,12 @@ struct capture {
  */
 int capture_start(struct capture *cap, const struct capture_opts *o, char *err, size_t errlen);
 void capture_stop(struct capture *cap);
+
+/*
+ * Detach the programs, keep the maps: nothing moves any more, so a last
+ * read of the counters and the span ring buffer agree exactly.
+ */
+void capture_detach(struct capture *cap);
 
 /* Runs of the capture programs the kernel skipped (recursion), summed. */
 __u64 capture_prog_misses(const struct capture *cap);

@@ -87,6 +87,14 @@ struct kerno_config {
 	long long object_max_age;
 	long long object_max_pending_bytes;
 	bool verbose;
+	/* Spans (kern/span.bpf.h, user/spans.c) */
+	bool spans;
+	long long span_baseline;
+	long long span_slow_ms;
+	long long span_rate_cap;
+	long long span_payload_bytes;
+	long long span_payload_conns;
+	long long span_ringbuf_bytes;
 	/* Object storage in S3 (objstore_s3.c); no bucket: the local directory. */
 	char *s3_bucket;
 	char *s3_region;

@@ -24,6 +24,8 @@ static const char *const counter_names[] = {
 	[KERNO_DROP_READ_FAULT] = "read_fault",
 	[KERNO_DROP_OPAQUE_BYTES] = "opaque_bytes",
 	[KERNO_DROP_PROG_MISSES] = "prog_misses",
+	[KERNO_DROP_SPAN_RINGBUF_FULL] = "span_ringbuf_full",
+	[KERNO_DROP_SPAN_LOST] = "span_lost",
 	[KERNO_EV_ACCEPTED] = "accepted",
 	[KERNO_EV_CONNECTED] = "connected",
 	[KERNO_EV_CONNECT_FAILED] = "connect_failed",
@@ -31,6 +33,8 @@ static const char *const counter_names[] = {
 	[KERNO_EV_ADOPTED] = "adopted",
 	[KERNO_EV_REQUESTS] = "requests",
 	[KERNO_EV_IGNORED] = "ignored",
+	[KERNO_EV_SPANS_SAMPLED] = "spans_sampled",
+	[KERNO_EV_SPANS_CAPPED] = "spans_capped",
 };
 _Static_assert(ARRAY_LEN(counter_names) == KERNO_COUNTER__COUNT, "a counter has no name");
 

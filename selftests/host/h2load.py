@@ -34,12 +34,13 @@ class H2loadResult:
 
 def run(url, n=None, clients=20, pipeline=1, duration=None, warmup=None, cpu=None,
         timeout=300):
-    """Runs `h2load --h1` to completion; returns an H2loadResult with its pid."""
+    """Runs `h2load --h1` to completion; returns an H2loadResult with its pid.
+    `url` may be a list: h2load then sends to each in turn."""
     argv = ["h2load", "--h1", "-t", "1", "-c", str(clients), "-m", str(pipeline)]
     argv += ["-n", str(n)] if n else ["-D", str(duration)]
     if warmup:
         argv += ["--warm-up-time", str(warmup)]
-    argv.append(url)
+    argv += url if isinstance(url, (list, tuple)) else [url]
     if cpu is not None:
         argv = ["taskset", "-c", str(cpu)] + argv
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -1,0 +1,377 @@
+"""Spans sampled in the kernel (issue 5): stitching, sampling, redaction, drops.
+
+The three-tier setup is real: the test process calls a front service
+(spantiers.py, Python's ThreadingHTTPServer), which per request calls a back
+service from its serving thread (or a thread or process it creates). Spans
+are read back from the agent's objects (DATA_DIR/objects/traces/...json.gz,
+OTLP/JSON), metrics and counters from its uplink envelopes.
+"""
+
+import glob
+import gzip
+import http.client
+import json
+import os
+import socket
+import subprocess
+
+import h2load
+import otlp
+import scale
+from asserts import ASSERT_EQ, ASSERT_TRUE, ASSERT_WITHIN, FATAL, log
+from servers import HERE, PYTHON, spawn
+
+SERVER = "http.server.request.duration"
+
+
+class Tier:
+    """spantiers.py in a child process; `.port`, `.pid`."""
+
+    def __init__(self, cleanup, *args):
+        self.proc = spawn([PYTHON, os.path.join(HERE, "spantiers.py"), *args], cleanup,
+                          stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("PORT "):
+            FATAL(f"spantiers {args} did not start (said {line!r})")
+        self.port = int(line.split()[1])
+        self.pid = self.proc.pid
+
+
+# Slow requests: over the threshold by half, whatever the emulated VM does to
+# the fast ones (KERNO_TEST_SCALE < 1 there).
+SLOW_MS, SLOW_N = (100, 20) if scale.FACTOR == 1 else (2000, 5)
+
+
+def three_tiers(ctx):
+    back = Tier(ctx.cleanup, "back")
+    front = Tier(ctx.cleanup, "front", str(back.port), str(SLOW_MS * 1.5 / 1000))
+    return front, back
+
+
+def get(port, path, headers=None, body=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST" if body is not None else "GET", path, body=body,
+                     headers=headers or {})
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    finally:
+        conn.close()
+
+
+def _attrs(attributes):
+    return {a["key"]: otlp.attr_value(a["value"]) for a in attributes or []}
+
+
+def read_spans(data_dir):
+    """Every span of the run's trace objects, attributes flattened, with
+    the resource's under "resource"."""
+    spans = []
+    for path in sorted(glob.glob(os.path.join(data_dir, "objects", "**", "*.json.gz"),
+                                 recursive=True)):
+        if "/traces/" not in path:
+            continue
+        with gzip.open(path, "rt") as f:
+            for line in f:
+                for rs in json.loads(line)["resourceSpans"]:
+                    resource = _attrs(rs["resource"]["attributes"])
+                    for ss in rs["scopeSpans"]:
+                        for span in ss["spans"]:
+                            span["attrs"] = _attrs(span["attributes"])
+                            span["resource"] = resource
+                            spans.append(span)
+    return spans
+
+
+def counters(points):
+    events = otlp.sum_values(otlp.select(points, "kerno.capture.connections"), "event")
+    drops = otlp.sum_values(otlp.select(points, "kerno.capture.drops",
+                                        {"service.name": "kerno"}), "reason")
+    stored = otlp.sum_values(otlp.select(points, "kerno.spans.events"), "event")
+    return events, drops, stored
+
+
+def in_baseline(trace_id, basis_points):
+    """The kernel's baseline rule (kern/span.bpf.h): bytes 8..15 of the trace
+    id as a little-endian word, its top half against the rate."""
+    word = int.from_bytes(bytes.fromhex(trace_id)[8:16], "little")
+    return (word >> 32) < (basis_points << 32) // 10000
+
+
+def check_accounting(points, spans):
+    """Every span the kernel sampled is stored or counted as dropped."""
+    events, drops, stored = counters(points)
+    log(f"spans sampled {events.get('spans_sampled')} capped {events.get('spans_capped')} "
+        f"ringbuf_full {drops.get('span_ringbuf_full')} received {stored.get('received')} "
+        f"stored {len(spans)}")
+    ASSERT_EQ(stored.get("received"), len(spans), "spans read from the ring buffer = spans stored")
+    ASSERT_EQ(stored.get("store_dropped", 0) + stored.get("malformed", 0), 0,
+              "spans lost between the ring buffer and the store")
+    ASSERT_EQ(events.get("spans_sampled"), len(spans) + drops.get("span_ringbuf_full", 0),
+              "sampled = stored + ring buffer drops")
+    return events, drops
+
+
+# ---- (a) stitching -------------------------------------------------------
+
+def _stitching(ctx, agent_args=()):
+    front, back = three_tiers(ctx)
+    agent = ctx.agent(extra_args=["--span-baseline", "10000", "--span-rate-cap", "0",
+                                  *agent_args])
+    n = scale.requests(300, minimum=100)
+    kinds = ("front", "thread", "fork")
+    given = {}  # request number -> (trace id, parent id) sent in traceparent
+    for i in range(n):
+        headers = {}
+        if i % 5 == 0:
+            trace, parent = f"{0x4bf92f3577b34da6a3ce929d0e0e4736 + i:032x}", f"{0xa0f067aa0ba902b7 + i:016x}"
+            headers["traceparent"] = f"00-{trace}-{parent}-01"
+            given[i] = (trace, parent)
+        ASSERT_EQ(get(front.port, f"/{kinds[i % 3]}/{i}", headers), 200, f"request {i}")
+    agent.stop()
+    spans = read_spans(agent.data_dir)
+    points = agent.points()
+    check_accounting(points, spans)
+
+    def by(kind, path_prefix):
+        out = {}
+        for s in spans:
+            path = s["attrs"].get("url.path", "")
+            if s["kind"] == kind and path.startswith(path_prefix):
+                out[int(path.rsplit("/", 1)[1])] = s
+        return out
+
+    fronts = {}
+    for k in kinds:
+        fronts.update({i: s for i, s in by(2, f"/{k}/").items()
+                       if s["resource"]["process.pid"] == front.pid})
+    clients = by(3, "/back/")
+    backs = {i: s for i, s in by(2, "/back/").items() if s["resource"]["process.pid"] == back.pid}
+    ASSERT_EQ((len(fronts), len(clients), len(backs)), (n, n, n),
+              "front server, front client and back server spans, one per request")
+    right = 0
+    wrong = []
+    for i in range(n):
+        f, c, b = fronts.get(i), clients.get(i), backs.get(i)
+        client_ok = f and c and c["traceId"] == f["traceId"] and c["parentSpanId"] == f["spanId"]
+        back_ok = c and b and b["traceId"] == c["traceId"] and b["parentSpanId"] == c["spanId"]
+        right += bool(client_ok) + bool(back_ok)
+        if not (client_ok and back_ok):
+            wrong.append(i)
+            for name, sp in (("front", f), ("client", c), ("back", b)):
+                if sp:
+                    log(f"  {i} {name}: trace {sp['traceId']} span {sp['spanId']} parent "
+                        f"{sp['parentSpanId']} via {sp['attrs'].get('kerno.parent.source')}")
+    log(f"children with the right parent and trace: {right} of {2 * n}; wrong: {wrong[:10]}")
+    ASSERT_TRUE(right * 100 >= 99 * 2 * n,
+                f"at least 99 % of child spans carry the right parent and trace id "
+                f"({right} of {2 * n})")
+    kept = [i for i, (trace, parent) in given.items()
+            if fronts.get(i, {}).get("traceId") == trace
+            and fronts[i]["parentSpanId"] == parent
+            and backs.get(i, {}).get("traceId") == trace]
+    ASSERT_EQ(len(kept), len(given), "incoming traceparent trace ids preserved end to end")
+    # The test's own client spans wrote those traceparents: they name the
+    # header's parent id as their own span id, so the front's parent exists.
+    mine = {s["spanId"] for s in spans if s["kind"] == 3
+            and s["resource"]["process.pid"] == os.getpid()}
+    ASSERT_TRUE(all(p in mine for _, p in given.values()),
+                "client spans of an instrumented caller take the traceparent's span id")
+    counts = otlp.counts_by(otlp.select(points, SERVER, {"process.pid": front.pid}),
+                            "http.response.status_code")
+    ASSERT_EQ(counts, {(200,): n}, "front server-side metrics: every request counted")
+    return fronts
+
+
+def test_spans_stitching(ctx):
+    _stitching(ctx)
+
+
+def test_spans_stitching_sys_exit(ctx):
+    _stitching(ctx, ["--hook", "sys_exit"])
+
+
+def test_spans_stitching_raw_tp(ctx):
+    _stitching(ctx, ["--hook", "raw_tp"])
+
+
+# ---- (b) sampling --------------------------------------------------------
+
+BASELINE_BP = 1000  # 10 %
+
+
+def test_spans_sampling(ctx):
+    nginx = ctx.nginx()
+    front, back = three_tiers(ctx)
+    agent = ctx.agent(extra_args=["--span-baseline", str(BASELINE_BP), "--span-rate-cap", "0",
+                                  "--span-slow-ms", str(SLOW_MS), "--span-ringbuf-bytes",
+                                  str(64 << 20)])
+    n = scale.requests(100000, minimum=2000)
+    # Nine /ok for one /fail, h2load taking the URLs in turn.
+    urls = [f"http://127.0.0.1:{nginx.port}/ok"] * 9 + [f"http://127.0.0.1:{nginx.port}/fail"]
+    res = h2load.run(urls, n=n, clients=20)
+    log(f"h2load: {res.status_classes}, {res.req_per_s:.0f} req/s")
+    ASSERT_EQ(res.done, n, "h2load requests done")
+    slow_n, fast_n = SLOW_N, 20
+    for i in range(slow_n):
+        ASSERT_EQ(get(front.port, f"/slow/{i}"), 200, f"slow request {i}")
+    for i in range(fast_n):
+        ASSERT_EQ(get(front.port, f"/front/{i}"), 200, f"fast request {i}")
+    agent.stop()
+    spans = read_spans(agent.data_dir)
+    points = agent.points()
+    events, drops = check_accounting(points, spans)
+    ASSERT_EQ(drops.get("span_ringbuf_full", 0), 0, "no span lost to a full ring buffer")
+
+    ok_n, fail_n = res.status_classes["2xx"], res.status_classes["5xx"]
+    ASSERT_EQ(ok_n + fail_n, n, "h2load: only 200 and 500 answers")
+    counts = otlp.counts_by(otlp.select(points, SERVER, {"process.executable.name": "nginx",
+                                                         "server.port": nginx.port}),
+                            "http.route", "http.response.status_code")
+    ASSERT_EQ(counts, {("/ok", 200): ok_n, ("/fail", 500): fail_n},
+              "nginx metrics exact whatever is sampled")
+    ngx = [s for s in spans if s["kind"] == 2 and s["resource"].get("service.name") == "nginx"]
+    fails = [s for s in ngx if s["attrs"]["http.route"] == "/fail"]
+    oks = [s for s in ngx if s["attrs"]["http.route"] == "/ok"]
+    ASSERT_EQ(len(fails), fail_n, "every error request present as a span")
+    ASSERT_TRUE(all("error" in s["attrs"]["kerno.sample.reason"] for s in fails),
+                "error spans sampled as errors")
+    base = [s for s in oks if "baseline" in s["attrs"]["kerno.sample.reason"]]
+    share = 100.0 * len(base) / ok_n
+    log(f"baseline: {len(base)} of {ok_n} /ok requests = {share:.2f} %")
+    # Within 1 percentage point of 10 %: 10 % of 10.
+    ASSERT_WITHIN(share, BASELINE_BP / 100, 0.1, "baseline share of /ok requests (%)")
+    mismatched = [s["traceId"] for s in spans
+                  if in_baseline(s["traceId"], BASELINE_BP)
+                  != ("baseline" in s["attrs"]["kerno.sample.reason"])]
+    ASSERT_EQ(mismatched[:5], [], "the baseline decision follows the trace id, on every span")
+    slow = [s for s in spans if s["kind"] == 2 and s["resource"]["process.pid"] == front.pid
+            and s["attrs"].get("url.path", "").startswith("/slow/")]
+    ASSERT_EQ(len(slow), slow_n, "every slow request present as a span")
+    ASSERT_TRUE(all("slow" in s["attrs"]["kerno.sample.reason"] for s in slow),
+                "slow spans sampled as slow")
+    # Whatever a loaded machine does to the fast ones: "slow" exactly when over the threshold.
+    mine = [s for s in spans if s["kind"] == 2 and s["resource"]["process.pid"] == front.pid]
+    wrong = [s["attrs"].get("url.path") for s in mine
+             if ("slow" in s["attrs"]["kerno.sample.reason"])
+             != (int(s["endTimeUnixNano"]) - int(s["startTimeUnixNano"]) >= SLOW_MS * 1000000)]
+    ASSERT_EQ(wrong, [], "front spans sampled as slow exactly when over the threshold")
+    log(f"front spans: {len(mine)} ({slow_n} slow requests, {fast_n} fast)")
+    log(f"sampled {events.get('spans_sampled')} spans of {n + 2 * (slow_n + fast_n)} requests")
+
+
+# ---- (c) redaction ---------------------------------------------------------
+
+CANARIES = {
+    "query": "qc4nary7d1e",
+    "authorization": "authc4nary93f",
+    "cookie": "cookiec4nary55a",
+    "set_cookie": "setc4nary81b",
+    "api_key": "apikeyc4nary2c0",
+    "userinfo": "userinfoc4nary6e",
+}
+BODY_CANARY = "bodyc4nary4a7"
+
+
+def raw_request(port, data):
+    """One request sent in one write, its answer read to the end."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        out = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return out
+            out += chunk
+
+
+def files_with(root, needle):
+    """Files under root holding needle, gzip files searched decompressed."""
+    hits = []
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            if path.endswith(".gz"):
+                data = gzip.decompress(data)
+            if needle.encode() in data:
+                hits.append(os.path.relpath(path, root))
+    return hits
+
+
+def test_spans_redaction(ctx):
+    front, back = three_tiers(ctx)
+    agent = ctx.agent(extra_args=["--span-baseline", "10000", "--span-rate-cap", "0"])
+    c = CANARIES
+    body = f"plain text {BODY_CANARY}".encode()
+    req = (f"POST /login/1?user=bob&token={c['query']} HTTP/1.1\r\n"
+           f"Host: 127.0.0.1\r\n"
+           f"Authorization: Bearer {c['authorization']}\r\n"
+           f"Cookie: session={c['cookie']}\r\n"
+           f"X-Api-Key: {c['api_key']}\r\n"
+           f"X-Session-Echo: {c['set_cookie']}\r\n"
+           f"Referer: http://bob:{c['userinfo']}@example.com/x\r\n"
+           f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
+           f"Connection: close\r\n\r\n").encode() + body
+    answer = raw_request(front.port, req)
+    ASSERT_TRUE(answer.startswith(b"HTTP/1.1 200") and c["set_cookie"].encode() in answer,
+                "front answered and set the cookie", answer[:200])
+    agent.stop()
+    spans = read_spans(agent.data_dir)
+    login = [s for s in spans if s["kind"] == 2 and s["resource"]["process.pid"] == front.pid]
+    ASSERT_EQ(len(login), 1, "the login request's server span")
+    if login:
+        a = login[0]["attrs"]
+        ASSERT_EQ(a.get("url.query"), "user=[redacted]&token=[redacted]", "url.query redacted")
+        ASSERT_TRUE("Authorization: [redacted]" in a.get("kerno.payload.request", ""),
+                    "request payload kept, Authorization redacted",
+                    a.get("kerno.payload.request"))
+        ASSERT_TRUE("Set-Cookie: [redacted]" in a.get("kerno.payload.response", ""),
+                    "response payload kept, Set-Cookie redacted", a.get("kerno.payload.response"))
+    for what, canary in c.items():
+        ASSERT_EQ(files_with(agent.data_dir, canary), [], f"{what} canary nowhere in DATA_DIR")
+    hits = files_with(agent.data_dir, BODY_CANARY)
+    ASSERT_TRUE(hits and all(h.startswith("objects/") for h in hits),
+                "the body canary in the objects only", hits)
+    ASSERT_EQ(files_with(os.path.join(agent.data_dir, "uplink"), BODY_CANARY), [],
+              "the body canary not in the uplink")
+
+
+# ---- (d) a ring buffer too small ---------------------------------------------
+
+def test_spans_ringbuf_too_small(ctx):
+    nginx = ctx.nginx()
+    agent = ctx.agent(extra_args=["--span-baseline", "10000", "--span-rate-cap", "0",
+                                  "--span-ringbuf-bytes", "4096"])
+    n = scale.requests(20000, minimum=2000)
+    res = h2load.run(f"http://127.0.0.1:{nginx.port}/ok", n=n, clients=20)
+    ASSERT_EQ(res.done, n, "h2load requests done")
+    agent.stop()
+    spans = read_spans(agent.data_dir)
+    points = agent.points()
+    events, drops = check_accounting(points, spans)
+    lost = drops.get("span_ringbuf_full", 0)
+    ASSERT_TRUE(lost > 0, "the small ring buffer lost spans (the test can fail)", lost)
+    counts = otlp.counts_by(otlp.select(points, SERVER, {"process.executable.name": "nginx",
+                                                         "server.port": nginx.port}),
+                            "http.response.status_code")
+    ASSERT_EQ(counts, {(200,): n}, "nginx metrics exact with spans dropped")
+    per_process = otlp.sum_values(otlp.select(points, "kerno.capture.drops",
+                                              {"process.executable.name": "nginx"}), "reason")
+    ngx_spans = sum(1 for s in spans if s["resource"].get("service.name") == "nginx")
+    ASSERT_EQ(ngx_spans + per_process.get("span_ringbuf_full", 0), n,
+              "nginx: spans stored + its ring buffer drops = its requests (baseline 100 %)")
+
+
+def test_spans_bad_ringbuf_size(ctx):
+    """Not a power of two: a one-line message and exit code 2."""
+    out = subprocess.run([ctx.kerno, "run", "--span-ringbuf-bytes", "5000", "--duration", "1"],
+                         capture_output=True, text=True, timeout=60)
+    ASSERT_EQ(out.returncode, 2, "exit code")
+    ASSERT_TRUE("--span-ringbuf-bytes" in out.stderr, "message names the option", out.stderr)

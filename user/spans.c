@@ -1,0 +1,582 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Sampled spans from the kernel's ring buffer to the object store: see spans.h. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "names.h"
+#include "span_redact.h"
+#include "spans.h"
+
+/* How long the reader sleeps in poll when the kernel does not wake it. */
+#define POLL_MS 200
+/* Requests an endpoint must have seen before its own threshold replaces the default. */
+#define THRESHOLD_MIN_COUNT 100
+#define EXAMPLES 1024 /* direct-mapped slots of example trace ids */
+#define NAMES 256 /* direct-mapped slots of process names */
+
+struct example {
+	struct kerno_series_key key; /* cgroup_id, family and peer_addr not compared */
+	char trace_id[33];
+	bool used;
+};
+
+struct endpoint_hist {
+	__u64 total;
+	__u64 threshold; /* as last written to the kernel */
+	__u64 buckets[KERNO_HIST_BUCKETS];
+};
+
+struct proc_name {
+	__u32 tgid;
+	char name[16];
+	time_t at;
+};
+
+struct spans {
+	struct spans_opts o;
+	struct ring_buffer *rb;
+	pthread_t thread;
+	bool running;
+	volatile int stop;
+	__u64 realtime_offset; /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
+	pthread_mutex_t lock; /* stats, reported, examples */
+	struct spans_stats stats, reported;
+	struct example by_series[EXAMPLES];
+	struct example by_pid[EXAMPLES];
+	struct proc_name names[NAMES]; /* reader thread only */
+	struct endpoint_hist *hists[KERNO_SPAN_ENDPOINTS]; /* agent thread only */
+};
+
+static __u64 clock_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static json_t *u64_str(__u64 v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+	return json_string(buf);
+}
+
+static int add_attr(json_t *attrs, const char *key, json_t *value, const char *type)
+{
+	json_t *a;
+
+	if (!value)
+		return -1;
+	a = json_pack("{s:s, s:{s:o}}", "key", key, "value", type, value);
+	return a ? json_array_append_new(attrs, a) : -1;
+}
+
+static int add_str(json_t *attrs, const char *key, const char *v)
+{
+	return add_attr(attrs, key, json_string(v), "stringValue");
+}
+
+static int add_strn(json_t *attrs, const char *key, const char *v, size_t n)
+{
+	return add_attr(attrs, key, json_stringn(v, n), "stringValue");
+}
+
+static int add_int(json_t *attrs, const char *key, __u64 v)
+{
+	return add_attr(attrs, key, u64_str(v), "intValue");
+}
+
+static void addr_str(const __u8 *addr, __u8 family, char *out, size_t len)
+{
+	if (!inet_ntop(family == 10 ? AF_INET6 : AF_INET, addr, out, len))
+		snprintf(out, len, "?");
+}
+
+static void reason_str(__u8 r, char *out, size_t len)
+{
+	snprintf(out, len, "%s%s%s%s", r & KERNO_SPAN_R_ERROR ? "error," : "",
+		 r & KERNO_SPAN_R_CLIENT_ERROR ? "client_error," : "",
+		 r & KERNO_SPAN_R_SLOW ? "slow," : "",
+		 r & KERNO_SPAN_R_BASELINE ? "baseline," : "");
+	if (*out)
+		out[strlen(out) - 1] = 0;
+}
+
+static const char *parent_source(__u8 flags)
+{
+	if (flags & KERNO_SPAN_F_TRACEPARENT)
+		return "traceparent";
+	if (flags & KERNO_SPAN_F_LINKED)
+		return "connection";
+	if (flags & KERNO_SPAN_F_THREAD)
+		return "thread";
+	return "none";
+}
+
+/*
+ * url.path and url.query from the redacted request line (the payload's
+ * first line): "METHOD SP target SP". Nothing when it is not there.
+ */
+static int add_url(json_t *attrs, const char *red, size_t len)
+{
+	const char *sp = memchr(red, ' ', len), *end, *q;
+
+	if (!sp)
+		return 0;
+	sp++;
+	end = memchr(sp, ' ', red + len - sp);
+	if (!end)
+		return 0; /* the target was cut: its end is unknown */
+	q = memchr(sp, '?', end - sp);
+	if (add_strn(attrs, "url.path", sp, (q ? q : end) - sp))
+		return -1;
+	return q ? add_strn(attrs, "url.query", q + 1, end - q - 1) : 0;
+}
+
+static int add_payloads(json_t *attrs, const struct kerno_span_event *ev, struct strbuf *red)
+{
+	int ret = 0;
+
+	if (ev->req_len) {
+		sb_reset(red);
+		span_redact_http(ev->payload, ev->req_len, red);
+		if (red->oom)
+			return -1;
+		ret = add_strn(attrs, "kerno.payload.request", sb_str(red), red->len);
+		if (!ret)
+			ret = add_url(attrs, sb_str(red), red->len);
+	}
+	if (!ret && ev->resp_len) {
+		sb_reset(red);
+		span_redact_http(ev->payload + ev->req_len, ev->resp_len, red);
+		if (red->oom)
+			return -1;
+		ret = add_strn(attrs, "kerno.payload.response", sb_str(red), red->len);
+	}
+	return ret;
+}
+
+static json_t *span_attributes(const struct kerno_span_event *ev, struct strbuf *red)
+{
+	char tmpl[3 * KERNO_PATH_LEN + 1], peer[64], reason[48];
+	bool server = ev->role == KERNO_ROLE_SERVER;
+	json_t *attrs = json_array();
+	const char *method = kerno_method_name(ev->method);
+	int ret;
+
+	if (!attrs)
+		return NULL;
+	otlp_escape_path(ev->path, strnlen(ev->path, KERNO_PATH_LEN), tmpl);
+	addr_str(ev->peer_addr, ev->family, peer, sizeof(peer));
+	reason_str(ev->reason, reason, sizeof(reason));
+	ret = add_str(attrs, "http.request.method", method ? method : "_OTHER");
+	ret |= add_str(attrs, server ? "http.route" : "url.template", tmpl);
+	ret |= add_int(attrs, "http.response.status_code", ev->status);
+	ret |= add_int(attrs, "server.port", server ? ev->local_port : ev->peer_port);
+	ret |= add_str(attrs, "network.peer.address", peer);
+	ret |= add_int(attrs, "network.peer.port", ev->peer_port);
+	ret |= add_int(attrs, "thread.id", ev->tid);
+	ret |= add_str(attrs, "kerno.sample.reason", reason);
+	ret |= add_str(attrs, "kerno.parent.source", parent_source(ev->flags));
+	if (!ret)
+		ret = add_payloads(attrs, ev, red);
+	if (ret) {
+		json_decref(attrs);
+		return NULL;
+	}
+	return attrs;
+}
+
+static void hex_id(const __u8 *b, size_t n, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hex[b[i] >> 4];
+		out[2 * i + 1] = hex[b[i] & 15];
+	}
+	out[2 * n] = 0;
+}
+
+static void span_id_str(__u64 id, char out[17])
+{
+	snprintf(out, 17, "%016llx", (unsigned long long)id);
+}
+
+json_t *spans_event_json(const struct kerno_span_event *ev, size_t len, const char *host,
+			 const char *process_name, __u64 realtime_offset_ns)
+{
+	char trace[33], span[17], parent[17], name[3 * KERNO_PATH_LEN + 16];
+	char tmpl[3 * KERNO_PATH_LEN + 1];
+	const char *method = kerno_method_name(ev->method);
+	bool server = ev->role == KERNO_ROLE_SERVER;
+	bool error = server ? ev->status >= 500 : ev->status >= 400;
+	struct strbuf red = { 0 };
+	json_t *attrs, *spanj, *res;
+
+	if (len < KERNO_SPAN_EVENT_HDR || ev->req_len > KERNO_SPAN_PAYLOAD_MAX ||
+	    ev->resp_len > KERNO_SPAN_PAYLOAD_MAX ||
+	    len < KERNO_SPAN_EVENT_HDR + (size_t)ev->req_len + ev->resp_len)
+		return NULL;
+	hex_id(ev->trace_id, 16, trace);
+	span_id_str(ev->span_id, span);
+	span_id_str(ev->parent_id, parent);
+	otlp_escape_path(ev->path, strnlen(ev->path, KERNO_PATH_LEN), tmpl);
+	snprintf(name, sizeof(name), "%s %s", method ? method : "HTTP", tmpl);
+	attrs = span_attributes(ev, &red);
+	sb_free(&red);
+	if (!attrs)
+		return NULL;
+	spanj = json_pack("{s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:{s:i}}", "traceId", trace,
+			  "spanId", span, "parentSpanId", ev->parent_id ? parent : "", "name", name,
+			  "kind", server ? 2 : 3, "startTimeUnixNano",
+			  u64_str(ev->start_ns + realtime_offset_ns), "endTimeUnixNano",
+			  u64_str(ev->end_ns + realtime_offset_ns), "attributes", attrs, "status",
+			  "code", error ? 2 : 0);
+	if (!spanj)
+		return NULL;
+	res = json_pack("[{s:s, s:{s:s}}, {s:s, s:{s:s}}, {s:s, s:{s:o}}]", "key", "service.name",
+			"value", "stringValue", process_name, "key", "host.name", "value",
+			"stringValue", host, "key", "process.pid", "value", "intValue",
+			u64_str(ev->tgid));
+	if (!res) {
+		json_decref(spanj);
+		return NULL;
+	}
+	return json_pack("{s:[{s:{s:o}, s:[{s:{s:s, s:s}, s:[o]}]}]}", "resourceSpans", "resource",
+			 "attributes", res, "scopeSpans", "scope", "name", "kerno", "version",
+			 KERNO_VERSION, "spans", spanj);
+}
+
+/* The process's command name, read once a minute at most. */
+static const char *process_name(struct spans *s, __u32 tgid)
+{
+	struct proc_name *n = &s->names[tgid % NAMES];
+	time_t now = time(NULL);
+	char path[128];
+	ssize_t r;
+	int fd;
+
+	if (n->tgid == tgid && n->name[0] && now - n->at < 60)
+		return n->name;
+	n->tgid = tgid;
+	n->at = now;
+	snprintf(n->name, sizeof(n->name), "pid-%u", tgid);
+	snprintf(path, sizeof(path), "%s/%u/comm", s->o.proc_root ? s->o.proc_root : "/proc", tgid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return n->name;
+	r = read(fd, n->name, sizeof(n->name) - 1);
+	close(fd);
+	if (r <= 0) {
+		snprintf(n->name, sizeof(n->name), "pid-%u", tgid);
+		return n->name;
+	}
+	n->name[r] = 0;
+	n->name[strcspn(n->name, "\n")] = 0;
+	return n->name;
+}
+
+/* The kernel's endpoint slot of a series (its path is not 8-byte aligned in the key). */
+static __u32 sample_slot(const struct kerno_series_key *k)
+{
+	__u64 words[KERNO_PATH_LEN / 8];
+
+	memcpy(words, k->path, KERNO_PATH_LEN);
+	return kerno_endpoint_slot(k->tgid, k->server_port, k->role, k->method, words);
+}
+
+static size_t series_hash(const struct kerno_series_key *k)
+{
+	return sample_slot(k) ^ k->status;
+}
+
+static bool same_series(const struct kerno_series_key *a, const struct kerno_series_key *b)
+{
+	return a->tgid == b->tgid && a->server_port == b->server_port && a->status == b->status &&
+	       a->role == b->role && a->method == b->method &&
+	       !memcmp(a->path, b->path, KERNO_PATH_LEN);
+}
+
+static void remember_example(struct spans *s, const struct kerno_span_event *ev)
+{
+	struct kerno_series_key k = { 0 };
+	struct example *e;
+	char trace[33];
+
+	k.tgid = ev->tgid;
+	k.server_port = ev->role == KERNO_ROLE_SERVER ? ev->local_port : ev->peer_port;
+	k.status = ev->status;
+	k.role = ev->role;
+	k.method = ev->method;
+	memcpy(k.path, ev->path, KERNO_PATH_LEN);
+	hex_id(ev->trace_id, 16, trace);
+	pthread_mutex_lock(&s->lock);
+	e = &s->by_series[series_hash(&k) % EXAMPLES];
+	e->key = k;
+	memcpy(e->trace_id, trace, sizeof(trace));
+	e->used = true;
+	e = &s->by_pid[ev->tgid % EXAMPLES];
+	e->key.tgid = ev->tgid;
+	memcpy(e->trace_id, trace, sizeof(trace));
+	e->used = true;
+	pthread_mutex_unlock(&s->lock);
+}
+
+bool spans_example_trace(struct spans *s, const struct kerno_series_key *key, char out[33])
+{
+	struct example *e;
+	bool found;
+
+	if (!s)
+		return false;
+	pthread_mutex_lock(&s->lock);
+	e = &s->by_series[series_hash(key) % EXAMPLES];
+	found = e->used && same_series(&e->key, key);
+	if (found)
+		memcpy(out, e->trace_id, 33);
+	pthread_mutex_unlock(&s->lock);
+	return found || spans_example_trace_pid(s, key->tgid, out);
+}
+
+bool spans_example_trace_pid(struct spans *s, __u32 tgid, char out[33])
+{
+	struct example *e;
+	bool found;
+
+	if (!s)
+		return false;
+	pthread_mutex_lock(&s->lock);
+	e = &s->by_pid[tgid % EXAMPLES];
+	found = e->used && e->key.tgid == tgid;
+	if (found)
+		memcpy(out, e->trace_id, 33);
+	pthread_mutex_unlock(&s->lock);
+	return found;
+}
+
+static void count(struct spans *s, unsigned long long *field)
+{
+	pthread_mutex_lock(&s->lock);
+	(*field)++;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	const struct kerno_span_event *ev = data;
+	struct spans *s = ctx;
+	json_t *req;
+	char *text;
+	int ret;
+
+	count(s, &s->stats.received);
+	req = len >= KERNO_SPAN_EVENT_HDR ?
+		      spans_event_json(ev, len, s->o.host, process_name(s, ev->tgid),
+				       s->realtime_offset) :
+		      NULL;
+	if (!req) {
+		count(s,
+		      len >= KERNO_SPAN_EVENT_HDR ? &s->stats.store_dropped : &s->stats.malformed);
+		return 0;
+	}
+	text = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	ret = text ? objstore_append(s->o.store, OBJSTORE_TRACES, text, strlen(text)) : -ENOMEM;
+	free(text);
+	if (ret) {
+		count(s, &s->stats.store_dropped);
+		return 0;
+	}
+	count(s, &s->stats.appended);
+	remember_example(s, ev);
+	return 0;
+}
+
+static void seal_if_due(struct spans *s, bool force)
+{
+	if (force || objstore_due(s->o.store, OBJSTORE_TRACES, objstore_now_ms()))
+		objstore_seal(s->o.store, OBJSTORE_TRACES, NULL, NULL);
+}
+
+static void *thread_main(void *arg)
+{
+	struct spans *s = arg;
+	struct timespec pause = { 0, 100 * 1000000L };
+
+	while (!s->stop) {
+		/* A store that pushes back: stop reading; the kernel counts what it cannot keep. */
+		if (objstore_congested(s->o.store)) {
+			seal_if_due(s, true);
+			nanosleep(&pause, NULL);
+			continue;
+		}
+		ring_buffer__poll(s->rb, POLL_MS);
+		seal_if_due(s, false);
+	}
+	return NULL;
+}
+
+int spans_start(const struct spans_opts *o, struct spans **out, char *err, size_t errlen)
+{
+	struct spans *s = calloc(1, sizeof(*s));
+	int ret;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->o = *o;
+	pthread_mutex_init(&s->lock, NULL);
+	s->realtime_offset = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+	s->rb = ring_buffer__new(o->events_fd, on_event, s, NULL);
+	if (!s->rb) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot read the span ring buffer: %s", strerror(-ret));
+		goto cleanup;
+	}
+	ret = -pthread_create(&s->thread, NULL, thread_main, s);
+	if (ret) {
+		snprintf(err, errlen, "cannot start the span thread: %s", strerror(-ret));
+		goto cleanup;
+	}
+	s->running = true;
+	*out = s;
+	return 0;
+
+cleanup:
+	spans_free(s);
+	return ret;
+}
+
+void spans_stop(struct spans *s)
+{
+	if (!s || !s->running)
+		return;
+	s->stop = 1;
+	pthread_join(s->thread, NULL);
+	s->running = false;
+	ring_buffer__consume(s->rb);
+	seal_if_due(s, true);
+}
+
+void spans_free(struct spans *s)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	spans_stop(s);
+	ring_buffer__free(s->rb);
+	for (i = 0; i < KERNO_SPAN_ENDPOINTS; i++)
+		free(s->hists[i]);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+void spans_get_stats(struct spans *s, struct spans_stats *out)
+{
+	pthread_mutex_lock(&s->lock);
+	*out = s->stats;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Upper bound of the bucket holding the 99th percentile. */
+static __u64 p99_bound(const struct endpoint_hist *h)
+{
+	__u64 want = h->total - h->total / 100, seen = 0;
+	unsigned int b;
+
+	for (b = 0; b < KERNO_HIST_BUCKETS; b++) {
+		seen += h->buckets[b];
+		if (seen >= want)
+			return kerno_hist_upper(b);
+	}
+	return kerno_hist_upper(KERNO_HIST_BUCKETS - 1);
+}
+
+void spans_observe(struct spans *s, const struct kerno_sample *samples, long n)
+{
+	struct endpoint_hist *h;
+	__u64 thr;
+	__u32 slot;
+	long i;
+	int b;
+
+	if (!s || s->o.slow_fd < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		slot = sample_slot(&samples[i].key);
+		h = s->hists[slot];
+		if (!h) {
+			h = calloc(1, sizeof(*h));
+			if (!h)
+				continue;
+			s->hists[slot] = h;
+		}
+		h->total += samples[i].count;
+		for (b = 0; b < KERNO_HIST_BUCKETS; b++)
+			h->buckets[b] += samples[i].buckets[b];
+	}
+	for (i = 0; i < n; i++) {
+		slot = sample_slot(&samples[i].key);
+		h = s->hists[slot];
+		if (!h || h->total < THRESHOLD_MIN_COUNT)
+			continue;
+		thr = p99_bound(h);
+		if (thr != h->threshold && !bpf_map_update_elem(s->o.slow_fd, &slot, &thr, BPF_ANY))
+			h->threshold = thr;
+	}
+}
+
+__u64 spans_threshold_of(struct spans *s, const struct kerno_series_key *key)
+{
+	struct endpoint_hist *h = s ? s->hists[sample_slot(key)] : NULL;
+
+	return h ? h->threshold : 0;
+}
+
+static json_t *stat_point(const char *attr, const char *name, __u64 v, __u64 start, __u64 end)
+{
+	return json_pack("{s:[{s:s, s:{s:s}}], s:o, s:o, s:o}", "attributes", "key", attr, "value",
+			 "stringValue", name, "startTimeUnixNano", u64_str(start), "timeUnixNano",
+			 u64_str(end), "asInt", u64_str(v));
+}
+
+json_t *spans_metrics(struct spans *s, __u64 start_ns, __u64 end_ns, const char *host)
+{
+	struct spans_stats now, d;
+
+	if (!s)
+		return NULL;
+	spans_get_stats(s, &now);
+	d.received = now.received - s->reported.received;
+	d.appended = now.appended - s->reported.appended;
+	d.store_dropped = now.store_dropped - s->reported.store_dropped;
+	d.malformed = now.malformed - s->reported.malformed;
+	s->reported = now;
+	return json_pack("{s:{s:[{s:s, s:{s:s}}, {s:s, s:{s:s}}]}, s:[{s:{s:s}, s:[{s:s, s:s, s:s, "
+			 "s:{s:i, s:b, s:[o, o, o, o]}}]}]}",
+			 "resource", "attributes", "key", "service.name", "value", "stringValue",
+			 "kerno", "key", "host.name", "value", "stringValue", host, "scopeMetrics",
+			 "scope", "name", "kerno.spans", "metrics", "name", "kerno.spans.events",
+			 "description",
+			 "Sampled spans read from the kernel and stored, or lost here, by event.",
+			 "unit", "{span}", "sum", "aggregationTemporality", 1, "isMonotonic", 1,
+			 "dataPoints",
+			 stat_point("event", "received", d.received, start_ns, end_ns),
+			 stat_point("event", "appended", d.appended, start_ns, end_ns),
+			 stat_point("event", "store_dropped", d.store_dropped, start_ns, end_ns),
+			 stat_point("event", "malformed", d.malformed, start_ns, end_ns));
+}
