@@ -305,9 +305,10 @@ def files_with(root, needle):
     return hits
 
 
-def test_spans_redaction(ctx):
-    front, back = three_tiers(ctx)
-    agent = ctx.agent(extra_args=["--span-baseline", "10000", "--span-rate-cap", "0"])
+def send_canaries(front):
+    """One POST to the front with a canary in every place a secret hides (query,
+    Authorization, Cookie, API key, a cookie set in the answer, URL userinfo)
+    and one in the plain body, which may be stored with the span's payload."""
     c = CANARIES
     body = f"plain text {BODY_CANARY}".encode()
     req = (f"POST /login/1?user=bob&token={c['query']} HTTP/1.1\r\n"
@@ -322,6 +323,17 @@ def test_spans_redaction(ctx):
     answer = raw_request(front.port, req)
     ASSERT_TRUE(answer.startswith(b"HTTP/1.1 200") and c["set_cookie"].encode() in answer,
                 "front answered and set the cookie", answer[:200])
+
+
+# Every span sampled, payloads on: the canaries reach the redaction for sure.
+CANARY_AGENT_ARGS = ["--span-baseline", "10000", "--span-rate-cap", "0"]
+
+
+def test_spans_redaction(ctx):
+    front, back = three_tiers(ctx)
+    agent = ctx.agent(extra_args=CANARY_AGENT_ARGS)
+    c = CANARIES
+    send_canaries(front)
     agent.stop()
     spans = read_spans(agent.data_dir)
     login = [s for s in spans if s["kind"] == 2 and s["resource"]["process.pid"] == front.pid]

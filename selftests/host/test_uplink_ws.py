@@ -12,6 +12,7 @@ import tempfile
 import time
 
 import httpclient
+import test_spans
 from asserts import ASSERT_EQ, ASSERT_GE, ASSERT_GT, ASSERT_TRUE, Fatal, log
 from test_agent import check_usage_error, run_cli
 from uplinkws import (ConnectProxy, CloudAgent, CloudAgentPending, Load, Pki, WsServer,
@@ -402,3 +403,42 @@ def test_uplink_ws_unreachable_stop(ctx):
     ASSERT_GE(len(agent.queued()), 3, "envelopes kept for the next run")
     ASSERT_TRUE("cannot connect: 127.0.0.1:" in agent.stderr(), "the agent says why",
                 agent.stderr_tail(3))
+
+
+def test_uplink_ws_privacy_canary(ctx):
+    """The spans' privacy canary (issue 5) run with the WebSocket sink (issue 8):
+    every span sampled with its payload, errors from the same service, and
+    nothing of any canary reaches the server, while the body canary does
+    reach the objects (so the payload path ran)."""
+    _no_proxy_env(ctx)
+    pki = Pki(ctx.cleanup)
+    server = WsServer(ctx.cleanup, pki)
+    server.start()
+    front, _ = test_spans.three_tiers(ctx)
+    agent = CloudAgent(ctx.kerno, ctx.cleanup, server, extra=test_spans.CANARY_AGENT_ARGS)
+    test_spans.send_canaries(front)
+    errors = 5
+    for i in range(errors):
+        ASSERT_EQ(test_spans.get(front.port, f"/error/{i}?token={test_spans.BODY_CANARY}"), 500,
+                  "an error request's status")
+    time.sleep(3)
+    agent.stop()
+    env = server.received()
+    groups = [g for e in env if e["type"] == "errors" for g in e["data"].get("groups", [])]
+    for cls in ("http.server.5xx", "http.client.5xx"):  # the front's side and the test's
+        ASSERT_EQ(sum(g["count"] for g in groups if g["class"] == cls and g["code"] == 500),
+                  errors, f"{cls} errors grouped at the server")
+    # The group's example trace is one the customer's objects hold.
+    traces = {sp["traceId"] for sp in test_spans.read_spans(agent.cloud_dir)}
+    examples = [g.get("example_trace_id") for g in groups if g["class"] == "http.server.5xx"]
+    ASSERT_TRUE(examples and all(t in traces for t in examples),
+                "the server errors' example trace ids are stored traces", examples)
+    with open(server.log_path) as f:
+        received = f.read()
+    ASSERT_TRUE("/login/{id}" in received, "the canary request was measured and sent",
+                "no /login/{id} in what the server received")
+    for what, canary in [*test_spans.CANARIES.items(), ("body", test_spans.BODY_CANARY)]:
+        ASSERT_EQ(received.count(canary), 0, f"{what} canary in what the cloud received")
+    hits = test_spans.files_with(agent.cloud_dir, test_spans.BODY_CANARY)
+    ASSERT_TRUE(hits and all(h.startswith("objects/") for h in hits),
+                "the body canary in the local objects only (the payload was captured)", hits)
