@@ -53,6 +53,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define AF_INET6 10
 #define SOCK_STREAM 1
 #define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
 #define MSG_PEEK 0x2
 #define MSG_TRUNC 0x20
 #define PF_KTHREAD 0x00200000
@@ -137,6 +138,9 @@ static __always_inline int remember_proc(__u32 tgid, __u64 cgroup_id)
 	}
 	return 0;
 }
+
+/* Protocols other than HTTP/1.x: inference, parsers, plain TCP (needs remember_proc). */
+#include "proto.bpf.h"
 
 /*
  * A new table entry for sk, with no owner yet: it is claimed (process,
@@ -225,7 +229,7 @@ struct user_iov {
 __noinline int skip_bytes(struct kerno_conn *c, __u64 dir, __u64 n, __u64 now, __u64 why)
 {
 	if (c)
-		http1_skip_opaque(c, dir & 1, n, now, why);
+		proto_skip_opaque(c, dir & 1, n, now, why);
 	return 0;
 }
 
@@ -234,7 +238,7 @@ __noinline int skip_bytes_legacy(__u64 conn_key, __u64 dir, __u64 n, __u64 now, 
 	struct kerno_conn *c = bpf_map_lookup_elem(&conns, &conn_key);
 
 	if (c)
-		http1_skip_opaque(c, dir & 1, n, now, why);
+		proto_skip_opaque(c, dir & 1, n, now, why);
 	return 0;
 }
 
@@ -262,6 +266,11 @@ static __always_inline void parse_segment(const struct flow *f, __u64 buf, __u64
 {
 	if (n > 0x7fffffff)
 		n = 0x7fffffff;
+	/* The dispatch point: anything not (yet) known to be HTTP/1.x goes to proto.bpf.h. */
+	if (f->conn->proto != KERNO_P_HTTP1 &&
+	    (f->legacy ? proto_parse_legacy(f->key, flow_dir_tid(f), f->now, buf, n) :
+			 proto_parse(f->conn, flow_dir_tid(f), f->now, buf, n)))
+		return;
 	if (http1_body_covers(f->conn, f->dir, n))
 		skip_flow(f, n, KERNO_DROP_OPAQUE_BYTES);
 	else if (f->legacy)
@@ -462,6 +471,77 @@ static __always_inline void follow(struct flow *f, __u64 nr, __u64 buf, __u64 ar
 	}
 }
 
+/* The first iovec of message header m in user memory: dns_udp() on it, of len bytes at most. */
+static __always_inline void udp_msghdr(struct sock *sk, __u32 dir, const void *m, __u64 len,
+				       bool named)
+{
+	__u64 hdr[3]; /* msg_name, msg_namelen, msg_iov of a struct user_msghdr */
+	struct user_iov iov;
+
+	if (bpf_probe_read_user(hdr, sizeof(hdr), m) ||
+	    bpf_probe_read_user(&iov, sizeof(iov), (const void *)hdr[2]))
+		return;
+	dns_udp(sk, dir, (__u64)iov.base, iov.len < len ? iov.len : len,
+		named ? (const void *)hdr[0] : NULL);
+}
+
+/*
+ * ret bytes moved on a UDP socket by syscall nr (buffer argument buf, and
+ * for sendto() the destination addr): only DNS is looked at, one datagram at
+ * a time (the first iovec of a message). mmsg_entry as for follow().
+ * dir_nr packs the direction (high half) and nr, ret_entry ret (low half)
+ * and mmsg_entry. Not inlined: its stack stays off the programs' frames,
+ * which the HTTP/1.x call chain needs whole (512 bytes before 6.x).
+ */
+static __noinline int follow_udp(struct sock *sk, __u64 dir_nr, __u64 buf, __u64 addr,
+				 __u64 ret_entry)
+{
+	const struct mmsghdr *vec = (const struct mmsghdr *)buf;
+	__u32 dir = dir_nr >> 32, nr = (__u32)dir_nr, ret = (__u32)ret_entry, i, len;
+	int mmsg_entry = (int)(ret_entry >> 32);
+
+	switch (nr) {
+	case NR_read:
+	case NR_write:
+	case NR_recvfrom:
+	case NR_sendto:
+		dns_udp(sk, dir, buf, ret, nr == NR_sendto ? (const void *)addr : NULL);
+		break;
+	case NR_recvmsg:
+	case NR_sendmsg:
+		udp_msghdr(sk, dir, (const void *)buf, ret, nr == NR_sendmsg);
+		break;
+	case NR_recvmmsg:
+	case NR_sendmmsg:
+		if (mmsg_entry >= 0) {
+			udp_msghdr(sk, dir, &vec[mmsg_entry & 0xffff], ret, nr == NR_sendmmsg);
+			break;
+		}
+		for (i = 0; i < KERNO_MAX_MMSG; i++) {
+			if (i >= ret || bpf_probe_read_user(&len, sizeof(len), &vec[i].msg_len))
+				break;
+			udp_msghdr(sk, dir, &vec[i], len, nr == NR_sendmmsg);
+		}
+		break;
+	}
+	return 0;
+}
+
+static __always_inline void udp_io(struct sock *sk, __u32 dir, __u64 nr, __u64 buf, __u64 addr,
+				   __s64 ret, int mmsg_entry)
+{
+	follow_udp(sk, (__u64)dir << 32 | (__u32)nr, buf, addr,
+		   (__u64)(__u32)mmsg_entry << 32 | (__u32)ret);
+}
+
+static __always_inline int is_udp(struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	return (family == AF_INET || family == AF_INET6) &&
+	       BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) == IPPROTO_UDP;
+}
+
 /* ---- sys_exit: every syscall, data syscalls found by number ---- */
 
 /*
@@ -469,8 +549,8 @@ static __always_inline void follow(struct flow *f, __u64 nr, __u64 buf, __u64 ar
  * verifiers before 6.3 or so allow 512 bytes of stack over all the frames
  * of a call chain, each rounded up to 32.
  */
-static __always_inline int on_sys_data(__u64 nr, __u64 fd, __u64 buf, __u64 arg2, __s64 ret,
-				       const bool legacy)
+static __always_inline int on_sys_data(__u64 nr, __u64 fd, __u64 buf, __u64 arg2, __u64 addr,
+				       __s64 ret, const bool legacy)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
@@ -483,6 +563,10 @@ static __always_inline int on_sys_data(__u64 nr, __u64 fd, __u64 buf, __u64 arg2
 	sk = fd_to_sock(fd);
 	if (!sk)
 		return 0;
+	if (is_udp(sk)) {
+		udp_io(sk, is_rx(nr) ? KERNO_DIR_RX : KERNO_DIR_TX, nr, buf, addr, ret, -1);
+		return 0;
+	}
 	c = conn_of_sock(sk, tgid);
 	if (!c || !flow_start(&f, c, is_rx(nr) ? KERNO_DIR_RX : KERNO_DIR_TX, (__u32)pid_tgid, ret,
 			      legacy ? (__u64)sk : 0))
@@ -525,7 +609,7 @@ int BPF_PROG(kerno_sys_exit, struct pt_regs *regs, long ret)
 
 	if (ret <= 0 || !is_data_nr(nr) || is_peek(nr, regs->r10, regs->dx))
 		return 0;
-	return on_sys_data(nr, regs->di, regs->si, regs->dx, ret, false);
+	return on_sys_data(nr, regs->di, regs->si, regs->dx, regs->r8, ret, false);
 }
 
 SEC("raw_tp/sys_exit")
@@ -535,7 +619,8 @@ int BPF_PROG(kerno_sys_exit_raw, struct pt_regs *regs, long ret)
 
 	if (ret <= 0 || !is_data_nr(nr) || is_peek(nr, BPF_CORE_READ(regs, r10), dx))
 		return 0;
-	return on_sys_data(nr, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si), dx, ret, false);
+	return on_sys_data(nr, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si), dx,
+			   BPF_CORE_READ(regs, r8), ret, false);
 }
 
 /* The same two for kernels before 5.12 (see skip_bytes()). */
@@ -546,7 +631,7 @@ int BPF_PROG(kerno_sys_exit_legacy, struct pt_regs *regs, long ret)
 
 	if (ret <= 0 || !is_data_nr(nr) || is_peek(nr, regs->r10, regs->dx))
 		return 0;
-	return on_sys_data(nr, regs->di, regs->si, regs->dx, ret, true);
+	return on_sys_data(nr, regs->di, regs->si, regs->dx, regs->r8, ret, true);
 }
 
 SEC("raw_tp/sys_exit")
@@ -556,7 +641,8 @@ int BPF_PROG(kerno_sys_exit_raw_legacy, struct pt_regs *regs, long ret)
 
 	if (ret <= 0 || !is_data_nr(nr) || is_peek(nr, BPF_CORE_READ(regs, r10), dx))
 		return 0;
-	return on_sys_data(nr, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si), dx, ret, true);
+	return on_sys_data(nr, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si), dx,
+			   BPF_CORE_READ(regs, r8), ret, true);
 }
 
 /* ---- sock: socket I/O only, one message at a time ---- */
@@ -607,11 +693,25 @@ static __always_inline int on_sock_io(struct sock *sk, int ret, __u32 dir, int f
 		return 0;
 	}
 	/* In-kernel socket users (NFS, iSCSI...) have no user buffers. */
-	if (sk->sk_protocol != IPPROTO_TCP || tgid == self_tgid || (task->flags & PF_KTHREAD))
+	if ((sk->sk_protocol != IPPROTO_TCP && sk->sk_protocol != IPPROTO_UDP) ||
+	    tgid == self_tgid || (task->flags & PF_KTHREAD))
 		return 0;
 	/* Peeked bytes come again with the read that consumes them. */
 	if (dir == KERNO_DIR_RX && (flags & MSG_PEEK))
 		return 0;
+	if (sk->sk_protocol == IPPROTO_UDP) {
+		if (sk->__sk_common.skc_family != AF_INET && sk->__sk_common.skc_family != AF_INET6)
+			return 0;
+		regs = (struct pt_regs *)bpf_task_pt_regs(task);
+		nr = regs->orig_ax;
+		if (nr == NR_recvmmsg || nr == NR_sendmmsg) {
+			entry = mmsg_next_entry(pid_tgid, regs->si, regs->dx);
+			if (entry < 0)
+				return 0;
+		}
+		udp_io(sk, dir, nr, regs->si, regs->r8, ret, entry);
+		return 0;
+	}
 	c = conn_of_sock(sk, tgid);
 	if (!c || !flow_start(&f, c, dir, (__u32)pid_tgid, ret, 0))
 		return 0;
@@ -681,6 +781,44 @@ int BPF_PROG(kerno_tcp_sendpage, struct sock *sk)
 	return on_sock_io(sk, (int)ret, KERNO_DIR_TX, 0);
 }
 
+/*
+ * UDP, for DNS: the same hooks on the UDP send and receive functions.
+ * udp_recvmsg() and udpv6_recvmsg() lost their `noblock` argument in 5.19,
+ * as tcp_recvmsg() did.
+ */
+SEC("fexit/udp_sendmsg")
+int BPF_PROG(kerno_udp_sendmsg, struct sock *sk, struct msghdr *msg, size_t len, int ret)
+{
+	return on_sock_io(sk, ret, KERNO_DIR_TX, 0);
+}
+
+SEC("fexit/udpv6_sendmsg")
+int BPF_PROG(kerno_udpv6_sendmsg, struct sock *sk, struct msghdr *msg, size_t len, int ret)
+{
+	return on_sock_io(sk, ret, KERNO_DIR_TX, 0);
+}
+
+static __always_inline int on_udp_recvmsg(void *ctx, struct sock *sk)
+{
+	__u64 ret = 0, flags = 0;
+
+	bpf_get_func_ret(ctx, &ret);
+	bpf_get_func_arg(ctx, bpf_get_func_arg_cnt(ctx) == 5 ? 3 : 4, &flags);
+	return on_sock_io(sk, (int)ret, KERNO_DIR_RX, (int)flags);
+}
+
+SEC("fexit/udp_recvmsg")
+int BPF_PROG(kerno_udp_recvmsg, struct sock *sk)
+{
+	return on_udp_recvmsg(ctx, sk);
+}
+
+SEC("fexit/udpv6_recvmsg")
+int BPF_PROG(kerno_udpv6_recvmsg, struct sock *sk)
+{
+	return on_udp_recvmsg(ctx, sk);
+}
+
 /* ---- connection state: roles and ends ---- */
 
 static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
@@ -707,6 +845,7 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
 		return 0;
+	proto_close(c, bpf_ktime_get_ns());
 	http1_close(c, bpf_ktime_get_ns());
 	/* sk is a typed pointer here: no key a global function could take. */
 	if (spans_enabled)

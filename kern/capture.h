@@ -9,6 +9,7 @@
 #define KERNO_CAPTURE_H
 
 #include "hist.h"
+#include "proto.h"
 
 /* Process names (comm) whose connections are not measured, at most. */
 #define KERNO_IGNORE_MAX 4
@@ -85,10 +86,11 @@ struct kerno_series_key {
 	__u8 role; /* enum kerno_role */
 	__u8 method; /* enum kerno_method */
 	__u8 family; /* AF_INET or AF_INET6 */
-	__u8 pad;
+	__u8 proto; /* enum kerno_proto */
 	__u8 peer_addr[16]; /* client address for servers, server address for clients;
 				 * IPv4 in the first four bytes */
-	char path[KERNO_PATH_LEN]; /* endpoint template, NUL-padded */
+	char path[KERNO_PATH_LEN]; /* endpoint template, NUL-padded; Redis: command name */
+	__u32 code; /* protocol detail (see kern/proto.h): SQLSTATE, DNS query type */
 };
 
 /* Per-CPU value of a series: cumulative since the series was created. */
@@ -96,6 +98,18 @@ struct kerno_series_val {
 	__u64 count;
 	__u64 sum_ns;
 	__u32 buckets[KERNO_HIST_BUCKETS];
+};
+
+/*
+ * Value of a plain TCP series (`tcp_series`, keyed like `series`): closed
+ * connections of no known protocol, their lifetimes and bytes. Shared by all
+ * CPUs (updated atomically): such series come and go with ephemeral ports,
+ * and a per-CPU entry costs an atomic per-CPU allocation each.
+ */
+struct kerno_tcp_val {
+	struct kerno_series_val h; /* one observation per connection: its lifetime */
+	__u64 rx_bytes;
+	__u64 tx_bytes;
 };
 
 /*
@@ -176,13 +190,14 @@ struct kerno_conn {
 	__u8 family;
 	__u8 role; /* enum kerno_role */
 	__u8 unanswered; /* coming responses whose requests were dropped */
-	__u8 pad;
+	__u8 proto; /* enum kerno_proto: what the connection carries, once inferred */
 	__u32 fifo_head; /* next request to answer (response side) */
 	__u32 fifo_tail; /* next free slot (request side) */
 	__u64 rx_bytes;
 	__u64 tx_bytes;
 	struct kerno_http_dir dir[2]; /* KERNO_DIR_RX, KERNO_DIR_TX */
 	struct kerno_req_slot fifo[KERNO_FIFO_LEN];
+	struct kerno_proto_dir pdir[2]; /* parsers other than HTTP/1.x, by direction */
 };
 
 /* ---- spans (kern/span.bpf.h, user/spans.c) ---- */

@@ -37,6 +37,14 @@ struct {
 	__type(value, struct kerno_series_val);
 } series SEC(".maps");
 
+/* Plain TCP connections, by series (see struct kerno_tcp_val). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct kerno_series_key);
+	__type(value, struct kerno_tcp_val);
+} tcp_series SEC(".maps");
+
 /* Names of the processes seen, for userspace to report after they exit. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -68,6 +76,10 @@ struct seg_ctx {
 	__u32 tid;
 	__u32 dir;
 	__u32 nl; /* line end found in this step */
+	__u32 view; /* bytes of the message head in line[] (proto.bpf.h) */
+	__u32 kept; /* of which kept from an earlier syscall */
+	__u32 step; /* what the last step asked for (STEP_* in proto.bpf.h) */
+	__u32 pad;
 };
 
 /* State of the endpoint templating loop (see template_char). */
@@ -95,8 +107,10 @@ struct kerno_scratch {
 	struct tmpl_ctx tm;
 	__u64 hdr[8]; /* a struct mmsghdr: see read_hdr() */
 	__u64 iov[2 * KERNO_MAX_IOV]; /* the iovecs of one call: base, length */
+	struct kerno_series_key key; /* a series key being built (proto.bpf.h) */
 	struct kerno_conn zero_conn; /* stays zeroed: new entries */
 	struct kerno_series_val zero_series; /* stays zeroed: new series */
+	struct kerno_tcp_val zero_tcp; /* stays zeroed: new plain TCP series */
 };
 
 struct {

@@ -393,6 +393,7 @@ static __always_inline void record(struct kerno_conn *c, struct kerno_req_slot *
 	key.role = c->role;
 	key.method = s->method;
 	key.family = c->family;
+	key.proto = KERNO_P_HTTP1;
 	__builtin_memcpy(key.peer_addr, c->peer_addr, sizeof(key.peer_addr));
 	__builtin_memcpy(key.path, s->path, sizeof(key.path));
 

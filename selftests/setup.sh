@@ -14,6 +14,8 @@ PACKAGES=(
 	debootstrap shellcheck python3-yaml
 	qemu-system-x86 busybox-static debian-archive-keyring
 	nghttp2-proxy python3-botocore awscli
+	postgresql postgresql-contrib mariadb-server mariadb-client redis-server redis-tools dnsmasq
+	dnsutils
 )
 # Node.js and npm (the S3 tests' store comes from npm): Debian's packages where the machine has
 # none; they conflict with a Node.js installed another way, which then serves.
@@ -50,6 +52,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
 		trap 'rm -f "$policy"' EXIT
 	fi
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	# The database and DNS packages enable their services: the tests start
+	# their own peers, and nothing may be left running.
+	for svc in postgresql mariadb redis-server dnsmasq; do
+		if [ -e "/lib/systemd/system/$svc.service" ] || [ -e "/etc/init.d/$svc" ]; then
+			systemctl disable --now "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
+		fi
+	done
 fi
 
 # The S3 tests' store, from npm, in a gitignored folder of the repository.

@@ -412,6 +412,8 @@ static int start(struct agent *a, char *err, size_t errlen)
 		return ret;
 	ret = drain_init(&a->drain, a->cap.series_fd, a->cap.counters_fd, cfg->max_series,
 			 IDLE_ROUNDS);
+	if (!ret)
+		ret = drain_add_tcp(&a->drain, a->cap.tcp_series_fd);
 	if (ret) {
 		snprintf(err, errlen, "cannot set up draining: %s", strerror(-ret));
 		return ret;

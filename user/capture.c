@@ -207,6 +207,15 @@ static void choose_flavour(struct capture_bpf *skel, enum capture_hook h)
 	bpf_program__set_autoload(p->kerno_sock_recv, h == CAPTURE_HOOK_SOCK);
 	bpf_program__set_autoload(p->kerno_tcp_sendmsg, h == CAPTURE_HOOK_FEXIT);
 	bpf_program__set_autoload(p->kerno_tcp_recvmsg, h == CAPTURE_HOOK_FEXIT);
+	bpf_program__set_autoload(p->kerno_udp_sendmsg, h == CAPTURE_HOOK_FEXIT);
+	bpf_program__set_autoload(p->kerno_udp_recvmsg, h == CAPTURE_HOOK_FEXIT);
+	/* IPv6 may be a module, or missing. */
+	bpf_program__set_autoload(p->kerno_udpv6_sendmsg,
+				  h == CAPTURE_HOOK_FEXIT &&
+					  have_btf("udpv6_sendmsg", BTF_KIND_FUNC));
+	bpf_program__set_autoload(p->kerno_udpv6_recvmsg,
+				  h == CAPTURE_HOOK_FEXIT &&
+					  have_btf("udpv6_recvmsg", BTF_KIND_FUNC));
 	/* Gone in 6.5, when splice learnt to go through tcp_sendmsg(). */
 	bpf_program__set_autoload(p->kerno_tcp_sendpage,
 				  h == CAPTURE_HOOK_FEXIT &&
@@ -285,9 +294,12 @@ static int set_ignore_list(struct capture_bpf *skel, const char *list)
 
 /*
  * Per program, room for the verifier's statistics (log level 4): kernels
- * before 5.16 do not report verified_insns in bpf_prog_info.
+ * before 5.16 do not report verified_insns in bpf_prog_info. The statistics
+ * are a few lines, but since 6.4 the load fails with ENOSPC unless the
+ * buffer could also have held the messages the verifier writes and then
+ * takes back on the way (a megabyte is ample for the capture programs).
  */
-#define STATS_LOG_SIZE 65536
+#define STATS_LOG_SIZE (1 << 20)
 #define STATS_LOG_PROGS 16
 
 static struct capture_bpf *open_and_load(const struct capture_opts *o, enum capture_hook h,
@@ -307,6 +319,7 @@ static struct capture_bpf *open_and_load(const struct capture_opts *o, enum capt
 	set_ignore_list(skel, o->ignore);
 	bpf_map__set_max_entries(skel->maps.conns, o->max_conns);
 	bpf_map__set_max_entries(skel->maps.series, o->max_series);
+	bpf_map__set_max_entries(skel->maps.tcp_series, o->max_series);
 	if (kernel_at_least(6, 1)) {
 		/*
 		 * Allocate entries as they come: a preallocated per-CPU series
@@ -316,6 +329,7 @@ static struct capture_bpf *open_and_load(const struct capture_opts *o, enum capt
 		 */
 		bpf_map__set_map_flags(skel->maps.series, BPF_F_NO_PREALLOC);
 		bpf_map__set_map_flags(skel->maps.conns, BPF_F_NO_PREALLOC);
+		bpf_map__set_map_flags(skel->maps.tcp_series, BPF_F_NO_PREALLOC);
 	}
 	choose_flavour(skel, h);
 	configure_spans(skel, o);
@@ -361,6 +375,8 @@ static int pin_maps(struct capture *cap, const char *dir, char *err, size_t errl
 	if (!ret)
 		ret = pin_map(cap, s->maps.series);
 	if (!ret)
+		ret = pin_map(cap, s->maps.tcp_series);
+	if (!ret)
 		ret = pin_map(cap, s->maps.counters);
 	if (!ret)
 		ret = pin_map(cap, s->maps.procs);
@@ -379,6 +395,7 @@ static void unpin_maps(struct capture *cap)
 		return;
 	bpf_map__unpin(s->maps.conns, NULL);
 	bpf_map__unpin(s->maps.series, NULL);
+	bpf_map__unpin(s->maps.tcp_series, NULL);
 	bpf_map__unpin(s->maps.counters, NULL);
 	bpf_map__unpin(s->maps.procs, NULL);
 	bpf_map__unpin(s->maps.span_slow, NULL);
@@ -455,6 +472,7 @@ int capture_start(struct capture *cap, const struct capture_opts *o, char *err, 
 			goto cleanup;
 	}
 	cap->series_fd = bpf_map__fd(cap->skel->maps.series);
+	cap->tcp_series_fd = bpf_map__fd(cap->skel->maps.tcp_series);
 	cap->counters_fd = bpf_map__fd(cap->skel->maps.counters);
 	cap->conns_fd = bpf_map__fd(cap->skel->maps.conns);
 	cap->procs_fd = bpf_map__fd(cap->skel->maps.procs);

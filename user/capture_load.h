@@ -70,6 +70,7 @@ struct capture {
 	const char *hook; /* name of the flavour attached */
 	char pin_dir[256]; /* empty when not pinned */
 	int series_fd;
+	int tcp_series_fd; /* plain TCP connections (struct kerno_tcp_val) */
 	int counters_fd;
 	int conns_fd;
 	int procs_fd;

@@ -14,6 +14,8 @@ struct drain_entry {
 	__u64 last_change; /* round of the last change */
 	__u64 count;
 	__u64 sum_ns;
+	__u64 rx_bytes;
+	__u64 tx_bytes;
 	__u32 buckets[KERNO_HIST_BUCKETS]; /* mod 2^32, like the kernel's */
 };
 
@@ -47,7 +49,9 @@ int drain_init(struct drain *d, int series_fd, int counters_fd, size_t max_serie
 	while (d->cap < 2 * max_series)
 		d->cap <<= 1;
 	d->tab = calloc(d->cap, sizeof(*d->tab));
-	d->values = calloc(d->ncpus, PERCPU_STRIDE);
+	d->values = calloc(d->ncpus, PERCPU_STRIDE > sizeof(struct kerno_tcp_val) ?
+					     PERCPU_STRIDE :
+					     sizeof(struct kerno_tcp_val));
 	d->cvalues = calloc(d->ncpus, sizeof(__u64));
 	d->samples_cap = max_series;
 	d->samples = calloc(max_series ? max_series : 1, sizeof(*d->samples));
@@ -58,8 +62,38 @@ int drain_init(struct drain *d, int series_fd, int counters_fd, size_t max_serie
 	return 0;
 }
 
+int drain_add_tcp(struct drain *d, int tcp_fd)
+{
+	struct kerno_sample *s;
+	struct drain *t;
+	int ret;
+
+	t = calloc(1, sizeof(*t));
+	s = realloc(d->samples, (d->samples_cap * 2 + 1) * sizeof(*s));
+	if (!t || !s) {
+		free(t);
+		if (s)
+			d->samples = s;
+		return -ENOMEM;
+	}
+	d->samples = s;
+	ret = drain_init(t, tcp_fd, -1, d->samples_cap, d->idle_rounds);
+	if (ret) {
+		free(t);
+		return ret;
+	}
+	t->shared = true;
+	d->tcp = t;
+	d->samples_cap *= 2;
+	return 0;
+}
+
 void drain_free(struct drain *d)
 {
+	if (d->tcp) {
+		drain_free(d->tcp);
+		free(d->tcp);
+	}
 	free(d->tab);
 	free(d->values);
 	free(d->cvalues);
@@ -98,12 +132,22 @@ static void remove_slot(struct drain *d, struct drain_entry *e)
 }
 
 /* Sum the per-CPU values in d->values into totals (buckets mod 2^32). */
-static void sum_cpus(const struct drain *d, struct kerno_series_val *tot)
+static void sum_cpus(const struct drain *d, struct kerno_sample *tot)
 {
 	int cpu;
 	unsigned int b;
 
 	memset(tot, 0, sizeof(*tot));
+	if (d->shared) {
+		const struct kerno_tcp_val *t = d->values;
+
+		tot->count = t->h.count;
+		tot->sum_ns = t->h.sum_ns;
+		tot->rx_bytes = t->rx_bytes;
+		tot->tx_bytes = t->tx_bytes;
+		memcpy(tot->buckets, t->h.buckets, sizeof(tot->buckets));
+		return;
+	}
 	for (cpu = 0; cpu < d->ncpus; cpu++) {
 		const struct kerno_series_val *v =
 			(const void *)((const char *)d->values + cpu * PERCPU_STRIDE);
@@ -116,7 +160,7 @@ static void sum_cpus(const struct drain *d, struct kerno_series_val *tot)
 }
 
 /* Record totals for e; append the difference to the samples if any. */
-static void take_delta(struct drain *d, struct drain_entry *e, const struct kerno_series_val *tot,
+static void take_delta(struct drain *d, struct drain_entry *e, const struct kerno_sample *tot,
 		       size_t *n)
 {
 	struct kerno_sample *s;
@@ -127,18 +171,22 @@ static void take_delta(struct drain *d, struct drain_entry *e, const struct kern
 		s->key = e->key;
 		s->count = tot->count - e->count;
 		s->sum_ns = tot->sum_ns - e->sum_ns;
+		s->rx_bytes = tot->rx_bytes - e->rx_bytes;
+		s->tx_bytes = tot->tx_bytes - e->tx_bytes;
 		for (b = 0; b < KERNO_HIST_BUCKETS; b++)
 			s->buckets[b] = tot->buckets[b] - e->buckets[b];
 		e->last_change = d->round;
 	}
 	e->count = tot->count;
 	e->sum_ns = tot->sum_ns;
+	e->rx_bytes = tot->rx_bytes;
+	e->tx_bytes = tot->tx_bytes;
 	memcpy(e->buckets, tot->buckets, sizeof(e->buckets));
 }
 
 static void visit(struct drain *d, const struct kerno_series_key *key, size_t *n)
 {
-	struct kerno_series_val tot;
+	struct kerno_sample tot;
 	struct drain_entry *e = find_slot(d, key);
 	bool idle;
 
@@ -166,10 +214,10 @@ static void visit(struct drain *d, const struct kerno_series_key *key, size_t *n
 	take_delta(d, e, &tot, n);
 }
 
-long drain_series(struct drain *d, const struct kerno_sample **out)
+/* Visit every series of d's map, appending the ones that moved to out[*n]. */
+static long drain_map(struct drain *d, size_t *n)
 {
 	struct kerno_series_key key, next;
-	size_t n = 0;
 	int err;
 
 	d->round++;
@@ -178,12 +226,28 @@ long drain_series(struct drain *d, const struct kerno_sample **out)
 		key = next;
 		/* Fetch the successor first: visit() may delete key. */
 		err = bpf_map_get_next_key(d->series_fd, &key, &next);
-		visit(d, &key, &n);
+		visit(d, &key, n);
 	}
 	if (err != -ENOENT && errno != ENOENT)
 		return -errno;
+	return 0;
+}
+
+long drain_series(struct drain *d, const struct kerno_sample **out)
+{
+	size_t n = 0, m = 0;
+	long ret = drain_map(d, &n);
+
+	if (!ret && d->tcp) {
+		ret = drain_map(d->tcp, &m);
+		if (m > d->samples_cap - n)
+			m = d->samples_cap - n;
+		memcpy(d->samples + n, d->tcp->samples, m * sizeof(*d->samples));
+	}
+	if (ret)
+		return ret;
 	*out = d->samples;
-	return n;
+	return n + m;
 }
 
 int drain_counters(struct drain *d, __u64 delta[KERNO_COUNTER__COUNT])

@@ -31,12 +31,21 @@ struct drain {
 	__u64 counters[KERNO_COUNTER__COUNT]; /* cumulative, as last seen */
 	struct kerno_sample *samples; /* output of drain_series() */
 	size_t samples_cap;
+	bool shared; /* values are one struct kerno_tcp_val, not one per CPU */
+	struct drain *tcp; /* the plain TCP series' map, drained along, or NULL */
 };
 
 /* max_series is the kernel map's size. Returns 0 or a negative errno. */
 int drain_init(struct drain *d, int series_fd, int counters_fd, size_t max_series,
 	       unsigned int idle_rounds);
 void drain_free(struct drain *d);
+
+/*
+ * Drain the plain TCP series' map (struct kerno_tcp_val values, shared by
+ * the CPUs, same keys) along with the series: drain_series() then hands out
+ * both. Returns 0 or a negative errno.
+ */
+int drain_add_tcp(struct drain *d, int tcp_fd);
 
 /*
  * The series that moved since the previous call. *out points into d and

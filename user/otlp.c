@@ -15,6 +15,7 @@
 #include "histogram.h"
 #include "names.h"
 #include "otlp.h"
+#include "proto_names.h"
 
 #ifndef KERNO_VERSION
 #define KERNO_VERSION "dev"
@@ -145,6 +146,104 @@ static json_t *point_attrs(const struct kerno_series_key *k, bool folded)
 	return attrs;
 }
 
+/* The peer: server.address for clients, client.address for servers (when known). */
+static int attr_peer(json_t *attrs, const struct kerno_series_key *k)
+{
+	static const __u8 zero[16];
+	char addr[INET6_ADDRSTRLEN];
+	bool server = k->role == KERNO_ROLE_SERVER;
+	int err = 0;
+
+	if (!server && format_addr(k, addr, sizeof(addr)))
+		err |= attr_str(attrs, "server.address", addr);
+	if (k->server_port)
+		err |= attr_int(attrs, "server.port", k->server_port);
+	if (server && memcmp(k->peer_addr, zero, sizeof(zero)) &&
+	    format_addr(k, addr, sizeof(addr)))
+		err |= attr_str(attrs, "client.address", addr);
+	return err;
+}
+
+/* db.* attributes of a Redis, PostgreSQL or MySQL series. */
+static int db_attrs(json_t *attrs, const struct kerno_series_key *k, bool folded)
+{
+	char name[KERNO_PATH_LEN + 1], state[KERNO_SQLSTATE_LEN + 1], num[12];
+	const char *op = NULL, *status = NULL;
+	int err = attr_str(attrs, "db.system.name", kerno_db_system(k->proto));
+
+	if (k->proto == KERNO_P_REDIS) {
+		memcpy(name, k->path, KERNO_PATH_LEN);
+		name[KERNO_PATH_LEN] = '\0';
+		op = name[0] ? name : NULL;
+		status = kerno_redis_error_name(k->status);
+	} else if (k->proto == KERNO_P_PGSQL) {
+		op = kerno_sql_op_name(k->method);
+		if (k->status && kerno_sqlstate(k->code, state))
+			status = state;
+		else if (k->status)
+			status = "_OTHER";
+	} else {
+		op = kerno_sql_op_name(k->method);
+		if (k->status) {
+			snprintf(num, sizeof(num), "%u", k->status);
+			status = num;
+		}
+	}
+	if (op && !folded)
+		err |= attr_str(attrs, "db.operation.name", op);
+	if (status) {
+		err |= attr_str(attrs, "db.response.status_code", status);
+		err |= attr_str(attrs, "error.type", status);
+	}
+	if (!folded)
+		err |= attr_peer(attrs, k);
+	return err;
+}
+
+/* dns.* attributes: the query type, and the rcode as error.type unless NOERROR. */
+static int dns_attrs(json_t *attrs, const struct kerno_series_key *k, bool folded)
+{
+	char buf[12];
+	int err = attr_str(attrs, "network.transport", k->method == KERNO_DNS_TCP ? "tcp" : "udp");
+
+	if (k->code && !folded)
+		err |= attr_str(attrs, "dns.question.type",
+				kerno_dns_type_name(k->code, buf, sizeof(buf)));
+	if (k->status)
+		err |= attr_str(attrs, "error.type",
+				kerno_dns_rcode_name(k->status, buf, sizeof(buf)));
+	if (!folded)
+		err |= attr_peer(attrs, k);
+	return err;
+}
+
+/* Attributes of a series that is not HTTP/1.x. */
+static json_t *proto_point_attrs(const struct kerno_series_key *k, bool folded)
+{
+	json_t *attrs = json_array();
+	int err = 0;
+
+	if (!attrs)
+		return NULL;
+	if (k->proto == KERNO_P_DNS)
+		err = dns_attrs(attrs, k, folded);
+	else if (k->proto == KERNO_P_TCP)
+		err = attr_str(attrs, "network.transport", "tcp") |
+		      (folded ? 0 : attr_peer(attrs, k));
+	else
+		err = db_attrs(attrs, k, folded);
+	if (err) {
+		json_decref(attrs);
+		return NULL;
+	}
+	return attrs;
+}
+
+static bool is_http(const struct kerno_series_key *k)
+{
+	return k->proto == KERNO_P_UNDECIDED || k->proto == KERNO_P_HTTP1;
+}
+
 /*
  * The populated range [f, l] of the kernel histogram as OTLP explicit
  * buckets: bounds upper(f) .. upper(l-1) and counts c_f .. c_l. OTLP's
@@ -182,7 +281,9 @@ static json_t *data_point(const struct ctx *c, const struct kerno_sample *s, boo
 
 	if (!kerno_hist_range(s->buckets, &f, &l))
 		return NULL;
-	dp = json_pack("{s:o, s:O, s:O, s:o, s:f}", "attributes", point_attrs(&s->key, folded),
+	dp = json_pack("{s:o, s:O, s:O, s:o, s:f}", "attributes",
+		       is_http(&s->key) ? point_attrs(&s->key, folded) :
+					  proto_point_attrs(&s->key, folded),
 		       "startTimeUnixNano", c->start, "timeUnixNano", c->end, "count",
 		       u64_str(kerno_hist_total(s->buckets)), "sum", ns_to_s(s->sum_ns));
 	if (dp && put_buckets(dp, s->buckets, f, l)) {
@@ -236,12 +337,14 @@ static size_t fold_tail(const struct kerno_sample *const *tail, size_t n, struct
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < used; j++)
 			if (out[j].key.role == tail[i]->key.role &&
+			    out[j].key.proto == tail[i]->key.proto &&
 			    out[j].key.status == tail[i]->key.status)
 				break;
 		if (j == used) {
 			memset(&out[j], 0, sizeof(out[j]));
 			out[j].key.tgid = tail[i]->key.tgid;
 			out[j].key.role = tail[i]->key.role;
+			out[j].key.proto = tail[i]->key.proto;
 			out[j].key.status = tail[i]->key.status;
 			used++;
 		}
@@ -250,41 +353,118 @@ static size_t fold_tail(const struct kerno_sample *const *tail, size_t n, struct
 	return used;
 }
 
-/* Append the data points of the role's series to points: kept ones, then folded ones. */
-static int role_points(const struct ctx *c, json_t *points, unsigned int role,
+/* The histogram metrics, one per protocol family and role. */
+enum metric_kind {
+	MK_HTTP_SERVER,
+	MK_HTTP_CLIENT,
+	MK_DB_CLIENT,
+	MK_DB_SERVER,
+	MK_DNS_CLIENT,
+	MK_DNS_SERVER,
+	MK_TCP_CLIENT,
+	MK_TCP_SERVER,
+	MK__COUNT,
+};
+
+static const struct {
+	const char *name, *desc, *io_name;
+} metric_kinds[MK__COUNT] = {
+	[MK_HTTP_SERVER] = { "http.server.request.duration", "Duration of HTTP server requests." },
+	[MK_HTTP_CLIENT] = { "http.client.request.duration", "Duration of HTTP client requests." },
+	[MK_DB_CLIENT] = { "db.client.operation.duration",
+			   "Duration of database client operations." },
+	[MK_DB_SERVER] = { "kerno.db.server.operation.duration",
+			   "Duration of database operations, as the server saw them." },
+	[MK_DNS_CLIENT] = { "dns.lookup.duration", "Duration of DNS queries." },
+	[MK_DNS_SERVER] = { "kerno.dns.server.duration", "Duration of DNS queries answered." },
+	[MK_TCP_CLIENT] = { "kerno.tcp.client.connection.duration",
+			    "Lifetime of client TCP connections of no known protocol.",
+			    "kerno.tcp.client.connection.io" },
+	[MK_TCP_SERVER] = { "kerno.tcp.server.connection.duration",
+			    "Lifetime of server TCP connections of no known protocol.",
+			    "kerno.tcp.server.connection.io" },
+};
+
+static enum metric_kind metric_kind(const struct kerno_series_key *k)
+{
+	bool server = k->role == KERNO_ROLE_SERVER;
+
+	switch (k->proto) {
+	case KERNO_P_REDIS:
+	case KERNO_P_PGSQL:
+	case KERNO_P_MYSQL:
+		return server ? MK_DB_SERVER : MK_DB_CLIENT;
+	case KERNO_P_DNS:
+		return server ? MK_DNS_SERVER : MK_DNS_CLIENT;
+	case KERNO_P_TCP:
+		return server ? MK_TCP_SERVER : MK_TCP_CLIENT;
+	default:
+		return server ? MK_HTTP_SERVER : MK_HTTP_CLIENT;
+	}
+}
+
+/* Append the data points of one kind's series to points: kept ones, then folded ones. */
+static int kind_points(const struct ctx *c, json_t *points, enum metric_kind kind,
 		       const struct kerno_sample *const *kept, size_t n_kept,
 		       const struct kerno_sample *folded, size_t n_folded)
 {
 	size_t i;
 
 	for (i = 0; i < n_kept; i++)
-		if (kept[i]->key.role == role && append(points, data_point(c, kept[i], false)))
+		if (metric_kind(&kept[i]->key) == kind &&
+		    append(points, data_point(c, kept[i], false)))
 			return -1;
 	for (i = 0; i < n_folded; i++)
-		if (folded[i].key.role == role && append(points, data_point(c, &folded[i], true)))
+		if (metric_kind(&folded[i].key) == kind &&
+		    append(points, data_point(c, &folded[i], true)))
 			return -1;
 	return 0;
+}
+
+/* One point of the bytes of a plain TCP series, in one direction. */
+static json_t *io_point(const struct ctx *c, const struct kerno_sample *s, bool rx)
+{
+	json_t *attrs = proto_point_attrs(&s->key, false);
+
+	if (!attrs || attr_str(attrs, "network.io.direction", rx ? "receive" : "transmit")) {
+		json_decref(attrs);
+		return NULL;
+	}
+	return json_pack("{s:o, s:O, s:O, s:o}", "attributes", attrs, "startTimeUnixNano", c->start,
+			 "timeUnixNano", c->end, "asInt", u64_str(rx ? s->rx_bytes : s->tx_bytes));
+}
+
+/* Bytes of the plain TCP connections of one kind (kept series only). */
+static json_t *io_metric(const struct ctx *c, enum metric_kind kind,
+			 const struct kerno_sample *const *kept, size_t n_kept)
+{
+	json_t *points = json_array();
+	size_t i;
+
+	for (i = 0; points && i < n_kept; i++) {
+		if (metric_kind(&kept[i]->key) != kind)
+			continue;
+		if (append(points, io_point(c, kept[i], true)) ||
+		    append(points, io_point(c, kept[i], false))) {
+			json_decref(points);
+			return NULL;
+		}
+	}
+	return json_pack("{s:s, s:s, s:s, s:{s:i, s:b, s:o}}", "name", metric_kinds[kind].io_name,
+			 "description", "Bytes of TCP connections of no known protocol.", "unit",
+			 "By", "sum", "aggregationTemporality", TEMPORALITY_DELTA, "isMonotonic", 1,
+			 "dataPoints", points);
 }
 
 static json_t *process_metrics(const struct ctx *c, const struct kerno_sample *const *kept,
 			       size_t n_kept, const struct kerno_sample *folded, size_t n_folded)
 {
-	static const struct {
-		unsigned int role;
-		const char *name, *desc;
-	} kinds[] = {
-		{ KERNO_ROLE_SERVER, "http.server.request.duration",
-		  "Duration of HTTP server requests." },
-		{ KERNO_ROLE_CLIENT, "http.client.request.duration",
-		  "Duration of HTTP client requests." },
-	};
 	json_t *metrics = json_array(), *points;
-	size_t i;
+	unsigned int i;
 
-	for (i = 0; metrics && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+	for (i = 0; metrics && i < MK__COUNT; i++) {
 		points = json_array();
-		if (!points ||
-		    role_points(c, points, kinds[i].role, kept, n_kept, folded, n_folded)) {
+		if (!points || kind_points(c, points, i, kept, n_kept, folded, n_folded)) {
 			json_decref(points);
 			goto fail;
 		}
@@ -292,7 +472,10 @@ static json_t *process_metrics(const struct ctx *c, const struct kerno_sample *c
 			json_decref(points);
 			continue;
 		}
-		if (append(metrics, histogram_metric(kinds[i].name, kinds[i].desc, points)))
+		if (append(metrics,
+			   histogram_metric(metric_kinds[i].name, metric_kinds[i].desc, points)))
+			goto fail;
+		if (metric_kinds[i].io_name && append(metrics, io_metric(c, i, kept, n_kept)))
 			goto fail;
 	}
 	return metrics;

@@ -19,6 +19,8 @@ struct kerno_sample {
 	struct kerno_series_key key;
 	__u64 count;
 	__u64 sum_ns;
+	__u64 rx_bytes; /* plain TCP series only */
+	__u64 tx_bytes;
 	__u32 buckets[KERNO_HIST_BUCKETS];
 };
 

@@ -219,6 +219,7 @@ static struct kerno_series_key series_key(__u8 role, __u8 method, __u16 status, 
 	k.role = role;
 	k.method = method;
 	k.family = FAMILY_INET;
+	k.proto = KERNO_P_HTTP1;
 	memcpy(k.peer_addr, peer_addr, sizeof(peer_addr));
 	memcpy(k.path, path, strlen(path));
 	return k;

@@ -1,0 +1,124 @@
+"""Real database and DNS peers for the protocol tests, each in a temporary
+directory on 127.0.0.1 and a free port, stopped by the test's cleanup:
+redis-server, PostgreSQL (initdb + postgres as the postgres user), MariaDB
+(mariadb-install-db + mariadbd) and dnsmasq with a small local zone."""
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import time
+
+from servers import free_port, spawn, stop_group, wait_listening
+
+
+def _tmpdir(cleanup, prefix, owner=None):
+    path = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(path, 0o755)
+    if owner:
+        pw = pwd.getpwnam(owner)
+        os.chown(path, pw.pw_uid, pw.pw_gid)
+    cleanup.callback(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+def _start(cleanup, argv_for_port, what, attempts=5, **kwargs):
+    """Starts argv_for_port(port) until it listens on its port: (proc, port)."""
+    for _ in range(attempts):
+        port = free_port()
+        proc = spawn(argv_for_port(port), cleanup, **kwargs)
+        if wait_listening(port, proc, timeout=30):
+            return proc, port
+        stop_group(proc)
+    raise RuntimeError(f"{what} did not start")
+
+
+class Redis:
+    """redis-server without persistence. `.port`, `.pid`."""
+
+    def __init__(self, cleanup):
+        self.dir = _tmpdir(cleanup, "kerno-redis-")
+        self.proc, self.port = _start(
+            cleanup, lambda port: ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                                   "--save", "", "--appendonly", "no", "--dir", self.dir],
+            "redis-server", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.pid = self.proc.pid
+
+
+class Postgres:
+    """A fresh cluster (trust authentication) run by the postgres user. `.port`, `.pid`
+    (the postmaster; each connection is served by a child of it)."""
+
+    USER = "postgres"
+
+    def __init__(self, cleanup):
+        self.dir = _tmpdir(cleanup, "kerno-pg-", owner=self.USER)
+        data = os.path.join(self.dir, "data")
+        self._as_user(["initdb", "-D", data, "-A", "trust", "-U", self.USER, "--no-sync"],
+                      stdout=subprocess.DEVNULL, check=True)
+        self.proc, self.port = _start(
+            cleanup, lambda port: ["runuser", "-u", self.USER, "--", "postgres", "-D", data,
+                                   "-k", self.dir, "-h", "127.0.0.1", "-p", str(port),
+                                   "-c", "fsync=off"],
+            "postgres", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.pid = self.proc.pid
+
+    def _as_user(self, argv, **kwargs):
+        return subprocess.run(["runuser", "-u", self.USER, "--"] + argv, **kwargs)
+
+    def children(self):
+        """The postmaster's child processes right now (backends among them)."""
+        postmaster = int(open(os.path.join(self.dir, "data", "postmaster.pid")).readline())
+        with open(f"/proc/{postmaster}/task/{postmaster}/children") as f:
+            return [int(p) for p in f.read().split()]
+
+
+class MariaDB:
+    """A fresh MariaDB data dir, mariadbd as root on a TCP port, no grant checks
+    beyond the root user's socket-less login. `.port`, `.pid`."""
+
+    def __init__(self, cleanup):
+        self.dir = _tmpdir(cleanup, "kerno-mariadb-", owner="mysql")
+        data = os.path.join(self.dir, "data")
+        subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={data}",
+                        "--user=mysql", "--auth-root-authentication-method=normal",
+                        "--skip-test-db"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       check=True)
+        self.proc, self.port = _start(
+            cleanup, lambda port: ["mariadbd", "--no-defaults", f"--datadir={data}",
+                                   "--user=mysql", "--bind-address=127.0.0.1",
+                                   f"--port={port}", f"--socket={self.dir}/mysqld.sock",
+                                   f"--pid-file={self.dir}/mysqld.pid", "--skip-log-bin",
+                                   "--innodb-flush-log-at-trx-commit=0"],
+            "mariadbd", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.pid = self.proc.pid
+
+
+class Dnsmasq:
+    """dnsmasq answering for the zone `test` alone: `*.ok.test` has A 10.0.0.1,
+    every other name in it is NXDOMAIN. UDP and TCP on `.port`."""
+
+    def __init__(self, cleanup):
+        self.dir = _tmpdir(cleanup, "kerno-dnsmasq-")
+        self.proc, self.port = _start(
+            cleanup, lambda port: ["dnsmasq", "-k", "--conf-file=/dev/null", f"--port={port}",
+                                   "--listen-address=127.0.0.1", "--bind-interfaces",
+                                   "--no-resolv", "--no-hosts", "--local=/test/",
+                                   "--address=/ok.test/10.0.0.1",
+                                   f"--pid-file={self.dir}/dnsmasq.pid"],
+            "dnsmasq", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.pid = self.proc.pid
+
+
+def run_client(argv, **kwargs):
+    """Runs a client to completion: (pid, CompletedProcess-like stdout text, rc)."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            **kwargs)
+    out, _ = proc.communicate(timeout=240)
+    return proc.pid, out, proc.returncode
+
+
+def settle():
+    """Lets the last exchanges' connections close before the agent stops."""
+    time.sleep(1.5)

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Names of what the protocol parsers put in a series key (kern/proto.h), as
+ * the OpenTelemetry semantic conventions spell them: db.system.name,
+ * db.operation.name, db.response.status_code, dns.question.type, and the
+ * DNS rcode as error.type.
+ */
+#ifndef KERNO_PROTO_NAMES_H
+#define KERNO_PROTO_NAMES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "kerno_types.h"
+#include "../kern/capture.h"
+
+/* db.system.name of a database protocol, NULL for the others. */
+const char *kerno_db_system(unsigned int proto);
+
+/* SQL operation ("SELECT"); NULL for KERNO_SQL_OTHER and unknown values. */
+const char *kerno_sql_op_name(unsigned int op);
+
+/* Redis error prefix ("WRONGTYPE"); NULL for no error. */
+const char *kerno_redis_error_name(unsigned int err);
+
+/* A packed SQLSTATE (kern/proto.h) into buf (6 bytes); false if code is not one. */
+bool kerno_sqlstate(__u32 code, char *buf);
+
+/* DNS query type name ("AAAA"), or its number in buf (8 bytes). */
+const char *kerno_dns_type_name(unsigned int qtype, char *buf, size_t size);
+
+/* DNS rcode name ("NXDOMAIN"), or its number in buf. */
+const char *kerno_dns_rcode_name(unsigned int rcode, char *buf, size_t size);
+
+#endif /* KERNO_PROTO_NAMES_H */
