@@ -51,7 +51,7 @@ UNIT_BINS := $(patsubst selftests/unit/%.c,$(OUT)/unit/%,$(UNIT_SRCS))
 # Test drivers of the S3 uploader's modules (selftests/s3/), run by its host tests.
 S3_TOOLS := $(patsubst selftests/s3/%.c,$(OUT)/%,$(wildcard selftests/s3/*.c))
 
-.PHONY: all test unit-test host-test vmtest bench bench-s3 format lint clean verifier-report s3-tools
+.PHONY: all test unit-test host-test vmtest bench bench-s3 bench-spans format lint clean verifier-report s3-tools
 .DELETE_ON_ERROR:
 
 all: $(OUT)/kerno $(S3_TOOLS)
@@ -107,6 +107,10 @@ verifier-report: build/kerno
 bench: build/kerno build/pingpong build/s3put_tool
 	selftests/bench/bench.sh
 	selftests/bench/bench_s3.sh
+
+# What spans cost the data path (BPF ns per request, spans off/on/with payloads).
+bench-spans: build/kerno
+	/usr/bin/python3 selftests/bench/bench_spans.py
 
 # The upload row alone.
 bench-s3: build/s3put_tool

@@ -11,6 +11,7 @@ import glob
 import gzip
 import http.client
 import json
+import math
 import os
 import socket
 import subprocess
@@ -240,8 +241,12 @@ def test_spans_sampling(ctx):
     base = [s for s in oks if "baseline" in s["attrs"]["kerno.sample.reason"]]
     share = 100.0 * len(base) / ok_n
     log(f"baseline: {len(base)} of {ok_n} /ok requests = {share:.2f} %")
-    # Within 1 percentage point of 10 %: 10 % of 10.
-    ASSERT_WITHIN(share, BASELINE_BP / 100, 0.1, "baseline share of /ok requests (%)")
+    # Within 1 percentage point of 10 % (10 % of 10) over 90000 requests, where the
+    # binomial spread is 0.1 point; the VM's few thousand allow four spreads.
+    rate = BASELINE_BP / 10000
+    spread = 100 * math.sqrt(rate * (1 - rate) / ok_n)
+    ASSERT_WITHIN(share, 100 * rate, max(1.0, 4 * spread) / (100 * rate),
+                  "baseline share of /ok requests (%)")
     mismatched = [s["traceId"] for s in spans
                   if in_baseline(s["traceId"], BASELINE_BP)
                   != ("baseline" in s["attrs"]["kerno.sample.reason"])]
