@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import time
 
+import dbpeers
 import httpclient
 import test_spans
 from asserts import ASSERT_EQ, ASSERT_GE, ASSERT_GT, ASSERT_TRUE, Fatal, log
@@ -405,6 +406,9 @@ def test_uplink_ws_unreachable_stop(ctx):
                 agent.stderr_tail(3))
 
 
+SQL_CANARY = "sqlc4nary5d2"
+
+
 def test_uplink_ws_privacy_canary(ctx):
     """The spans' privacy canary (issue 5) run with the WebSocket sink (issue 8):
     every span sampled with its payload, errors from the same service, and
@@ -415,8 +419,14 @@ def test_uplink_ws_privacy_canary(ctx):
     server = WsServer(ctx.cleanup, pki)
     server.start()
     front, _ = test_spans.three_tiers(ctx)
+    pg = dbpeers.Postgres(ctx.cleanup)
     agent = CloudAgent(ctx.kerno, ctx.cleanup, server, extra=test_spans.CANARY_AGENT_ARGS)
     test_spans.send_canaries(front)
+    # A SQL literal: the statement's shape may leave the node, its values never.
+    sql = f"SELECT '{SQL_CANARY}' AS secret;"
+    _, out, rc = dbpeers.run_client(["psql", "-X", "-q", "-c", sql, "-h", "127.0.0.1", "-p",
+                                     str(pg.port), "-U", pg.USER, "postgres"])
+    ASSERT_TRUE(rc == 0 and SQL_CANARY in out, "psql ran the canary query", out[-300:])
     errors = 5
     for i in range(errors):
         ASSERT_EQ(test_spans.get(front.port, f"/error/{i}?token={test_spans.BODY_CANARY}"), 500,
@@ -437,7 +447,10 @@ def test_uplink_ws_privacy_canary(ctx):
         received = f.read()
     ASSERT_TRUE("/login/{id}" in received, "the canary request was measured and sent",
                 "no /login/{id} in what the server received")
-    for what, canary in [*test_spans.CANARIES.items(), ("body", test_spans.BODY_CANARY)]:
+    ASSERT_TRUE('"postgresql"' in received, "the canary query was measured and sent",
+                "no postgresql series in what the server received")
+    for what, canary in [*test_spans.CANARIES.items(), ("body", test_spans.BODY_CANARY),
+                         ("sql", SQL_CANARY)]:
         ASSERT_EQ(received.count(canary), 0, f"{what} canary in what the cloud received")
     hits = test_spans.files_with(agent.cloud_dir, test_spans.BODY_CANARY)
     ASSERT_TRUE(hits and all(h.startswith("objects/") for h in hits),
