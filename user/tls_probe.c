@@ -471,6 +471,8 @@ static void choose_programs(struct tls_bpf *t, bool raw_tp)
 	bpf_program__set_autoload(p->kerno_go_tls_ret_legacy, legacy);
 	bpf_program__set_autoload(p->kerno_go_tls_write, !legacy);
 	bpf_program__set_autoload(p->kerno_go_tls_write_legacy, legacy);
+	/* The parser's header brings the capture's span program: the capture runs it. */
+	bpf_program__set_autoload(p->kerno_span_fork, false);
 	bpf_program__set_autoload(p->kerno_exec, !raw_tp);
 	bpf_program__set_autoload(p->kerno_exec_raw, raw_tp);
 }
