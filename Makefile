@@ -21,7 +21,7 @@ CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	  -Werror=implicit-function-declaration -D_GNU_SOURCE -DKERNO_VERSION='"$(VERSION)"' $(INCLUDES) $(SAN_FLAGS)
 LDFLAGS += $(SAN_FLAGS)
-LDLIBS := -lbpf -lelf -lz -ljansson -lm -lwslay -lyaml
+LDLIBS := -lbpf -lelf -lz -ljansson -lm -lwslay -lyaml -lcapstone
 
 # BoringSSL (android-libboringssl-dev): its own include and library
 # directories, found again at run time through the rpath. It exports
@@ -41,7 +41,7 @@ SKELS := $(patsubst kern/%.bpf.c,skel/%.skel.h,$(BPF_SRCS))
 KERN_HDRS := $(wildcard kern/*.h)
 
 # The userspace files that include skeletons (the loaders).
-SKEL_USERS := user/capture.c user/floor.c user/errors.c
+SKEL_USERS := user/capture.c user/floor.c user/errors.c user/tls_probe.c
 USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
 USER_HDRS := $(wildcard user/*.h)
@@ -181,6 +181,7 @@ fuzz-smoke:
 	$(MAKE) --no-print-directory fuzz-kubewatch FUZZ_SECONDS=10
 	$(MAKE) --no-print-directory fuzz-otlpmerge FUZZ_SECONDS=10
 	$(MAKE) --no-print-directory fuzz-span-redact FUZZ_SECONDS=10
+	$(MAKE) --no-print-directory fuzz-tls-elf FUZZ_SECONDS=10
 # ---- end of the HTTP/1.x parser block ----
 
 # ---- WebSocket uplink: what the server sends, before and after the handshake ----
@@ -308,3 +309,16 @@ fuzz-otlpmerge: $(FUZZ_DIR)/fuzz_otlpmerge
 	$(FUZZ_DIR)/fuzz_otlpmerge -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=10 \
 		-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/ \
 		$(FUZZ_DIR)/corpus/otlpmerge selftests/fuzz/corpus/otlpmerge
+
+# ---- TLS capture: the ELF files of every process, looked at for TLS libraries (user/tls_elf.c) ----
+.PHONY: fuzz-tls-elf
+
+$(FUZZ_DIR)/fuzz_tls_elf: selftests/fuzz/fuzz_tls_elf.c user/tls_elf.c user/tls_elf.h
+	@mkdir -p $(FUZZ_DIR)
+	$(CLANG) $(KUBE_FUZZ_FLAGS) $< user/tls_elf.c -o $@ -lelf -lcapstone
+
+fuzz-tls-elf: $(FUZZ_DIR)/fuzz_tls_elf
+	@mkdir -p $(FUZZ_DIR)/corpus/tls_elf
+	$(FUZZ_DIR)/fuzz_tls_elf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
+		-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/tls_elf- \
+		$(FUZZ_DIR)/corpus/tls_elf selftests/fuzz/corpus/tls_elf

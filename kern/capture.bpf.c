@@ -33,6 +33,8 @@
 #include "capture.h"
 #include "capture_maps.bpf.h"
 #include "http1.bpf.h"
+#include "fd_sock.bpf.h"
+#include "tls_sock.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -57,32 +59,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define MSG_PEEK 0x2
 #define MSG_TRUNC 0x20
 #define PF_KTHREAD 0x00200000
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
 
 /* Segments (mmsg entries) parsed per syscall; KERNO_MAX_IOV iovecs in capture_maps.bpf.h. */
 #define KERNO_MAX_MMSG 4
-
-/* The TCP socket behind fd in the current process, or NULL. */
-static __always_inline struct sock *fd_to_sock(__u64 fd)
-{
-	struct task_struct *task = (void *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds;
-	struct file *f;
-	struct socket *sock;
-
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
-		return NULL;
-	/* socket_file_ops is not in kallsyms everywhere: ask the inode instead. */
-	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return NULL;
-	sock = BPF_CORE_READ(f, private_data);
-	return BPF_CORE_READ(sock, sk);
-}
 
 static __always_inline int is_tcp(struct sock *sk)
 {
@@ -542,6 +521,12 @@ static __always_inline int is_udp(struct sock *sk)
 	       BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) == IPPROTO_UDP;
 }
 
+/* The buffer of a syscall that moves one flat buffer (TLS libraries use these), else 0. */
+static __always_inline __u64 flat_buf(__u64 nr, __u64 buf)
+{
+	return nr == NR_read || nr == NR_write || nr == NR_recvfrom || nr == NR_sendto ? buf : 0;
+}
+
 /* ---- sys_exit: every syscall, data syscalls found by number ---- */
 
 /*
@@ -568,8 +553,11 @@ static __always_inline int on_sys_data(__u64 nr, __u64 fd, __u64 buf, __u64 arg2
 		return 0;
 	}
 	c = conn_of_sock(sk, tgid);
-	if (!c || !flow_start(&f, c, is_rx(nr) ? KERNO_DIR_RX : KERNO_DIR_TX, (__u32)pid_tgid, ret,
-			      legacy ? (__u64)sk : 0))
+	if (!c || tls_ciphertext(c, sk, pid_tgid, is_rx(nr) ? KERNO_DIR_RX : KERNO_DIR_TX, ret,
+				 flat_buf(nr, buf)))
+		return 0;
+	if (!flow_start(&f, c, is_rx(nr) ? KERNO_DIR_RX : KERNO_DIR_TX, (__u32)pid_tgid, ret,
+			legacy ? (__u64)sk : 0))
 		return 0;
 	follow(&f, nr, buf, arg2, ret, -1);
 	span_flush_flow(&f);
@@ -713,15 +701,18 @@ static __always_inline int on_sock_io(struct sock *sk, int ret, __u32 dir, int f
 		return 0;
 	}
 	c = conn_of_sock(sk, tgid);
-	if (!c || !flow_start(&f, c, dir, (__u32)pid_tgid, ret, 0))
+	if (!c)
 		return 0;
-#ifdef ABL_NOPARSE
-	return 0;
-#endif
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	nr = regs->orig_ax;
 	buf = regs->si;
 	arg2 = regs->dx;
+	if (tls_ciphertext(c, sk, pid_tgid, dir, ret, flat_buf(nr, buf)) ||
+	    !flow_start(&f, c, dir, (__u32)pid_tgid, ret, 0))
+		return 0;
+#ifdef ABL_NOPARSE
+	return 0;
+#endif
 	if (dir == KERNO_DIR_RX && (flags & MSG_TRUNC))
 		nr = NR_sendfile; /* discarded, never copied out: opaque */
 	if (nr == NR_recvmmsg || nr == NR_sendmmsg) {

@@ -63,6 +63,9 @@ enum kerno_counter {
 					 * in by userspace from bpf_prog_info */
 	KERNO_DROP_SPAN_RINGBUF_FULL, /* sampled span lost: the span ring buffer was full */
 	KERNO_DROP_SPAN_LOST, /* span work lost before sampling (more than a run can note) */
+	KERNO_DROP_TLS_NO_CONN, /* TLS plaintext whose TCP connection is not known */
+	KERNO_DROP_TLS_UNSEEN, /* TLS connection not measured: its handshake was not in a probed call */
+	KERNO_DROP_EXEC_LOST, /* exec() notices lost (ring buffer full): processes not scanned */
 	KERNO_DROP__COUNT,
 
 	KERNO_EV_ACCEPTED = KERNO_DROP__COUNT, /* server connections opened (handshake done) */
@@ -191,6 +194,8 @@ struct kerno_conn {
 	__u8 role; /* enum kerno_role */
 	__u8 unanswered; /* coming responses whose requests were dropped */
 	__u8 proto; /* enum kerno_proto: what the connection carries, once inferred */
+	__u8 tls; /* enum kerno_tls_state (kern/tls_capture.h): ciphertext, plaintext from the uprobes */
+	__u8 pad2[3];
 	__u32 fifo_head; /* next request to answer (response side) */
 	__u32 fifo_tail; /* next free slot (request side) */
 	__u64 rx_bytes;

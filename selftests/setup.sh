@@ -16,6 +16,7 @@ PACKAGES=(
 	nghttp2-proxy python3-botocore awscli
 	postgresql postgresql-contrib mariadb-server mariadb-client redis-server redis-tools dnsmasq
 	dnsutils
+	libssl-dev libcapstone-dev golang-go
 )
 # Node.js and npm (the S3 tests' store comes from npm): Debian's packages where the machine has
 # none; they conflict with a Node.js installed another way, which then serves.

@@ -26,6 +26,7 @@
 #include "procdrops.h"
 #include "procnames.h"
 #include "spans.h"
+#include "tls_probe.h"
 #include "uplink.h"
 
 /* Drains a series must sit idle before it leaves the kernel map. */
@@ -71,6 +72,7 @@ struct agent {
 	struct kerno_sample *kept; /* the samples ops->keep let through */
 	size_t kept_cap;
 	struct capture cap;
+	struct tls_probe *tls; /* NULL with --no-tls-capture */
 	struct drain drain;
 	struct uplink *up;
 	struct proc_names names;
@@ -203,7 +205,7 @@ static int flush_interval(struct agent *a)
 	nd = procdrops_collect(&a->drops, a->cap.procs_fd, &proc_drops);
 	if (nd < 0)
 		return nd;
-	misses = capture_prog_misses(&a->cap);
+	misses = capture_prog_misses(&a->cap) + tls_probe_prog_misses(a->tls);
 	counters[KERNO_DROP_PROG_MISSES] = misses - a->prog_misses;
 	a->prog_misses = misses;
 
@@ -410,6 +412,13 @@ static int start(struct agent *a, char *err, size_t errlen)
 	ret = start_errors(a, err, errlen);
 	if (ret)
 		return ret;
+	if (cfg->tls_capture) {
+		struct tls_probe_opts to = { .proc_root = cfg->proc_root, .verbose = cfg->verbose };
+
+		ret = tls_probe_start(&a->tls, &a->cap, &to, err, errlen);
+		if (ret)
+			return ret;
+	}
 	ret = drain_init(&a->drain, a->cap.series_fd, a->cap.counters_fd, cfg->max_series,
 			 IDLE_ROUNDS);
 	if (!ret)
@@ -431,6 +440,7 @@ static void finish(struct agent *a)
 	procdrops_free(&a->drops);
 	errors_stop(a->errs);
 	errgroups_free(a->groups);
+	tls_probe_stop(a->tls);
 	capture_stop(&a->cap);
 	if (a->names.cache)
 		procinfo_cache_free(a->names.cache);

@@ -22,6 +22,7 @@
 #include "capture_load.h"
 #include "capture.skel.h"
 #include "floor.skel.h"
+#include "tls_probe.h"
 
 /* Instructions the verifier may process for one program (since Linux 5.2). */
 #define KERNO_VERIFIER_LIMIT 1000000U
@@ -580,6 +581,9 @@ int capture_verifier_report(FILE *out, const struct capture_opts *o)
 			continue;
 		}
 		report_flavour(out, skel, capture_hook_names[h], stats);
+		/* The TLS programs share the flavour's maps (user/tls_probe.c). */
+		if (tls_probe_verifier_report(out, skel, capture_hook_names[h]))
+			failed = -EINVAL;
 		capture_bpf__destroy(skel);
 	}
 	free(stats);

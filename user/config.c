@@ -74,6 +74,8 @@ const struct kerno_opt kerno_options[] = {
 	  "fexit, sys_exit or raw_tp" },
 	{ "disable-hooks", KERNO_OPT_STR, NULL, 0, 0, OPT(disable_hooks), "NAMES",
 	  "flavours to treat as missing from this kernel, comma-separated (tests of the fallbacks)" },
+	{ "tls-capture", KERNO_OPT_BOOL, "true", 0, 0, OPT(tls_capture), NULL,
+	  "measure HTTPS too: uprobes on OpenSSL, BoringSSL and Go crypto/tls in every process" },
 	{ "verbose", KERNO_OPT_BOOL, "false", 0, 0, OPT(verbose), NULL,
 	  "log more, including libbpf's debug output" },
 	{ "spans", KERNO_OPT_BOOL, "true", 0, 0, OPT(spans), NULL,

@@ -55,6 +55,7 @@ struct kerno_config {
 	char *pin_dir;
 	char *proc_root;
 	char *ignore_process;
+	bool tls_capture; /* uprobes on the TLS libraries (user/tls_probe.c) */
 	char *config;
 	char *cloud_url;
 	char *cloud_token_file;

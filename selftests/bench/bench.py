@@ -34,6 +34,7 @@ sys.path.insert(0, os.path.join(REPO, "selftests", "host"))
 import bpfids  # noqa: E402
 import h2load  # noqa: E402
 import otlp  # noqa: E402
+import tlspeers  # noqa: E402
 from servers import Nginx  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
@@ -134,22 +135,26 @@ def start_floor(extra=()):
     raise RuntimeError("kerno bench-floor attached no programs within 60 s")
 
 
-def load(port):
-    return h2load.run(f"http://127.0.0.1:{port}/ok", duration=SECONDS, warmup=1, clients=CLIENTS,
+def load(port, scheme="http"):
+    return h2load.run(f"{scheme}://127.0.0.1:{port}/ok", duration=SECONDS, warmup=1, clients=CLIENTS,
                       cpu=LOAD_CPU, timeout=SECONDS * 3 + 30).req_per_s
+
+
+def load_https(port):
+    return load(port, "https")
 
 
 def run_none(port, stats):
     return load(port)
 
 
-def run_agent(port, stats, extra=()):
+def run_agent(port, stats, extra=(), load_fn=load):
     data_dir = tempfile.mkdtemp(prefix="kerno-bench-")
     try:
         agent = start_agent(data_dir, extra)
         try:
             cpu0, t0 = cpu_seconds(agent.pid), time.monotonic()
-            rps = load(port)
+            rps = load_fn(port)
             stats["agent_cpu_pct"].append(100 * (cpu_seconds(agent.pid) - cpu0) / (time.monotonic() - t0))
             stats["agent_cpu_us_per_req"].append(1e6 * (cpu_seconds(agent.pid) - cpu0) / (rps * SECONDS))
             stats["agent_hwm_kib"].append(vm_hwm_kib(agent.pid))
@@ -194,6 +199,19 @@ def run_agent_sys_exit(port, stats):
 
 def run_floor_sys_exit(port, stats):
     return run_floor(port, stats, extra=SYS_EXIT)
+
+
+# HTTPS: nginx over TLS (tlspeers.TlsNginx, its own port) and h2load --h1 over TLS; the agent
+# measures it through its uprobes on OpenSSL (README, "TLS").
+HTTPS = {}
+
+
+def run_https_none(port, stats):
+    return load_https(HTTPS["port"])
+
+
+def run_https_agent(port, stats):
+    return run_agent(HTTPS["port"], {k: [] for k in stats}, load_fn=load_https)
 
 
 def prog_stats(port):
@@ -265,6 +283,7 @@ def report(rounds, stats, progs, bpf_ns_per_req, pp):
     ratios_agent_se = [r["agent_sys_exit"] / r["none"] for r in rounds]
     ratios_floor_se = [r["floor_sys_exit"] / r["none"] if r["floor_sys_exit"] else None
                        for r in rounds]
+    ratios_https = [r["https_agent"] / r["https_none"] for r in rounds]
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
                          capture_output=True, text=True).stdout.strip()
     lines = [
@@ -287,6 +306,10 @@ def report(rounds, stats, progs, bpf_ns_per_req, pp):
         f"{fmt(median(ratios_agent_se), '.3f')} |",
         f"| median throughput ratio floor / none, --hook sys_exit | "
         f"{fmt(median(ratios_floor_se), '.3f')} |",
+        f"| median throughput ratio agent / none over HTTPS (nginx TLS, h2load --h1 over TLS) | "
+        f"{fmt(median(ratios_https), '.3f')} |",
+        f"| median HTTPS req/s none / agent | {fmt(median([r['https_none'] for r in rounds]), '.0f')} / "
+        f"{fmt(median([r['https_agent'] for r in rounds]), '.0f')} |",
         f"| median req/s none / agent / floor | {fmt(median([r['none'] for r in rounds]), '.0f')} / "
         f"{fmt(median([r['agent'] for r in rounds]), '.0f')} / {fmt(median([r['floor'] for r in rounds]), '.0f')} |",
         f"| agent CPU, median of runs (% of one core) | {fmt(median(stats['agent_cpu_pct']), '.1f')} |",
@@ -326,13 +349,18 @@ def main():
         return 2
     runners = {"none": run_none, "agent": run_agent, "floor": run_floor,
                "server_only": run_server_only, "agent_sys_exit": run_agent_sys_exit,
-               "floor_sys_exit": run_floor_sys_exit}
+               "floor_sys_exit": run_floor_sys_exit, "https_none": run_https_none,
+               "https_agent": run_https_agent}
     kinds = list(runners)
     stats = {"agent_cpu_pct": [], "agent_cpu_us_per_req": [], "agent_hwm_kib": [], "agent_rc": []}
     rounds = []
     with contextlib.ExitStack() as cleanup:
         nginx = Nginx(cleanup, cpu=NGINX_CPU)
         load(nginx.port)  # warm-up run, not reported
+        certs_dir = tempfile.mkdtemp(prefix="kerno-bench-tls-")
+        cleanup.callback(shutil.rmtree, certs_dir, ignore_errors=True)
+        HTTPS["port"] = tlspeers.TlsNginx(cleanup, tlspeers.Certs(certs_dir), cpu=NGINX_CPU).port
+        load_https(HTTPS["port"])
         for i in range(ROUNDS):
             order = kinds if i % 2 == 0 else kinds[::-1]
             result = {}

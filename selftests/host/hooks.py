@@ -14,6 +14,25 @@ PROGRAMS = {
 }
 
 
+# The TLS programs (kern/tls.bpf.c), loaded on each flavour's maps.
+TLS_PROGRAMS = ("kerno_ssl_read", "kerno_ssl_write", "kerno_ssl_read_ex", "kerno_ssl_write_ex",
+                "kerno_ssl_handshake", "kerno_ssl_ret", "kerno_go_tls_read", "kerno_go_tls_write",
+                "kerno_go_tls_ret", "kerno_go_tls_handshake", "kerno_exec")
+
+
+def tls_programs(flavour):
+    """The TLS programs `kerno verifier-report` lists for a flavour on this kernel:
+    raw tracepoints for raw_tp, the legacy twins of the parsing ones before 5.12."""
+    progs = []
+    for p in TLS_PROGRAMS:
+        if p == "kerno_exec" and flavour == "raw_tp":
+            p = "kerno_exec_raw"
+        elif _release() < (5, 12) and p in ("kerno_ssl_ret", "kerno_go_tls_write", "kerno_go_tls_ret"):
+            p += "_legacy"
+        progs.append(p)
+    return tuple(progs)
+
+
 def _release():
     major, minor = os.uname().release.split(".")[:2]
     return int(major), int(minor)

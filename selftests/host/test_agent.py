@@ -244,7 +244,7 @@ def test_verifier_report(ctx):
     expected = []
     for name, ok, _ in flavours:
         if ok:
-            expected += [(name, prog) for prog in hooks.programs(name)]
+            expected += [(name, prog) for prog in hooks.programs(name) + hooks.tls_programs(name)]
     if ("fexit", "kerno_tcp_recvmsg") in expected and hooks.has_function("tcp_sendpage"):
         expected.append(("fexit", "kerno_tcp_sendpage"))
     ASSERT_EQ(sorted(got), sorted(expected), "programs reported")

@@ -1,0 +1,236 @@
+"""HTTPS measured like plain HTTP: uprobes on OpenSSL (shared and linked in),
+BoringSSL and Go crypto/tls, found in processes started after the agent."""
+
+import os
+import subprocess
+import tempfile
+import time
+
+import hooks
+import scale
+import tlspeers
+from asserts import ASSERT_EQ, ASSERT_TRUE, FATAL, log
+from test_http1 import check_no_parse_drops, client_counts, process_drops, server_counts
+
+# The Done-when criteria: 1000 HTTPS requests per client.
+N = scale.requests(1000)
+SERVER = "http.server.request.duration"
+
+
+def _workdir(ctx):
+    d = tempfile.mkdtemp(prefix="kerno-tls-")
+    ctx.cleanup.callback(subprocess.run, ["rm", "-rf", "--", d], check=False)
+    return d
+
+
+def _run_client(argv, n):
+    """Runs a client to its end: (pid, {status: count}) as it reports them."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=120)
+    if proc.returncode:
+        raise RuntimeError(f"{argv[0]} exited with {proc.returncode}: {err[-2000:]}")
+    got = tlspeers.status_lines(out)
+    ASSERT_EQ(sum(got.values()), n, f"responses {os.path.basename(argv[0])} received")
+    return proc.pid, got
+
+
+def _curl(port, ca, workdir, n, paths=tlspeers.PATHS):
+    """curl, one process, n requests over its reused connection."""
+    config = os.path.join(workdir, "curl.conf")
+    with open(config, "w") as f:
+        for i in range(n):
+            f.write(f'url = "https://127.0.0.1:{port}{paths[i % len(paths)][0]}"\n'
+                    'output = "/dev/null"\n')
+    proc = subprocess.Popen(["curl", "-s", "--cacert", ca, "-w", "%{http_code}\n", "-K", config],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=120)
+    if proc.returncode:
+        raise RuntimeError(f"curl exited with {proc.returncode}: {err[-2000:]}")
+    got = {}
+    for line in out.split():
+        got[int(line)] = got.get(int(line), 0) + 1
+    ASSERT_EQ(sum(got.values()), n, "responses curl received")
+    return proc.pid, got
+
+
+def _expected(n):
+    return {("GET", path, status): c for (path, status), c in tlspeers.expected_statuses(n).items()}
+
+
+def _check_client(points, pid, n, name, reported):
+    expected = _expected(n)
+    ASSERT_EQ(reported, {s: c for (_, _, s), c in expected.items()}, f"{name}: statuses received")
+    ASSERT_EQ(client_counts(points, {"process.pid": pid}), expected,
+              f"{name} (pid {pid}) client-side counts by (method, url.template, status)")
+
+
+def _check_first_of_file(points, pids, name):
+    for pid in pids:
+        _check_first_process(points, pid, name)
+
+
+def _check_first_process(points, pid, name):
+    """The first processes of an executable new to the agent race the probes'
+    attachment (tls_probe.c): each one's request is counted, or its connection
+    is counted as tls_unseen; never anything else."""
+    counts = client_counts(points, {"process.pid": pid})
+    drops = process_drops(points, pid)
+    log(f"{name}, first process of its file (pid {pid}): {counts}, drops {drops}")
+    ASSERT_TRUE((counts, drops) in (({("GET", "/ok", 200): 1}, {}), ({}, {"tls_unseen": 1})),
+                f"{name}'s first process: its request counted or its connection tls_unseen",
+                f"{counts}, {drops}")
+
+
+def _probed(agent, path):
+    with open(agent.stderr_path, errors="replace") as f:
+        return any("TLS probes on " in line and line.split(" (")[0].endswith(path) for line in f)
+
+
+def _wait_probed(agent, path, timeout=30):
+    """Until the agent says it probed the file at path (its one line per file)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _probed(agent, path):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _warm_up(agent, argv, name, attempts=5):
+    """One request from a process of this executable, then the wait for its
+    file's probes: every later process is measured (see _check_first_of_file).
+    A process that exits before the agent has read its mappings leaves its
+    file unprobed: then another one runs."""
+    pids = []
+    for _ in range(attempts):
+        pid, _ = _run_client(argv + ["1", "/ok"], 1)
+        pids.append(pid)
+        if _wait_probed(agent, argv[0], timeout=5):
+            return pids, name
+    FATAL(f"the agent did not probe {argv[0]} after {attempts} processes:\n{agent.stderr_tail()}")
+
+
+def _nginx_case(ctx, name, client_argv, warm_up=False):
+    """n requests from one client against nginx over TLS, both sides counted.
+    warm_up: the client is an executable with its own TLS library, new to
+    the agent (see _check_first_of_file)."""
+    workdir = _workdir(ctx)
+    certs = tlspeers.Certs(workdir)
+    nginx = tlspeers.TlsNginx(ctx.cleanup, certs)
+    workers = nginx.worker_pids()
+    agent = ctx.agent()
+    warm = None
+    if client_argv is None:
+        pid, got = _curl(nginx.port, certs.ca, workdir, N)
+    else:
+        argv = client_argv(workdir) + ["127.0.0.1", str(nginx.port), certs.ca]
+        if warm_up:
+            warm = _warm_up(agent, argv, name)
+        pid, got = _run_client(argv + [str(N)] + [p for p, _ in tlspeers.PATHS], N)
+    log(f"{name}: {got}")
+    agent.stop()
+    points = agent.points()
+    _check_client(points, pid, N, name, got)
+    expected = _expected(N)
+    if warm:
+        _check_first_of_file(points, *warm)
+        expected[("GET", "/ok", 200)] += len(warm[0])  # nginx was probed before them
+    ASSERT_EQ(server_counts(points, {"process.executable.name": "nginx", "server.port": nginx.port}),
+              expected, "nginx server-side counts by (method, route, status)")
+    check_no_parse_drops(points, workers + [pid])
+
+
+def test_tls_curl_nginx(ctx):
+    _nginx_case(ctx, "curl", None)
+
+
+def test_tls_static_openssl_nginx(ctx):
+    _nginx_case(ctx, "static OpenSSL client",
+                lambda d: [tlspeers.build_c_clients(d)["static-openssl"]], warm_up=True)
+
+
+def test_tls_boringssl_nginx(ctx):
+    _nginx_case(ctx, "BoringSSL client", lambda d: [tlspeers.build_c_clients(d)["boringssl"]])
+
+
+def test_tls_go_client_server(ctx):
+    """Go's crypto/tls on both sides: Go client against the Go server."""
+    workdir = _workdir(ctx)
+    certs = tlspeers.Certs(workdir)
+    client, server_bin = tlspeers.build_go(workdir)
+    agent = ctx.agent()
+    server = tlspeers.GoServer(ctx.cleanup, server_bin, certs)
+    if not _wait_probed(agent, server_bin):
+        FATAL(f"the agent did not probe {server_bin}:\n{agent.stderr_tail()}")
+    argv = [client, f"https://127.0.0.1:{server.port}", certs.ca]
+    warm = _warm_up(agent, argv, "Go client")
+    pid, got = _run_client(argv + [str(N)] + [p for p, _ in tlspeers.PATHS], N)
+    log(f"Go client: {got}")
+    agent.stop()
+    points = agent.points()
+    _check_client(points, pid, N, "Go client", got)
+    _check_first_of_file(points, *warm)
+    expected = _expected(N)
+    expected[("GET", "/ok", 200)] += len(warm[0])  # the server was probed before them
+    ASSERT_EQ(server_counts(points, {"process.pid": server.pid}), expected,
+              "Go server-side counts by (method, route, status)")
+    check_no_parse_drops(points, [pid, server.pid])
+
+
+def test_tls_first_request(ctx):
+    """Processes started after the agent, one request each. curl and the
+    BoringSSL client load shared libraries the agent probed when it started:
+    each is counted from its first request. The static OpenSSL and Go
+    clients are executables new to the agent: their first process races the
+    probes (counted, or tls_unseen), every later one is counted."""
+    workdir = _workdir(ctx)
+    certs = tlspeers.Certs(workdir)
+    clients = tlspeers.build_c_clients(workdir)
+    go_client, _ = tlspeers.build_go(workdir)
+    nginx = tlspeers.TlsNginx(ctx.cleanup, certs)
+    agent = ctx.agent()
+    argvs = {
+        "static-openssl": [clients["static-openssl"], "127.0.0.1", str(nginx.port), certs.ca],
+        "boringssl": [clients["boringssl"], "127.0.0.1", str(nginx.port), certs.ca],
+        "go": [go_client, f"https://127.0.0.1:{nginx.port}", certs.ca],
+    }
+    exact, first = {}, {}
+    for r in range(3):
+        pid, _ = _curl(nginx.port, certs.ca, workdir, 1)
+        exact[pid] = "curl"
+        for name, argv in argvs.items():
+            if r == 0 and name in ("static-openssl", "go"):
+                first[name] = _warm_up(agent, argv, name)[0]
+            else:
+                pid, _ = _run_client(argv + ["1", "/ok"], 1)
+                exact[pid] = name
+    agent.stop()
+    points = agent.points()
+    got = {pid: (name, client_counts(points, {"process.pid": pid})) for pid, name in exact.items()}
+    ASSERT_EQ(got, {pid: (name, {("GET", "/ok", 200): 1}) for pid, name in exact.items()},
+              "each client's one request counted, by pid")
+    check_no_parse_drops(points, list(exact))
+    for name, pids in first.items():
+        _check_first_of_file(points, pids, name)
+
+
+def test_tls_every_flavour(ctx):
+    """The socket hooks of every flavour this kernel has attribute the SSL
+    calls' I/O and leave the ciphertext alone: curl against nginx counted
+    exactly through each (the VM runs fexit and the pre-5.12 twins)."""
+    workdir = _workdir(ctx)
+    certs = tlspeers.Certs(workdir)
+    nginx = tlspeers.TlsNginx(ctx.cleanup, certs)
+    workers = nginx.worker_pids()
+    n = scale.requests(300)
+    for flavour in hooks.available(ctx.kerno):
+        agent = ctx.agent(extra_args=("--hook", flavour))
+        pid, got = _curl(nginx.port, certs.ca, workdir, n)
+        agent.stop()
+        points = agent.points()
+        log(f"{flavour}: curl {got}")
+        _check_client(points, pid, n, f"curl through {flavour}", got)
+        ASSERT_EQ(server_counts(points, {"process.executable.name": "nginx",
+                                         "server.port": nginx.port}),
+                  _expected(n), f"nginx server-side counts through {flavour}")
+        check_no_parse_drops(points, workers + [pid])

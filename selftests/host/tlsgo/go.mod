@@ -1,0 +1,3 @@
+module kerno.test/tlsgo
+
+go 1.19
