@@ -7,10 +7,12 @@ from asserts import FATAL
 
 # Each flavour's programs, as `kerno verifier-report` names them.
 PROGRAMS = {
-    "sock": ("kerno_sock_send", "kerno_sock_recv", "kerno_sock_state"),
-    "fexit": ("kerno_tcp_sendmsg", "kerno_tcp_recvmsg", "kerno_sock_state"),
-    "sys_exit": ("kerno_sys_exit", "kerno_sock_state"),
-    "raw_tp": ("kerno_sys_exit_raw", "kerno_sock_state_raw"),
+    "sock": ("kerno_sock_send", "kerno_sock_recv", "kerno_sock_state", "kerno_span_fork"),
+    "fexit": ("kerno_tcp_sendmsg", "kerno_tcp_recvmsg", "kerno_sock_state", "kerno_span_fork",
+              "kerno_udp_sendmsg", "kerno_udpv6_sendmsg", "kerno_udp_recvmsg",
+              "kerno_udpv6_recvmsg"),
+    "sys_exit": ("kerno_sys_exit", "kerno_sock_state", "kerno_span_fork"),
+    "raw_tp": ("kerno_sys_exit_raw", "kerno_sock_state_raw", "kerno_span_fork"),
 }
 
 

@@ -233,8 +233,8 @@ def test_top(ctx):
 def test_verifier_report(ctx):
     """kerno verifier-report loads every flavour this kernel has: each of
     their programs is listed, the others are named as missing, and the data
-    path stays within 60 % of the verifier's limit, the headroom older
-    kernels' verifiers need."""
+    path stays within 70 % of the verifier's limit (6.1's verifier counts
+    about a tenth more than this kernel's for the same programs)."""
     flavours = hooks.listing(ctx.kerno)
     res = run_cli([ctx.kerno, "verifier-report"], timeout=300)
     ASSERT_EQ(res.returncode, 0, f"exit code (stderr: {res.stderr!r})")
@@ -253,7 +253,7 @@ def test_verifier_report(ctx):
     for (flavour, prog), (verified, limit) in sorted(got.items()):
         log(f"{flavour} {prog}: {verified} of {limit}")
         ASSERT_GT(verified, 0, f"{flavour} {prog} verified instructions")
-        ASSERT_TRUE(verified <= 0.6 * limit, f"{flavour} {prog} within 60 % of the limit",
+        ASSERT_TRUE(verified <= 0.7 * limit, f"{flavour} {prog} within 70 % of the limit",
                     f"{verified} of {limit}")
 
 
