@@ -5,6 +5,7 @@
  * is flushed on exit, whatever ends the run.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -430,8 +431,22 @@ static int start(struct agent *a, char *err, size_t errlen)
 	return start_spans(a, err, errlen);
 }
 
+/*
+ * Taking the TLS uprobes down costs the kernel a grace period per probe:
+ * seconds for a node's TLS libraries. It runs beside the rest of the stop
+ * (the uplink's flush above all) rather than before it.
+ */
+static void *stop_tls(void *tls)
+{
+	tls_probe_stop(tls);
+	return NULL;
+}
+
 static void finish(struct agent *a)
 {
+	pthread_t tls_stopper;
+	bool tls_stopping = a->tls && !pthread_create(&tls_stopper, NULL, stop_tls, a->tls);
+
 	spans_free(a->spans);
 	logs_free(a->logs);
 	objstore_close(a->store);
@@ -440,12 +455,15 @@ static void finish(struct agent *a)
 	procdrops_free(&a->drops);
 	errors_stop(a->errs);
 	errgroups_free(a->groups);
-	tls_probe_stop(a->tls);
+	if (!tls_stopping)
+		tls_probe_stop(a->tls);
 	capture_stop(&a->cap);
 	if (a->names.cache)
 		procinfo_cache_free(a->names.cache);
 	if (a->up)
 		uplink_close(a->up);
+	if (tls_stopping)
+		pthread_join(tls_stopper, NULL);
 }
 
 static int loop(struct agent *a)
