@@ -38,6 +38,23 @@ struct flow {
 	__u8 legacy; /* pass key, not conn, to global functions (before 5.12) */
 };
 
+/* The segment state in scratch, set for `len` bytes at ubuf carried by flow f. */
+static __always_inline struct seg_ctx *seg_begin(struct kerno_scratch *sc, const struct flow *f,
+						 __u64 ubuf, __u32 len)
+{
+	struct seg_ctx *x = &sc->seg;
+
+	x->ubuf = ubuf;
+	x->now = f->now;
+	x->len = len;
+	x->off = 0;
+	x->win_off = 0;
+	x->win_len = 0;
+	x->tid = f->tid;
+	x->dir = f->dir & 1;
+	return x;
+}
+
 static __always_inline __u64 flow_dir_tid(const struct flow *f)
 {
 	return (__u64)f->dir << 32 | f->tid;
@@ -1100,15 +1117,7 @@ static __always_inline void http1_parse_flow(const struct flow *f, __u64 ubuf, _
 
 	if (!sc)
 		return;
-	x = &sc->seg;
-	x->ubuf = ubuf;
-	x->now = f->now;
-	x->len = len;
-	x->off = 0;
-	x->win_off = 0;
-	x->win_len = 0;
-	x->tid = f->tid;
-	x->dir = f->dir & 1;
+	x = seg_begin(sc, f, ubuf, len);
 #pragma clang loop unroll(disable)
 	for (i = 0; i < KERNO_MAX_STEPS; i++) {
 		if (x->off >= x->len)

@@ -561,15 +561,7 @@ static __always_inline void proto_parse_flow(const struct flow *f, __u64 ubuf, _
 
 	if (!sc)
 		return;
-	x = &sc->seg;
-	x->ubuf = ubuf;
-	x->now = f->now;
-	x->len = len;
-	x->off = 0;
-	x->win_off = 0;
-	x->win_len = 0;
-	x->tid = f->tid;
-	x->dir = f->dir & 1;
+	x = seg_begin(sc, f, ubuf, len);
 #pragma clang loop unroll(disable)
 	for (i = 0; i < KERNO_PROTO_MAX_STEPS; i++) {
 		/* One undecided branch a step: the verifier keeps one state per step. */
