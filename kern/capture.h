@@ -218,6 +218,18 @@ enum kerno_span_flags {
 	KERNO_SPAN_F_THREAD = 1 << 2, /* parent: the span its thread was serving */
 	KERNO_SPAN_F_REQ_PAYLOAD = 1 << 3, /* the request's first bytes were captured */
 	KERNO_SPAN_F_RESP_PAYLOAD = 1 << 4, /* the response's first bytes were captured */
+	/*
+	 * A server span whose client, on this node, had not been seen sending
+	 * its request by the time the server published it (the client's hook
+	 * runs after the bytes reach the server): userspace links it to the
+	 * client span with the same connection ends and seq (user/span_late.c).
+	 */
+	KERNO_SPAN_F_LINK_LATE = 1 << 5,
+	/*
+	 * A span whose trace id came from such a server span, through its
+	 * thread (a child) or a link (the child's server): provisional as well.
+	 */
+	KERNO_SPAN_F_TRACE_LATE = 1 << 6,
 };
 
 /* Why a span was sampled (bits). */
@@ -232,7 +244,14 @@ enum kerno_span_reason {
 struct kerno_thread_span {
 	__u8 trace_id[16];
 	__u64 span_id;
-	__u64 active; /* 0 once the server span's response ended */
+	__u32 active; /* enum kerno_thread_span_state bits; 0 once the server span's response ended */
+	__u32 server_tid; /* the thread serving the span (a forked child's record names its parent) */
+};
+
+enum kerno_thread_span_state {
+	KERNO_TS_ACTIVE = 1 << 0,
+	KERNO_TS_LATE = 1 << 1, /* the server span is not linked to its client yet */
+	KERNO_TS_ADOPTED = 1 << 2, /* a child span took its (provisional) trace id */
 };
 
 /* A client request's span, for the server side of the same connection on this node. */
@@ -248,7 +267,7 @@ struct kerno_span_link {
 	__u8 trace_id[16];
 	__u64 span_id;
 	__u32 seq; /* requests sent before this one on the connection */
-	__u32 pad;
+	__u32 late; /* the client span's trace id is provisional (KERNO_SPAN_F_TRACE_LATE) */
 };
 
 /* Per endpoint slot: the sampling rate cap's window. */
@@ -283,7 +302,7 @@ struct kerno_span_event {
 	__u8 pad;
 	__u16 req_len;
 	__u16 resp_len;
-	__u32 req_seq; /* payload entry: the request it holds (see span.bpf.h) */
+	__u32 req_seq; /* the request's position on its connection (payload entries: the one held) */
 	char path[KERNO_PATH_LEN];
 	char payload[2 * KERNO_SPAN_PAYLOAD_MAX];
 };

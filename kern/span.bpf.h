@@ -22,6 +22,10 @@
  *   response end      span_end(): the sampling decision, then the span crosses
  *                     to userspace through the span_events ring buffer.
  *
+ * A server span whose client on this node had not published its link yet
+ * keeps a provisional trace id that its children take too; if its own last
+ * look (at its end) cannot settle it, userspace does (user/span_late.h).
+ *
  * Sampling keeps every error (5xx, and 4xx as client errors), every request
  * over its endpoint's threshold and a baseline decided from the trace id
  * (the same answer on every span of a trace), under a per-endpoint rate cap.
@@ -294,6 +298,7 @@ static __always_inline void span_link_store(struct kerno_conn *c, struct kerno_r
 		span_copy_trace(l->trace_id, s->trace_id);
 		l->span_id = s->span_id;
 		l->seq = seq;
+		l->late = s->span_flags & KERNO_SPAN_F_TRACE_LATE;
 		return;
 	}
 	/* The event's head is free memory for one link value here. */
@@ -301,7 +306,7 @@ static __always_inline void span_link_store(struct kerno_conn *c, struct kerno_r
 	span_copy_trace(l->trace_id, s->trace_id);
 	l->span_id = s->span_id;
 	l->seq = seq;
-	l->pad = 0;
+	l->late = s->span_flags & KERNO_SPAN_F_TRACE_LATE;
 	bpf_map_update_elem(&span_links, k, l, BPF_ANY);
 }
 
@@ -336,6 +341,8 @@ static __always_inline void span_link_lookup(struct kerno_conn *c, struct kerno_
 	span_copy_trace(s->trace_id, l->trace_id);
 	s->parent_id = l->span_id;
 	s->span_flags = (s->span_flags & ~KERNO_SPAN_F_LINK_RETRY) | KERNO_SPAN_F_LINKED;
+	if (l->late)
+		s->span_flags |= KERNO_SPAN_F_TRACE_LATE;
 }
 
 /* Keep the first bytes of a request (op says where they are in user memory). */
@@ -367,6 +374,27 @@ static __always_inline void span_capture_request(struct kerno_conn *c, struct ke
 	e->req_seq = op->seq;
 	if (n)
 		s->span_flags |= KERNO_SPAN_F_REQ_PAYLOAD;
+}
+
+/*
+ * Client span s takes the trace id of a server span not yet linked to its
+ * own client: userspace gives both the client's trace id later. The server
+ * must then keep its provisional trace id too (span_end()), so it learns,
+ * through its own record, that a child took it.
+ */
+static __always_inline void span_adopt_late(struct kerno_thread_span *t, struct kerno_req_slot *s)
+{
+	__u64 span_id = t->span_id;
+	__u32 *tid;
+
+	s->span_flags |= KERNO_SPAN_F_TRACE_LATE;
+	t->active |= KERNO_TS_ADOPTED;
+	if (t->server_tid == s->tid)
+		return;
+	tid = span_tid_key(t->server_tid); /* a thread or process it created: mark the server's */
+	t = tid ? bpf_map_lookup_elem(&span_threads, tid) : NULL;
+	if (t && t->span_id == span_id)
+		t->active |= KERNO_TS_ADOPTED;
 }
 
 /*
@@ -402,6 +430,8 @@ static __noinline void span_request_start(struct kerno_conn *c, struct kerno_req
 		if (t && t->active && span_same_trace(s->trace_id, t->trace_id)) {
 			s->parent_id = t->span_id;
 			s->span_flags |= KERNO_SPAN_F_THREAD;
+			if (t->active & KERNO_TS_LATE)
+				span_adopt_late(t, s);
 		}
 		span_link_store(c, s, op->seq);
 	}
@@ -580,13 +610,15 @@ static __noinline void span_request_published(struct kerno_conn *c, struct kerno
 {
 	struct span_scratch *ss;
 	struct kerno_thread_span *t;
-	__u32 *tid;
+	__u32 *tid, state = KERNO_TS_ACTIVE;
 
 	if (c->role != KERNO_ROLE_SERVER)
 		return;
 	/* Before the thread's children take its trace: the client's hook may have run by now. */
 	if (s->span_flags & KERNO_SPAN_F_LINK_RETRY)
 		span_link_lookup(c, s, op->seq);
+	if (s->span_flags & (KERNO_SPAN_F_LINK_RETRY | KERNO_SPAN_F_TRACE_LATE))
+		state |= KERNO_TS_LATE;
 	tid = span_tid_key(s->tid);
 	if (!tid)
 		return;
@@ -594,7 +626,8 @@ static __noinline void span_request_published(struct kerno_conn *c, struct kerno
 	if (t) {
 		span_copy_trace(t->trace_id, s->trace_id);
 		t->span_id = s->span_id;
-		t->active = 1;
+		t->active = state;
+		t->server_tid = s->tid;
 		return;
 	}
 	ss = span_scratch_get();
@@ -602,7 +635,8 @@ static __noinline void span_request_published(struct kerno_conn *c, struct kerno
 		return;
 	span_copy_trace(ss->ts.trace_id, s->trace_id);
 	ss->ts.span_id = s->span_id;
-	ss->ts.active = 1;
+	ss->ts.active = state;
+	ss->ts.server_tid = s->tid;
 	bpf_map_update_elem(&span_threads, tid, &ss->ts, BPF_ANY);
 }
 
@@ -696,25 +730,46 @@ static __always_inline __u8 span_reason(const struct kerno_req_slot *s, __u16 st
 	return r;
 }
 
-/* A server span ended: its thread serves it no more. */
-static __always_inline void span_thread_end(const struct kerno_req_slot *s)
+/* A server span ended: its thread serves it no more. Returns the record's last state. */
+static __always_inline __u32 span_thread_end(const struct kerno_req_slot *s)
 {
 	__u32 *tid = span_tid_key(s->tid);
 	struct kerno_thread_span *t = tid ? bpf_map_lookup_elem(&span_threads, tid) : NULL;
+	__u32 state = 0;
 
-	if (t && t->span_id == s->span_id)
+	if (t && t->span_id == s->span_id) {
+		state = t->active;
 		t->active = 0;
+	}
+	return state;
+}
+
+/*
+ * A server span not linked to its client yet looks once more (the client's
+ * hook may have run since), unless a child already took its provisional
+ * trace id: then, as when the link is still missing, userspace links it.
+ */
+static __always_inline void span_link_end(struct kerno_conn *c, struct kerno_req_slot *s, __u32 seq)
+{
+	__u32 state = span_thread_end(s);
+
+	if (!(s->span_flags & KERNO_SPAN_F_LINK_RETRY))
+		return;
+	if (!(state & KERNO_TS_ADOPTED))
+		span_link_lookup(c, s, seq);
+	if (s->span_flags & KERNO_SPAN_F_LINK_RETRY)
+		s->span_flags |= KERNO_SPAN_F_LINK_LATE;
 }
 
 static __always_inline void span_fill(struct kerno_span_event *e, const struct kerno_conn *c,
-				      const struct kerno_req_slot *s, __u16 status, __u64 now,
+				      const struct kerno_req_slot *s, const struct span_op *op,
 				      __u8 reason)
 {
 	span_copy_trace(e->trace_id, s->trace_id);
 	e->span_id = s->span_id;
 	e->parent_id = s->parent_id;
 	e->start_ns = s->start_ns;
-	e->end_ns = now;
+	e->end_ns = op->now;
 	e->cgroup_id = c->cgroup_id;
 	e->tgid = c->tgid;
 	e->tid = s->tid;
@@ -722,7 +777,8 @@ static __always_inline void span_fill(struct kerno_span_event *e, const struct k
 	__builtin_memcpy(e->peer_addr, c->peer_addr, 16);
 	e->local_port = c->local_port;
 	e->peer_port = c->peer_port;
-	e->status = status;
+	e->status = op->status;
+	e->req_seq = op->seq;
 	e->role = c->role;
 	e->method = s->method;
 	e->family = c->family;
@@ -744,11 +800,8 @@ static __noinline void span_end(struct kerno_conn *c, struct kerno_req_slot *s,
 
 	if (!ss)
 		return;
-	if (c->role == KERNO_ROLE_SERVER) {
-		span_thread_end(s);
-		if (s->span_flags & KERNO_SPAN_F_LINK_RETRY)
-			span_link_lookup(c, s, op->seq);
-	}
+	if (c->role == KERNO_ROLE_SERVER)
+		span_link_end(c, s, op->seq);
 	reason = span_reason(s, status, now);
 	if (!reason)
 		return;
@@ -769,7 +822,7 @@ static __noinline void span_end(struct kerno_conn *c, struct kerno_req_slot *s,
 		e->req_len = 0;
 		e->resp_len = 0;
 	}
-	span_fill(e, c, s, status, now, reason);
+	span_fill(e, c, s, op, reason);
 	size = KERNO_SPAN_EVENT_HDR +
 	       bounded_index(e->req_len, KERNO_SPAN_PAYLOAD_MAX + 1, KERNO_SPAN_PAYLOAD_MAX) +
 	       bounded_index(e->resp_len, KERNO_SPAN_PAYLOAD_MAX + 1, KERNO_SPAN_PAYLOAD_MAX);

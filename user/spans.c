@@ -13,11 +13,15 @@
 #include <bpf/libbpf.h>
 
 #include "names.h"
+#include "span_late.h"
 #include "span_redact.h"
 #include "spans.h"
 
 /* How long the reader sleeps in poll when the kernel does not wake it. */
 #define POLL_MS 200
+/* Server spans waiting for their client span on this node (span_late.h): how many, how long. */
+#define LATE_MAX_HELD 256
+#define LATE_MAX_WAIT_NS 1000000000ULL
 /* Requests an endpoint must have seen before its own threshold replaces the default. */
 #define THRESHOLD_MIN_COUNT 100
 #define EXAMPLES 1024 /* direct-mapped slots of example trace ids */
@@ -44,6 +48,7 @@ struct proc_name {
 struct spans {
 	struct spans_opts o;
 	struct ring_buffer *rb;
+	struct span_late *late; /* reader thread only */
 	pthread_t thread;
 	bool running;
 	volatile int stop;
@@ -374,23 +379,18 @@ static void count(struct spans *s, unsigned long long *field)
 	pthread_mutex_unlock(&s->lock);
 }
 
-static int on_event(void *ctx, void *data, size_t len)
+/* A span ready to go: to OTLP/JSON, into the traces batch. */
+static void store_span(void *ctx, const struct kerno_span_event *ev, size_t len)
 {
-	const struct kerno_span_event *ev = data;
 	struct spans *s = ctx;
 	json_t *req;
 	char *text;
 	int ret;
 
-	count(s, &s->stats.received);
-	req = len >= KERNO_SPAN_EVENT_HDR ?
-		      spans_event_json(ev, len, s->o.host, process_name(s, ev->tgid),
-				       s->realtime_offset) :
-		      NULL;
+	req = spans_event_json(ev, len, s->o.host, process_name(s, ev->tgid), s->realtime_offset);
 	if (!req) {
-		count(s,
-		      len >= KERNO_SPAN_EVENT_HDR ? &s->stats.store_dropped : &s->stats.malformed);
-		return 0;
+		count(s, &s->stats.store_dropped);
+		return;
 	}
 	text = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
@@ -398,11 +398,43 @@ static int on_event(void *ctx, void *data, size_t len)
 	free(text);
 	if (ret) {
 		count(s, &s->stats.store_dropped);
-		return 0;
+		return;
 	}
 	count(s, &s->stats.appended);
 	remember_example(s, ev);
+}
+
+static void sync_late_stats(struct spans *s)
+{
+	struct span_late_stats late;
+
+	span_late_get_stats(s->late, &late);
+	pthread_mutex_lock(&s->lock);
+	s->stats.late_held = late.held;
+	s->stats.late_linked = late.linked;
+	s->stats.late_unlinked = late.unlinked + late.no_memory;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct spans *s = ctx;
+
+	count(s, &s->stats.received);
+	if (len < KERNO_SPAN_EVENT_HDR) {
+		count(s, &s->stats.malformed);
+		return 0;
+	}
+	span_late_take(s->late, data, len, clock_ns(CLOCK_MONOTONIC));
 	return 0;
+}
+
+/* Everything in the ring buffer now, then what waited long enough for a link. */
+static void drain(struct spans *s, bool all)
+{
+	ring_buffer__consume(s->rb);
+	span_late_expire(s->late, clock_ns(CLOCK_MONOTONIC), all);
+	sync_late_stats(s);
 }
 
 static void seal_if_due(struct spans *s, bool force)
@@ -427,7 +459,7 @@ static void *thread_main(void *arg)
 		/* Below the wakeup threshold the kernel wakes nobody: take what waits
 		 * anyway, so a quiet service's spans (and error groups' example
 		 * traces) are at most POLL_MS late. */
-		ring_buffer__consume(s->rb);
+		drain(s, false);
 		seal_if_due(s, false);
 	}
 	return NULL;
@@ -444,6 +476,12 @@ int spans_start(const struct spans_opts *o, struct spans **out, char *err, size_
 	s->o = *o;
 	pthread_mutex_init(&s->lock, NULL);
 	s->realtime_offset = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+	s->late = span_late_new(LATE_MAX_HELD, LATE_MAX_WAIT_NS, store_span, s);
+	if (!s->late) {
+		ret = -ENOMEM;
+		snprintf(err, errlen, "cannot start the span reader: out of memory");
+		goto cleanup;
+	}
 	s->rb = ring_buffer__new(o->events_fd, on_event, s, NULL);
 	if (!s->rb) {
 		ret = -errno;
@@ -471,7 +509,7 @@ void spans_stop(struct spans *s)
 	s->stop = 1;
 	pthread_join(s->thread, NULL);
 	s->running = false;
-	ring_buffer__consume(s->rb);
+	drain(s, true);
 	seal_if_due(s, true);
 }
 
@@ -483,6 +521,7 @@ void spans_free(struct spans *s)
 		return;
 	spans_stop(s);
 	ring_buffer__free(s->rb);
+	span_late_free(s->late);
 	for (i = 0; i < KERNO_SPAN_ENDPOINTS; i++)
 		free(s->hists[i]);
 	pthread_mutex_destroy(&s->lock);
@@ -569,9 +608,12 @@ json_t *spans_metrics(struct spans *s, __u64 start_ns, __u64 end_ns, const char 
 	d.appended = now.appended - s->reported.appended;
 	d.store_dropped = now.store_dropped - s->reported.store_dropped;
 	d.malformed = now.malformed - s->reported.malformed;
+	d.late_held = now.late_held - s->reported.late_held;
+	d.late_linked = now.late_linked - s->reported.late_linked;
+	d.late_unlinked = now.late_unlinked - s->reported.late_unlinked;
 	s->reported = now;
 	return json_pack("{s:{s:[{s:s, s:{s:s}}, {s:s, s:{s:s}}]}, s:[{s:{s:s}, s:[{s:s, s:s, s:s, "
-			 "s:{s:i, s:b, s:[o, o, o, o]}}]}]}",
+			 "s:{s:i, s:b, s:[o, o, o, o, o, o, o]}}]}]}",
 			 "resource", "attributes", "key", "service.name", "value", "stringValue",
 			 "kerno", "key", "host.name", "value", "stringValue", host, "scopeMetrics",
 			 "scope", "name", "kerno.spans", "metrics", "name", "kerno.spans.events",
@@ -582,5 +624,8 @@ json_t *spans_metrics(struct spans *s, __u64 start_ns, __u64 end_ns, const char 
 			 stat_point("event", "received", d.received, start_ns, end_ns),
 			 stat_point("event", "appended", d.appended, start_ns, end_ns),
 			 stat_point("event", "store_dropped", d.store_dropped, start_ns, end_ns),
-			 stat_point("event", "malformed", d.malformed, start_ns, end_ns));
+			 stat_point("event", "malformed", d.malformed, start_ns, end_ns),
+			 stat_point("event", "late_held", d.late_held, start_ns, end_ns),
+			 stat_point("event", "late_linked", d.late_linked, start_ns, end_ns),
+			 stat_point("event", "late_unlinked", d.late_unlinked, start_ns, end_ns));
 }

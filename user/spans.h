@@ -39,6 +39,9 @@ struct spans_stats {
 	unsigned long long appended; /* handed to the object store */
 	unsigned long long store_dropped; /* refused by the object store (too long, no memory) */
 	unsigned long long malformed; /* ring buffer records too short to be a span */
+	unsigned long long late_held; /* waited for their client span (span_late.h) */
+	unsigned long long late_linked; /* server spans linked to their client span here */
+	unsigned long long late_unlinked; /* stored without the link they waited for */
 };
 
 struct spans;

@@ -107,3 +107,18 @@ class Agent:
 
     def points(self):
         return otlp.metric_points(self.envelopes())
+
+    def wait_points(self, settled, timeout=15.0):
+        """Waits until settled(points) holds for the metrics written so far.
+
+        A traced process's hook runs when its syscall returns, which on a
+        busy (emulated) machine can come after its peer already has the
+        bytes: the test's next step, stopping the agent, would then race it.
+        Returns whether it held before the timeout (the assertions that
+        follow say what differs)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if settled(self.points()):
+                return True
+            time.sleep(0.25)
+        return False

@@ -105,7 +105,8 @@ def check_accounting(points, spans):
     events, drops, stored = counters(points)
     log(f"spans sampled {events.get('spans_sampled')} capped {events.get('spans_capped')} "
         f"ringbuf_full {drops.get('span_ringbuf_full')} received {stored.get('received')} "
-        f"stored {len(spans)}")
+        f"stored {len(spans)}; waited for a late link {stored.get('late_held')}: linked "
+        f"{stored.get('late_linked')}, unlinked {stored.get('late_unlinked')}")
     ASSERT_EQ(stored.get("received"), len(spans), "spans read from the ring buffer = spans stored")
     ASSERT_EQ(stored.get("store_dropped", 0) + stored.get("malformed", 0), 0,
               "spans lost between the ring buffer and the store")
@@ -130,6 +131,13 @@ def _stitching(ctx, agent_args=()):
             headers["traceparent"] = f"00-{trace}-{parent}-01"
             given[i] = (trace, parent)
         ASSERT_EQ(get(front.port, f"/{kinds[i % 3]}/{i}", headers), 200, f"request {i}")
+
+    def all_answered(points):
+        return all(sum(otlp.counts_by(otlp.select(points, SERVER, {"process.pid": pid}),
+                                      "http.response.status_code").values()) == n
+                   for pid in (front.pid, back.pid))
+
+    agent.wait_points(all_answered)
     agent.stop()
     spans = read_spans(agent.data_dir)
     points = agent.points()
@@ -149,6 +157,14 @@ def _stitching(ctx, agent_args=()):
                        if s["resource"]["process.pid"] == front.pid})
     clients = by(3, "/back/")
     backs = {i: s for i, s in by(2, "/back/").items() if s["resource"]["process.pid"] == back.pid}
+    for name, got in (("front", fronts), ("client", clients), ("back", backs)):
+        missing = sorted(set(range(n)) - set(got))
+        if missing:
+            log(f"  no {name} span for requests {missing[:10]}; spans of those paths: "
+                f"{[(s['kind'], s['attrs'].get('url.path'), s['resource'].get('process.pid')) for s in spans if s['attrs'].get('url.path', '').rsplit('/', 1)[-1] in {str(m) for m in missing[:10]}][:12]}")
+    back_counts = otlp.counts_by(otlp.select(points, SERVER, {"process.pid": back.pid}),
+                                 "http.response.status_code")
+    log(f"back server-side metrics: {back_counts}")
     ASSERT_EQ((len(fronts), len(clients), len(backs)), (n, n, n),
               "front server, front client and back server spans, one per request")
     right = 0
