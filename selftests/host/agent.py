@@ -9,9 +9,12 @@ import tempfile
 import time
 
 import otlp
+import scale
 from asserts import ASSERT_EQ, ASSERT_TRUE, FATAL, log
 
-HELLO_TIMEOUT_S = 60
+# Loading verifies the capture programs, which emulation (the VM tests,
+# KERNO_TEST_SCALE < 1) makes many times slower, and more so on a busy host.
+HELLO_TIMEOUT_S = 60 if scale.FACTOR == 1 else 180
 STOP_TIMEOUT_S = 30
 # Upper bound on any agent a test starts: if the runner dies, it still exits.
 SAFETY_DURATION_S = 900
