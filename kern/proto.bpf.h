@@ -466,6 +466,11 @@ static __always_inline __u8 proto_classify(const char *l, __u32 n, __u32 dir, __
 		    !be16_at(l, 10) && be16_at(l, 12) <= 1 && (__u8)l[14] < 64)
 			return KERNO_P_DNS;
 	}
+	/* HTTP/2: a server that speaks first, its SETTINGS frame before the client's preface. */
+	if (n >= 9 && h2_is_server_settings(l)) {
+		*req_dir = dir ^ 1;
+		return KERNO_P_HTTP2;
+	}
 	return KERNO_P_UNDECIDED;
 }
 

@@ -301,8 +301,24 @@ static __always_inline void h2_parse_flow(const struct flow *f, __u64 ubuf, __u3
 }
 
 /*
- * The connection was just found to be HTTP/2 by its client preface: the
- * request direction skips the preface (less what was kept while undecided).
+ * The first bytes a server sends: its SETTINGS frame (stream 0, no flags,
+ * whole settings of 6 bytes), which some servers (gRPC) send before the
+ * client's preface has arrived.
+ */
+static __always_inline int h2_is_server_settings(const char *l)
+{
+	__u32 len = (__u32)(__u8)l[1] << 8 | (__u8)l[2];
+
+	return !l[0] && l[3] == 4 && !l[4] && !l[5] && !l[6] && !l[7] && !l[8] && len % 6 == 0 &&
+	       len <= 6 * 16;
+}
+
+/*
+ * The connection was just found to be HTTP/2, by the client preface or the
+ * server's SETTINGS. The request direction skips the preface (less what was
+ * kept of it while undecided); bytes kept of the response direction are the
+ * start of the server's SETTINGS: a frame header in part, or one whose
+ * payload has begun.
  */
 static __always_inline void h2_begin(struct kerno_conn *c)
 {
@@ -312,7 +328,16 @@ static __always_inline void h2_begin(struct kerno_conn *c)
 
 	d->remaining = H2_PREFACE_LEN - kept;
 	d->part_len = 0;
-	dir_of(c, req_dir ^ 1)->part_len = 0;
+	d = dir_of(c, req_dir ^ 1);
+	kept = d->part_len < KERNO_CLASSIFY_LEN ? d->part_len : 0;
+	if (kept >= H2_FRAME_HDR) {
+		/* A SETTINGS frame: its payload is skipped (of it, kept - 9 bytes are past). */
+		d->remaining = (__u32)(__u8)d->part[1] << 8 | (__u8)d->part[2];
+		d->remaining = d->remaining > kept - H2_FRAME_HDR ?
+				       d->remaining - (kept - H2_FRAME_HDR) :
+				       0;
+		d->part_len = 0;
+	}
 }
 
 /* The connection closes: userspace lets go of its decoders and open streams. */
