@@ -286,9 +286,8 @@ static int setup(struct preon *p, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	snprintf(keypath, sizeof(keypath), "%s/preon-spool.key", cfg->data_dir);
-	if (seal_key_load(cfg->preon_spool_key && *cfg->preon_spool_key ? cfg->preon_spool_key :
-									  keypath,
-			  &key, err, errlen))
+	if (seal_key_load(cfg->preon_spool_key && *cfg->preon_spool_key ? cfg->preon_spool_key : keypath, &key, err,
+			  errlen))
 		return -EINVAL;
 	snprintf(path, sizeof(path), "%s/preon-spool", cfg->data_dir);
 	if (batch_spool_open(path, &key, cfg->preon_spool_max_bytes, &p->spool, err, errlen))
