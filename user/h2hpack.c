@@ -241,7 +241,7 @@ int h2_hpack_block(struct h2_hpack *h, const uint8_t *in, size_t len, struct h2_
 			return refuse(h);
 		lost += r;
 	}
-	if (feed(h, NULL, 0, 1, out))
+	if (feed(h, (const uint8_t *)"", 0, 1, out))
 		return refuse(h);
 	return lost;
 }
