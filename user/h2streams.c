@@ -204,15 +204,16 @@ static __u8 method_of(const char *m)
 static void count_stream(struct h2streams *h, const struct kerno_h2_event *e,
 			 const struct h2_fields *f)
 {
-	struct kerno_series_key k = {
-		.cgroup_id = e->cgroup_id,
-		.tgid = e->tgid,
-		.server_port = e->server_port,
-		.role = e->role,
-		.family = e->family,
-	};
 	bool reset = e->kind == KERNO_H2_EV_RESET;
+	struct kerno_series_key k;
 
+	/* Hashed and compared whole: every byte set. */
+	memset(&k, 0, sizeof(k));
+	k.cgroup_id = e->cgroup_id;
+	k.tgid = e->tgid;
+	k.server_port = e->server_port;
+	k.role = e->role;
+	k.family = e->family;
 	memcpy(k.peer_addr, e->peer_addr, sizeof(k.peer_addr));
 	if (f && f->grpc) {
 		const char *p = f->path[0] == '/' ? f->path + 1 : f->path;
