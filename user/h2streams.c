@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -16,6 +17,15 @@
 
 /* How long the reader sleeps in poll when the kernel does not wake it. */
 #define POLL_MS 100
+/*
+ * A connection whose close was lost (ring buffer full) is forgotten after
+ * this long without an event, and a kernel stream entry this old is taken
+ * as one whose end was lost (no_response): both tables stay bounded. A
+ * stream open longer than that (a watch) is lost the same way.
+ */
+#define H2_STALE_NS (3600ULL * 1000000000ULL)
+/* How often the reader looks for them. */
+#define H2_SWEEP_NS (10ULL * 1000000000ULL)
 /* Streams of one connection waiting for their end, at most. */
 #define H2_STREAMS_PER_CONN 1024
 /* Bytes of one frame payload assembled (the kernel ships at most this much of a block). */
@@ -55,6 +65,7 @@ struct h2_conn {
 	struct h2_dir dir[2];
 	struct h2_stream *streams;
 	size_t n_streams, cap_streams;
+	__u64 last_ns; /* CLOCK_MONOTONIC of its last event */
 	__u8 role;
 };
 
@@ -79,6 +90,14 @@ struct h2streams {
 	bool running;
 	volatile int stop;
 };
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
 
 /* ---- path templates (the kernel's rule for HTTP/1.x, kern/http1.bpf.h) ---- */
 
@@ -498,6 +517,8 @@ int h2streams_event(struct h2streams *h, const void *data, size_t size)
 	if (e->role != KERNO_ROLE_SERVER && e->role != KERNO_ROLE_CLIENT)
 		return 0;
 	c = conn_get(h, e);
+	if (c)
+		c->last_ns = mono_ns();
 	if (e->kind == KERNO_H2_EV_BLOCK) {
 		if (c)
 			on_piece(c, e);
@@ -517,13 +538,63 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* Connections idle past H2_STALE_NS: their close was lost. */
+static void sweep_conns(struct h2streams *h, __u64 now)
+{
+	struct h2_conn **pp, *c;
+	size_t i;
+
+	for (i = 0; i < h->conn_buckets; i++) {
+		for (pp = &h->conns[i]; (c = *pp);) {
+			if (now - c->last_ns < H2_STALE_NS) {
+				pp = &c->next;
+				continue;
+			}
+			*pp = c->next;
+			h->n_conns--;
+			conn_free(c);
+		}
+	}
+}
+
+/* Kernel stream entries older than H2_STALE_NS: their end (or close) was lost. */
+static void sweep_streams(struct h2streams *h, __u64 now)
+{
+	struct kerno_h2_stream_key key, next;
+	struct kerno_h2_stream s;
+	bool first = true;
+	__u64 stale = 0;
+
+	while (!bpf_map_get_next_key(h->o.streams_fd, first ? NULL : &key, &next)) {
+		first = false;
+		key = next;
+		if (bpf_map_lookup_elem(h->o.streams_fd, &key, &s) || s.start_ns > now ||
+		    now - s.start_ns < H2_STALE_NS)
+			continue;
+		if (!bpf_map_delete_elem(h->o.streams_fd, &key))
+			stale++;
+	}
+	pthread_mutex_lock(&h->lock);
+	h->drops[KERNO_DROP_NO_RESPONSE] += stale;
+	pthread_mutex_unlock(&h->lock);
+}
+
 static void *thread_main(void *arg)
 {
 	struct h2streams *h = arg;
-
-	__u64 want;
+	__u64 want, now, swept = mono_ns();
 
 	while (!h->stop) {
+		now = mono_ns();
+		if (now - swept >= H2_SWEEP_NS) {
+			swept = now;
+			pthread_mutex_lock(&h->lock);
+			sweep_conns(h, now);
+			pthread_mutex_unlock(&h->lock);
+			/* The kernel's clock (bpf_ktime_get_ns) is CLOCK_MONOTONIC too. */
+			if (h->o.streams_fd >= 0)
+				sweep_streams(h, now);
+		}
 		ring_buffer__poll(h->rb, POLL_MS);
 		pthread_mutex_lock(&h->lock);
 		want = h->want;
