@@ -182,6 +182,7 @@ fuzz-smoke:
 	$(MAKE) --no-print-directory fuzz-otlpmerge FUZZ_SECONDS=10
 	$(MAKE) --no-print-directory fuzz-span-redact FUZZ_SECONDS=10
 	$(MAKE) --no-print-directory fuzz-tls-elf FUZZ_SECONDS=10
+	$(MAKE) --no-print-directory fuzz-h2 FUZZ_SECONDS=10
 # ---- end of the HTTP/1.x parser block ----
 
 # ---- WebSocket uplink: what the server sends, before and after the handshake ----
@@ -322,3 +323,18 @@ fuzz-tls-elf: $(FUZZ_DIR)/fuzz_tls_elf
 	$(FUZZ_DIR)/fuzz_tls_elf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
 		-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/tls_elf- \
 		$(FUZZ_DIR)/corpus/tls_elf selftests/fuzz/corpus/tls_elf
+
+# ---- HTTP/2 header blocks and stream events in userspace (user/h2streams.c, user/h2hpack.c) ----
+.PHONY: fuzz-h2
+
+$(FUZZ_DIR)/fuzz_h2streams: selftests/fuzz/fuzz_h2streams.c user/h2streams.c user/h2hpack.c \
+			    user/h2streams.h user/h2hpack.h kern/proto.h
+	@mkdir -p $(FUZZ_DIR)
+	$(CLANG) $(KUBE_FUZZ_FLAGS) -Ikern $< user/h2streams.c user/h2hpack.c -o $@ -lnghttp2 -lbpf \
+		-pthread
+
+fuzz-h2: $(FUZZ_DIR)/fuzz_h2streams
+	@mkdir -p $(FUZZ_DIR)/corpus/h2streams
+	$(FUZZ_DIR)/fuzz_h2streams -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 \
+		-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/h2streams- \
+		$(FUZZ_DIR)/corpus/h2streams selftests/fuzz/corpus/h2streams

@@ -259,24 +259,25 @@ static __always_inline void parse_segment(const struct flow *f, __u64 buf, __u64
 }
 
 /*
- * Parse up to `total` bytes spread over an array of iovecs in user memory;
- * cnt_total packs the number of iovecs (high half) and total.
+ * Parse up to `total` bytes spread over the first KERNO_MAX_IOV of an array
+ * of iovecs in user memory; cnt_total packs the number of iovecs (high
+ * half) and total. Returns the bytes parsed, -1 on a read fault (counted).
  */
 static __always_inline int parse_iov_flow(const struct flow *f, __u64 uiov, __u64 cnt_total)
 {
-	__u64 iovcnt = cnt_total >> 32, total = (__u32)cnt_total, n;
+	__u64 iovcnt = cnt_total >> 32, total = (__u32)cnt_total, n, done = 0;
 	struct kerno_scratch *sc = get_scratch();
 	struct kerno_conn *c = f->conn;
 	struct user_iov *iov;
 	__u32 i;
 
 	if (!sc)
-		return 0;
+		return -1;
 	/* The entries the loop can use, in one copy rather than one per entry. */
 	n = bounded_index(iovcnt, KERNO_MAX_IOV + 1, KERNO_MAX_IOV);
 	if (bpf_probe_read_user(sc->iov, n * sizeof(*iov), (const void *)uiov)) {
 		give_up(c, dir_of(c, f->dir), KERNO_DROP_READ_FAULT);
-		return 0;
+		return -1;
 	}
 	for (i = 0; i < KERNO_MAX_IOV; i++) {
 		if (i >= iovcnt || !total)
@@ -285,10 +286,9 @@ static __always_inline int parse_iov_flow(const struct flow *f, __u64 uiov, __u6
 		n = iov->len < total ? iov->len : total;
 		parse_segment(f, (__u64)iov->base, n);
 		total -= n;
+		done += n;
 	}
-	if (total)
-		skip_flow(f, total, KERNO_DROP_SCAN_LIMIT);
-	return 0;
+	return done;
 }
 
 /* Global, for the verifier's sake: called from several places, and in a loop. */
@@ -319,15 +319,29 @@ __noinline int parse_iov_legacy(__u64 conn_key, __u64 dir_tid, __u64 now, __u64 
 static __always_inline void flow_parse_iov(struct flow *f, const void *uiov, __u64 iovcnt,
 					   __u64 total)
 {
+	int done;
+	__u32 b;
+
 	if (iovcnt > 0xffff)
 		iovcnt = 0xffff;
 	if (total > 0x7fffffff)
 		total = 0x7fffffff;
-	if (f->legacy)
-		parse_iov_legacy(f->key, flow_dir_tid(f), f->now, (__u64)uiov,
-				 iovcnt << 32 | total);
-	else
-		parse_iov(f->conn, flow_dir_tid(f), f->now, (__u64)uiov, iovcnt << 32 | total);
+	/* KERNO_MAX_IOV entries at a time: gRPC writes a message in tens of iovecs. */
+	for (b = 0; b < KERNO_IOV_BATCHES; b++) {
+		if (!iovcnt || !total)
+			return;
+		done = f->legacy ? parse_iov_legacy(f->key, flow_dir_tid(f), f->now, (__u64)uiov,
+						    iovcnt << 32 | total) :
+				   parse_iov(f->conn, flow_dir_tid(f), f->now, (__u64)uiov,
+					     iovcnt << 32 | total);
+		if (done < 0)
+			return;
+		total -= done < total ? done : total;
+		iovcnt = iovcnt > KERNO_MAX_IOV ? iovcnt - KERNO_MAX_IOV : 0;
+		uiov = (const char *)uiov + KERNO_MAX_IOV * sizeof(struct user_iov);
+	}
+	if (total)
+		skip_flow(f, total, KERNO_DROP_SCAN_LIMIT);
 }
 
 /*

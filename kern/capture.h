@@ -66,6 +66,9 @@ enum kerno_counter {
 	KERNO_DROP_TLS_NO_CONN, /* TLS plaintext whose TCP connection is not known */
 	KERNO_DROP_TLS_UNSEEN, /* TLS connection not measured: its handshake was not in a probed call */
 	KERNO_DROP_EXEC_LOST, /* exec() notices lost (ring buffer full): processes not scanned */
+	KERNO_DROP_H2_STREAMS_FULL, /* HTTP/2 stream not timed: the stream table was full */
+	KERNO_DROP_H2_EVENTS_LOST, /* HTTP/2 header block piece or stream end lost: ring buffer full */
+	KERNO_DROP_H2_BLOCK_TRUNCATED, /* HTTP/2 header block over KERNO_H2_BLOCK_MAX: its end left out */
 	KERNO_DROP__COUNT,
 
 	KERNO_EV_ACCEPTED = KERNO_DROP__COUNT, /* server connections opened (handshake done) */

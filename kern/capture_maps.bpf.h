@@ -12,6 +12,8 @@
 #define KERNO_WIN 256
 /* Iovecs parsed per segment list (readv, writev, one message's msghdr). */
 #define KERNO_MAX_IOV 8
+/* Batches of KERNO_MAX_IOV iovecs followed per call (64 iovecs). */
+#define KERNO_IOV_BATCHES 8
 /* Bytes of a line its parsers may look at (start line, header name and value). */
 #define KERNO_LINE_VIEW KERNO_LINE_KEEP
 

@@ -186,6 +186,7 @@ static __always_inline void proto_plain(struct kerno_conn *c)
 #include "proto_pgsql.bpf.h"
 #include "proto_dns.bpf.h"
 #include "proto_mysql.bpf.h"
+#include "proto_http2.bpf.h"
 
 /* The parser of c's protocol on the head v[0, avail) of direction dir. */
 static __always_inline long proto_handle(struct kerno_conn *c, struct seg_ctx *x,
@@ -427,6 +428,10 @@ static __always_inline __u8 proto_classify(const char *l, __u32 n, __u32 dir, __
 	*req_dir = dir;
 	if (classify_start(l))
 		return KERNO_P_HTTP1;
+	/* HTTP/2: the client preface, "PRI * HTTP/2.0\r\n" (then "\r\nSM\r\n\r\n"). */
+	if (n >= 16 && load64(l) == W8('P', 'R', 'I', ' ', '*', ' ', 'H', 'T') &&
+	    load64(l + 8) == W8('T', 'P', '/', '2', '.', '0', '\r', '\n'))
+		return KERNO_P_HTTP2;
 	/* Redis: an array of bulk strings, "*<n>\r\n$". */
 	if (l[0] == '*' && is_digit(l[1])) {
 		for (i = 2; i < 6; i++) {
@@ -460,6 +465,11 @@ static __always_inline __u8 proto_classify(const char *l, __u32 n, __u32 dir, __
 		if (len >= 17 && !(l[2 + 2] & 0xf8) && be16_at(l, 6) == 1 && !be16_at(l, 8) &&
 		    !be16_at(l, 10) && be16_at(l, 12) <= 1 && (__u8)l[14] < 64)
 			return KERNO_P_DNS;
+	}
+	/* HTTP/2: a server that speaks first, its SETTINGS frame before the client's preface. */
+	if (n >= 9 && h2_is_server_settings(l)) {
+		*req_dir = dir ^ 1;
+		return KERNO_P_HTTP2;
 	}
 	return KERNO_P_UNDECIDED;
 }
@@ -504,6 +514,8 @@ static __always_inline int proto_infer(const struct flow *f, __u64 ubuf, __u32 l
 	}
 	if (proto != KERNO_P_UNDECIDED) {
 		proto_begin(c, proto, req_dir);
+		if (proto == KERNO_P_HTTP2)
+			h2_begin(c);
 		return 0; /* parse this chunk too, after any kept bytes */
 	}
 	if (c->role != KERNO_ROLE_UNKNOWN && have + n < KERNO_CLASSIFY_LEN) {
@@ -604,6 +616,9 @@ static __always_inline int proto_dispatch(const struct flow *f, __u64 ubuf, __u3
 	case KERNO_P_MYSQL:
 		proto_parse_flow(f, ubuf, len, legacy);
 		return 1;
+	case KERNO_P_HTTP2:
+		h2_parse_flow(f, ubuf, len, legacy);
+		return 1;
 	}
 	return 1;
 }
@@ -666,6 +681,7 @@ static __always_inline void proto_close(struct kerno_conn *c, __u64 now)
 	__u64 dur;
 	__u32 b;
 
+	h2_close(c);
 	if (c->proto != KERNO_P_TCP && c->proto != KERNO_P_UNDECIDED)
 		return;
 	/* Never claimed by a process, or one on the ignore list: nobody's. */

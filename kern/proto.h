@@ -17,6 +17,8 @@ enum kerno_proto {
 	KERNO_P_PGSQL, /* PostgreSQL frontend/backend protocol 3 */
 	KERNO_P_MYSQL, /* MySQL/MariaDB client/server protocol */
 	KERNO_P_DNS, /* DNS over TCP (two-byte length prefix) or UDP */
+	KERNO_P_HTTP2, /* HTTP/2, prior knowledge or ALPN h2: kern/proto_http2.bpf.h */
+	KERNO_P_GRPC, /* series only: HTTP/2 streams of content-type application/grpc */
 	KERNO_P__COUNT,
 };
 
@@ -102,6 +104,80 @@ struct kerno_proto_dir {
 	__u8 expect_ssl; /* PostgreSQL: a one-byte answer to SSLRequest comes next */
 	__u8 probes; /* chunks seen before a verdict */
 	__u8 no_eof; /* MySQL: result sets end without EOF packets (CLIENT_DEPRECATE_EOF) */
+	/* HTTP/2: the frame whose payload passes now, and the header block in progress. */
+	__u32 h2_stream; /* its stream id */
+	__u32 h2_end_pending; /* a stream whose END_STREAM waits for its block's END_HEADERS */
+	__u32 h2_block_bytes; /* bytes of the block shipped so far */
+	__u32 h2_seq; /* header-block pieces shipped in this direction */
+	__u8 h2_type; /* frame type */
+	__u8 h2_flags; /* frame flags */
+	__u8 h2_ship; /* the payload goes to userspace (a header block) */
+	__u8 h2_first; /* the next piece is the frame payload's first */
 };
+
+/*
+ * HTTP/2 in the kernel finds frames and times streams; the header blocks
+ * (HPACK, which needs the connection's dynamic table) go to userspace
+ * (user/h2streams.c) on the h2_events ring buffer, which also carries the
+ * end of each stream: userspace joins the two into one series observation.
+ */
+#define KERNO_H2_PIECE 512 /* bytes of a header block per event, at most */
+#define KERNO_H2_BLOCK_MAX 16384 /* bytes of one header block shipped, at most */
+#define KERNO_H2_STREAMS 16384 /* streams open at once, node-wide */
+
+/* A connection as both sides name it: its generation and ports. */
+struct kerno_h2_conn_ref {
+	__u64 conn_id; /* kerno_conn.id */
+	__u16 local_port;
+	__u16 peer_port;
+	__u32 pad;
+};
+
+/* Key of h2_streams: a stream of one connection. */
+struct kerno_h2_stream_key {
+	struct kerno_h2_conn_ref conn;
+	__u32 stream_id;
+	__u32 pad;
+};
+
+struct kerno_h2_stream {
+	__u64 start_ns; /* the request's HEADERS */
+};
+
+enum kerno_h2_event_kind {
+	KERNO_H2_EV_BLOCK = 1, /* a piece of a HEADERS, CONTINUATION or PUSH_PROMISE payload */
+	KERNO_H2_EV_END, /* a stream's response ended (END_STREAM) */
+	KERNO_H2_EV_RESET, /* a stream ended by RST_STREAM */
+	KERNO_H2_EV_CLOSE, /* the connection closed */
+};
+
+/* Piece flags (kerno_h2_event.piece). */
+#define KERNO_H2_PIECE_FIRST 1 /* the first bytes of the frame's payload */
+#define KERNO_H2_PIECE_LAST 2 /* the last bytes of it */
+#define KERNO_H2_PIECE_TRUNCATED 4 /* the block went over KERNO_H2_BLOCK_MAX: bytes left out */
+
+/* One event on h2_events: the header, then `len` bytes for a block piece. */
+struct kerno_h2_event {
+	struct kerno_h2_conn_ref conn;
+	__u64 dur_ns; /* END, RESET: request HEADERS to the end */
+	__u64 cgroup_id;
+	__u32 tgid;
+	__u32 stream_id;
+	__u32 seq; /* BLOCK: pieces of this direction before this one */
+	__u16 len; /* BLOCK: bytes in data */
+	__u16 server_port;
+	__u8 peer_addr[16];
+	__u8 kind; /* enum kerno_h2_event_kind */
+	__u8 dir; /* KERNO_DIR_RX or KERNO_DIR_TX */
+	__u8 role;
+	__u8 family;
+	__u8 frame_type;
+	__u8 frame_flags;
+	__u8 piece; /* KERNO_H2_PIECE_* */
+	__u8 pad;
+	char data[KERNO_H2_PIECE];
+};
+
+#define KERNO_H2_EVENT_HDR __builtin_offsetof(struct kerno_h2_event, data)
 
 #endif /* KERNO_PROTO_H */

@@ -156,6 +156,7 @@ static __always_inline void dns_dest(struct dns_query *q, struct sock *sk, const
  * uaddr is the destination the caller named, if any. Queries wait in
  * dns_pending, responses to them make a series observation.
  */
+#ifndef KERNO_PROTO_NO_UDP /* the TLS object (kern/tls.bpf.c) sees TCP only */
 static __noinline int dns_udp(struct sock *sk, __u64 dir, __u64 ubuf, __u64 n, const void *uaddr)
 {
 	struct kerno_scratch *sc = get_scratch();
@@ -230,5 +231,6 @@ static __noinline int dns_udp(struct sock *sk, __u64 dir, __u64 ubuf, __u64 n, c
 	count(KERNO_EV_REQUESTS);
 	return 0;
 }
+#endif
 
 #endif /* KERNO_PROTO_DNS_BPF_H */

@@ -26,10 +26,14 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 
 #include "capture.h"
 #include "capture_maps.bpf.h"
 #include "http1.bpf.h"
+/* The protocol inference and parsers: HTTP/2 over TLS (h2) above all. */
+#define KERNO_PROTO_NO_UDP
+#include "proto.bpf.h"
 #include "fd_sock.bpf.h"
 #include "tls_sock.bpf.h"
 
@@ -68,6 +72,59 @@ static __always_inline void count_tgid(__u32 tgid, __u32 which)
 }
 
 /*
+ * HTTP/2 over TLS (ALPN h2): told from HTTP/1.x by the first plaintext bytes
+ * of either direction (the client preface, or the server's SETTINGS), then
+ * parsed like h2c (kern/proto_http2.bpf.h). Only HTTP/2: the other parsers
+ * of proto.bpf.h would double the verifier's work on these programs.
+ * Returns 1 when the bytes were HTTP/2's.
+ */
+static __always_inline int tls_h2_flow(const struct flow *f, __u64 ubuf, __u32 len,
+				       const bool legacy)
+{
+	struct kerno_conn *c = f->conn;
+	char head[KERNO_CLASSIFY_LEN] = {};
+	__u32 n = len < KERNO_CLASSIFY_LEN ? len : KERNO_CLASSIFY_LEN;
+
+	if (c->proto == KERNO_P_UNDECIDED && len >= 9 &&
+	    !bpf_probe_read_user(head, bounded_index(n, KERNO_CLASSIFY_LEN + 1, KERNO_CLASSIFY_LEN),
+				 (const void *)ubuf)) {
+		if (n == KERNO_CLASSIFY_LEN &&
+		    load64(head) == W8('P', 'R', 'I', ' ', '*', ' ', 'H', 'T') &&
+		    load64(head + 8) == W8('T', 'P', '/', '2', '.', '0', '\r', '\n'))
+			proto_begin(c, KERNO_P_HTTP2, f->dir & 1);
+		else if (h2_is_server_settings(head))
+			proto_begin(c, KERNO_P_HTTP2, (f->dir & 1) ^ 1);
+		if (c->proto == KERNO_P_HTTP2)
+			h2_begin(c);
+	}
+	if (c->proto != KERNO_P_HTTP2)
+		return 0;
+	h2_parse_flow(f, ubuf, len, legacy);
+	return 1;
+}
+
+__noinline int tls_h2(struct kerno_conn *c, __u64 dir_tid, __u64 now, __u64 ubuf, __u32 len)
+{
+	struct flow f = { .conn = c, .now = now, .dir = dir_tid >> 32, .tid = (__u32)dir_tid };
+
+	return c ? tls_h2_flow(&f, ubuf, len, false) : 0;
+}
+
+__noinline int tls_h2_legacy(__u64 conn_key, __u64 dir_tid, __u64 now, __u64 ubuf, __u32 len)
+{
+	struct flow f = {
+		.conn = bpf_map_lookup_elem(&conns, &conn_key),
+		.key = conn_key,
+		.now = now,
+		.dir = dir_tid >> 32,
+		.tid = (__u32)dir_tid,
+		.legacy = 1,
+	};
+
+	return f.conn ? tls_h2_flow(&f, ubuf, len, true) : 0;
+}
+
+/*
  * n bytes of plaintext at buf, moved by op on the connection of socket sk.
  * The connection must be one the socket hooks marked TLS: a socket address
  * reused by a plain connection since is not mistaken for it.
@@ -77,6 +134,7 @@ static __always_inline void tls_plaintext(__u64 sk, __u32 op, __u64 buf, __s64 n
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 dir = op == KERNO_TLS_READ ? KERNO_DIR_RX : KERNO_DIR_TX;
 	struct kerno_conn *c = sk ? bpf_map_lookup_elem(&conns, &sk) : NULL;
+	__u64 dir_tid, now;
 
 	if (!c || !c->tls || c->tgid != (pid_tgid >> 32)) {
 		count_tgid(pid_tgid >> 32, KERNO_DROP_TLS_NO_CONN);
@@ -88,11 +146,15 @@ static __always_inline void tls_plaintext(__u64 sk, __u32 op, __u64 buf, __s64 n
 		n = 0x7fffffff;
 	if (dir_of(c, dir)->state == KERNO_H_STOPPED)
 		return;
+	dir_tid = (__u64)dir << 32 | (__u32)pid_tgid;
+	now = bpf_ktime_get_ns();
+	if (c->proto != KERNO_P_HTTP1 &&
+	    (legacy ? tls_h2_legacy(sk, dir_tid, now, buf, n) : tls_h2(c, dir_tid, now, buf, n)))
+		return;
 	if (legacy)
-		http1_parse_legacy(sk, (__u64)dir << 32 | (__u32)pid_tgid, bpf_ktime_get_ns(), buf,
-				   n);
+		http1_parse_legacy(sk, dir_tid, now, buf, n);
 	else
-		http1_parse(c, (__u64)dir << 32 | (__u32)pid_tgid, bpf_ktime_get_ns(), buf, n);
+		http1_parse(c, dir_tid, now, buf, n);
 }
 
 /* ---- OpenSSL and BoringSSL ---- */

@@ -13,7 +13,7 @@ PACKAGES=(
 	nginx-light nghttp2-client curl wrk python3 util-linux procps linux-perf
 	debootstrap shellcheck python3-yaml
 	qemu-system-x86 busybox-static debian-archive-keyring
-	nghttp2-proxy python3-botocore awscli
+	nghttp2-proxy nghttp2-server python3-grpcio python3-botocore awscli
 	postgresql postgresql-contrib mariadb-server mariadb-client redis-server redis-tools dnsmasq
 	dnsutils
 	libssl-dev libcapstone-dev golang-go

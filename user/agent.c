@@ -28,6 +28,7 @@
 #include "procnames.h"
 #include "spans.h"
 #include "tls_probe.h"
+#include "h2streams.h"
 #include "uplink.h"
 
 /* Drains a series must sit idle before it leaves the kernel map. */
@@ -83,6 +84,9 @@ struct agent {
 	struct errors_unit *errs; /* NULL with --no-errors or when it could not load */
 	struct errgroups *groups; /* this interval's error groups */
 	struct spans *spans; /* NULL with --no-spans */
+	struct h2streams *h2; /* HTTP/2 streams finished in userspace */
+	struct kerno_sample *merged; /* the kernel's samples and HTTP/2's, one array */
+	size_t merged_cap;
 	__u64 interval_start; /* unix-epoch ns */
 	__u64 prog_misses; /* as last reported */
 };
@@ -182,18 +186,46 @@ static int send_errors(struct agent *a, const struct kerno_sample *samples, long
 	return ret;
 }
 
+/*
+ * The kernel's series and the HTTP/2 streams counted in userspace, as one
+ * array; h2_drops gets what the HTTP/2 side lost.
+ */
+static long take_samples(struct agent *a, const struct kerno_sample **samples, __u64 *h2_drops)
+{
+	const struct kerno_sample *h2;
+	long n = drain_series(&a->drain, samples), n2;
+
+	if (n < 0)
+		return n;
+	n2 = h2streams_take(a->h2, &h2, h2_drops);
+	if (n2 <= 0)
+		return n;
+	if ((size_t)(n + n2) > a->merged_cap) {
+		struct kerno_sample *p = realloc(a->merged, (n + n2) * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		a->merged = p;
+		a->merged_cap = n + n2;
+	}
+	memcpy(a->merged, *samples, n * sizeof(**samples));
+	memcpy(a->merged + n, h2, n2 * sizeof(*h2));
+	*samples = a->merged;
+	return n + n2;
+}
+
 /* One interval: drain the kernel maps and write one metrics envelope. */
 static int flush_interval(struct agent *a)
 {
-	__u64 counters[KERNO_COUNTER__COUNT], misses;
+	__u64 counters[KERNO_COUNTER__COUNT], misses, h2_drops[KERNO_DROP__COUNT] = { 0 };
 	const struct kerno_proc_drops *proc_drops;
 	const struct kerno_sample *samples;
 	struct otlp_metrics_in in = {};
 	json_t *req;
 	long n, nd;
-	int ret;
+	int ret, i;
 
-	n = drain_series(&a->drain, &samples);
+	n = take_samples(a, &samples, h2_drops);
 	if (n < 0)
 		return n;
 	spans_observe(a->spans, samples, n);
@@ -203,6 +235,8 @@ static int flush_interval(struct agent *a)
 	if (n < 0)
 		return n;
 	drain_counters(&a->drain, counters);
+	for (i = 0; i < KERNO_DROP__COUNT; i++)
+		counters[i] += h2_drops[i];
 	nd = procdrops_collect(&a->drops, a->cap.procs_fd, &proc_drops);
 	if (nd < 0)
 		return nd;
@@ -367,6 +401,19 @@ static int start_spans(struct agent *a, char *err, size_t errlen)
 	return ret;
 }
 
+/* The reader of the HTTP/2 header blocks and stream ends. */
+static int start_h2(struct agent *a, char *err, size_t errlen)
+{
+	struct h2streams_opts o = {
+		.events_fd = a->cap.h2_events_fd,
+		.streams_fd = a->cap.h2_streams_fd,
+		.max_conns = a->cfg->max_conns,
+		.max_series = a->cfg->max_series,
+	};
+
+	return h2streams_start(&o, &a->h2, err, errlen);
+}
+
 static int start(struct agent *a, char *err, size_t errlen)
 {
 	const struct kerno_config *cfg = a->cfg;
@@ -428,6 +475,9 @@ static int start(struct agent *a, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot set up draining: %s", strerror(-ret));
 		return ret;
 	}
+	ret = start_h2(a, err, errlen);
+	if (ret)
+		return ret;
 	return start_spans(a, err, errlen);
 }
 
@@ -448,6 +498,8 @@ static void finish(struct agent *a)
 	bool tls_stopping = a->tls && !pthread_create(&tls_stopper, NULL, stop_tls, a->tls);
 
 	spans_free(a->spans);
+	h2streams_free(a->h2);
+	free(a->merged);
 	logs_free(a->logs);
 	objstore_close(a->store);
 	drain_free(&a->drain);

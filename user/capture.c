@@ -479,6 +479,8 @@ int capture_start(struct capture *cap, const struct capture_opts *o, char *err, 
 	cap->procs_fd = bpf_map__fd(cap->skel->maps.procs);
 	cap->span_events_fd = o->spans ? bpf_map__fd(cap->skel->maps.span_events) : -1;
 	cap->span_slow_fd = bpf_map__fd(cap->skel->maps.span_slow);
+	cap->h2_events_fd = bpf_map__fd(cap->skel->maps.h2_events);
+	cap->h2_streams_fd = bpf_map__fd(cap->skel->maps.h2_streams);
 	return 0;
 
 cleanup:

@@ -76,6 +76,8 @@ struct capture {
 	int procs_fd;
 	int span_events_fd; /* ring buffer of sampled spans; -1 without spans */
 	int span_slow_fd; /* per endpoint slot thresholds (ns), written by userspace */
+	int h2_events_fd; /* ring buffer of HTTP/2 header blocks and stream ends */
+	int h2_streams_fd; /* HTTP/2 streams open, by connection and stream id */
 };
 
 /* A one-line reason when the span options cannot work, else NULL. */

@@ -11,6 +11,7 @@
 #include "errgroups.h"
 #include "names.h"
 #include "procinfo.h"
+#include "proto_names.h"
 
 enum code_kind {
 	CODE_NONE, /* the class is the whole story (code 0) */
@@ -64,6 +65,8 @@ static const struct class_row classes[KERNO_ERR_CLASS__COUNT] = {
 					"HTTP {http.response.status_code} received for "
 					"{http.request.method} {url.template}",
 					CODE_NUMBER },
+	[KERNO_ERR_GRPC] = { "rpc.grpc.error", "gRPC call ended with status {error.type}",
+			     CODE_NUMBER },
 };
 
 struct group {
@@ -257,6 +260,12 @@ static unsigned int http_class(const struct kerno_series_key *k)
 	return KERNO_ERR_NONE;
 }
 
+/* A gRPC series (service/method in path) whose calls ended with a status other than OK. */
+static unsigned int grpc_class(const struct kerno_series_key *k)
+{
+	return k->status && k->status != KERNO_GRPC_NO_STATUS ? KERNO_ERR_GRPC : KERNO_ERR_NONE;
+}
+
 void errgroups_add_http(struct errgroups *g, const struct kerno_sample *samples, size_t n,
 			otlp_proc_lookup_fn lookup, void *lookup_ctx, __u64 start_ns, __u64 end_ns)
 {
@@ -267,12 +276,12 @@ void errgroups_add_http(struct errgroups *g, const struct kerno_sample *samples,
 	for (i = 0; i < n; i++) {
 		const struct kerno_series_key *k = &samples[i].key;
 		struct errgroup_in e = {
-			.class = http_class(k),
+			.class = k->proto == KERNO_P_GRPC ? grpc_class(k) : http_class(k),
 			.code = k->status,
 			.cgroup_id = k->cgroup_id,
 			.pid = k->tgid,
 			.port = k->server_port,
-			.method = kerno_method_name(k->method),
+			.method = k->proto == KERNO_P_GRPC ? NULL : kerno_method_name(k->method),
 			.route = route,
 			.count = samples[i].count,
 			.first_ns = start_ns,

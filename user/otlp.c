@@ -116,6 +116,7 @@ static int attr_error_type(json_t *attrs, const struct kerno_series_key *k)
 /* A folded series (see fold_tail) has only method "_OTHER", status and route "other". */
 static json_t *point_attrs(const struct kerno_series_key *k, bool folded)
 {
+	bool h2 = k->proto == KERNO_P_HTTP2;
 	char route[3 * KERNO_PATH_LEN + 1], addr[INET6_ADDRSTRLEN];
 	bool server = k->role == KERNO_ROLE_SERVER;
 	json_t *attrs = json_array();
@@ -139,6 +140,11 @@ static json_t *point_attrs(const struct kerno_series_key *k, bool folded)
 	if (!folded && server && format_addr(k, addr, sizeof(addr)))
 		err |= attr_str(attrs, "client.address", addr);
 	err |= attr_error_type(attrs, k);
+	if (h2)
+		err |= attr_str(attrs, "network.protocol.version", "2");
+	/* An HTTP/2 stream reset (code 1) before an error status said otherwise. */
+	if (h2 && k->code && k->status < (server ? 500 : 400))
+		err |= attr_str(attrs, "error.type", "stream_reset");
 	if (err) {
 		json_decref(attrs);
 		return NULL;
@@ -217,6 +223,35 @@ static int dns_attrs(json_t *attrs, const struct kerno_series_key *k, bool folde
 	return err;
 }
 
+/*
+ * rpc.* attributes of a gRPC series: path "service/method", the status from
+ * the trailers (none when the stream was reset or ended without them).
+ */
+static int grpc_attrs(json_t *attrs, const struct kerno_series_key *k, bool folded)
+{
+	char path[KERNO_PATH_LEN + 1], buf[12], *slash;
+	int err = attr_str(attrs, "rpc.system", "grpc");
+
+	memcpy(path, k->path, KERNO_PATH_LEN);
+	path[KERNO_PATH_LEN] = '\0';
+	slash = strrchr(path, '/');
+	if (!folded && slash) {
+		*slash = '\0';
+		err |= attr_str(attrs, "rpc.service", path);
+		err |= attr_str(attrs, "rpc.method", slash + 1);
+	}
+	if (k->status != KERNO_GRPC_NO_STATUS)
+		err |= attr_int(attrs, "rpc.grpc.status_code", k->status);
+	if (k->status == KERNO_GRPC_NO_STATUS)
+		err |= attr_str(attrs, "error.type", k->method ? "stream_reset" : "_OTHER");
+	else if (k->status)
+		err |= attr_str(attrs, "error.type",
+				kerno_grpc_status_name(k->status, buf, sizeof(buf)));
+	if (!folded)
+		err |= attr_peer(attrs, k);
+	return err;
+}
+
 /* Attributes of a series that is not HTTP/1.x. */
 static json_t *proto_point_attrs(const struct kerno_series_key *k, bool folded)
 {
@@ -227,6 +262,8 @@ static json_t *proto_point_attrs(const struct kerno_series_key *k, bool folded)
 		return NULL;
 	if (k->proto == KERNO_P_DNS)
 		err = dns_attrs(attrs, k, folded);
+	else if (k->proto == KERNO_P_GRPC)
+		err = grpc_attrs(attrs, k, folded);
 	else if (k->proto == KERNO_P_TCP)
 		err = attr_str(attrs, "network.transport", "tcp") |
 		      (folded ? 0 : attr_peer(attrs, k));
@@ -241,7 +278,8 @@ static json_t *proto_point_attrs(const struct kerno_series_key *k, bool folded)
 
 static bool is_http(const struct kerno_series_key *k)
 {
-	return k->proto == KERNO_P_UNDECIDED || k->proto == KERNO_P_HTTP1;
+	return k->proto == KERNO_P_UNDECIDED || k->proto == KERNO_P_HTTP1 ||
+	       k->proto == KERNO_P_HTTP2;
 }
 
 /*
@@ -361,6 +399,8 @@ enum metric_kind {
 	MK_DB_SERVER,
 	MK_DNS_CLIENT,
 	MK_DNS_SERVER,
+	MK_RPC_SERVER,
+	MK_RPC_CLIENT,
 	MK_TCP_CLIENT,
 	MK_TCP_SERVER,
 	MK__COUNT,
@@ -377,6 +417,8 @@ static const struct {
 			   "Duration of database operations, as the server saw them." },
 	[MK_DNS_CLIENT] = { "dns.lookup.duration", "Duration of DNS queries." },
 	[MK_DNS_SERVER] = { "kerno.dns.server.duration", "Duration of DNS queries answered." },
+	[MK_RPC_SERVER] = { "rpc.server.duration", "Duration of RPCs served (gRPC)." },
+	[MK_RPC_CLIENT] = { "rpc.client.duration", "Duration of RPCs made (gRPC)." },
 	[MK_TCP_CLIENT] = { "kerno.tcp.client.connection.duration",
 			    "Lifetime of client TCP connections of no known protocol.",
 			    "kerno.tcp.client.connection.io" },
@@ -398,6 +440,8 @@ static enum metric_kind metric_kind(const struct kerno_series_key *k)
 		return server ? MK_DNS_SERVER : MK_DNS_CLIENT;
 	case KERNO_P_TCP:
 		return server ? MK_TCP_SERVER : MK_TCP_CLIENT;
+	case KERNO_P_GRPC:
+		return server ? MK_RPC_SERVER : MK_RPC_CLIENT;
 	default:
 		return server ? MK_HTTP_SERVER : MK_HTTP_CLIENT;
 	}

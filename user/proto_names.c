@@ -123,3 +123,20 @@ const char *kerno_dns_rcode_name(unsigned int rcode, char *buf, size_t size)
 	snprintf(buf, size, "%u", rcode);
 	return buf;
 }
+
+/* clang-format off */
+static const char *const grpc_codes[] = {
+	"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+	"ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+	"ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+	"UNAUTHENTICATED",
+};
+/* clang-format on */
+
+const char *kerno_grpc_status_name(unsigned int code, char *buf, size_t size)
+{
+	if (code < ARRAY_LEN(grpc_codes))
+		return grpc_codes[code];
+	snprintf(buf, size, "%u", code);
+	return buf;
+}

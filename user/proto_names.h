@@ -32,4 +32,10 @@ const char *kerno_dns_type_name(unsigned int qtype, char *buf, size_t size);
 /* DNS rcode name ("NXDOMAIN"), or its number in buf. */
 const char *kerno_dns_rcode_name(unsigned int rcode, char *buf, size_t size);
 
+/* grpc-status of a gRPC series that ended without one (reset, or no trailers). */
+#define KERNO_GRPC_NO_STATUS 0xffff
+
+/* The canonical name of a gRPC status code ("NOT_FOUND"); a number past them in buf. */
+const char *kerno_grpc_status_name(unsigned int code, char *buf, size_t size);
+
 #endif /* KERNO_PROTO_NAMES_H */

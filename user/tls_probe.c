@@ -457,6 +457,8 @@ static int share_maps(struct tls_bpf *t, const struct capture_bpf *c)
 	err = err ?: bpf_map__reuse_fd(t->maps.counters, bpf_map__fd(c->maps.counters));
 	err = err ?: bpf_map__reuse_fd(t->maps.mmsg_pos, bpf_map__fd(c->maps.mmsg_pos));
 	err = err ?: bpf_map__reuse_fd(t->maps.tls_calls, bpf_map__fd(c->maps.tls_calls));
+	err = err ?: bpf_map__reuse_fd(t->maps.h2_events, bpf_map__fd(c->maps.h2_events));
+	err = err ?: bpf_map__reuse_fd(t->maps.h2_streams, bpf_map__fd(c->maps.h2_streams));
 	return err;
 }
 
@@ -478,7 +480,7 @@ static void choose_programs(struct tls_bpf *t, bool raw_tp)
 }
 
 /* Per program, room for the verifier's statistics (before 5.16: not in bpf_prog_info). */
-#define STATS_LOG_SIZE 65536
+#define STATS_LOG_SIZE (1 << 20)
 #define STATS_LOG_PROGS 16
 
 /*

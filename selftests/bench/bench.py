@@ -11,8 +11,12 @@ median throughput ratios, BPF run time per program from
 kernel.bpf_stats_enabled, agent CPU time and peak RSS, as Markdown on stdout
 and in build/bench.md.
 
+HTTPS (nginx over TLS) and HTTP/2 (nghttpd h2c, h2load -m 10) rows measure
+no agent against the agent the same way.
+
 Environment: BENCH_ROUNDS (7), BENCH_SECONDS (10), BENCH_CLIENTS (32), BENCH_PIN (1),
-KERNO (build/kerno).
+KERNO (build/kerno), BENCH_ONLY (a comma-separated list of configurations, e.g.
+h2_none,h2_agent: only those, and only their medians reported).
 """
 
 import contextlib
@@ -35,7 +39,7 @@ import bpfids  # noqa: E402
 import h2load  # noqa: E402
 import otlp  # noqa: E402
 import tlspeers  # noqa: E402
-from servers import Nginx  # noqa: E402
+from servers import Nginx, free_port, spawn, wait_listening  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
@@ -214,6 +218,47 @@ def run_https_agent(port, stats):
     return run_agent(HTTPS["port"], {k: [] for k in stats}, load_fn=load_https)
 
 
+# HTTP/2: nghttpd (h2c by prior knowledge, pinned like nginx) serving one small file, and
+# h2load over HTTP/2 with 10 streams per connection; the agent decodes every header block.
+H2 = {}
+H2_STREAMS = 10
+
+
+def start_nghttpd(cleanup):
+    docroot = tempfile.mkdtemp(prefix="kerno-bench-h2-")
+    cleanup.callback(shutil.rmtree, docroot, ignore_errors=True)
+    with open(os.path.join(docroot, "ok"), "w") as f:
+        f.write("ok\n")
+    for _ in range(5):
+        port = free_port()
+        argv = ["nghttpd", "--no-tls", "-d", docroot, str(port)]
+        if NGINX_CPU is not None:
+            argv = ["taskset", "-c", str(NGINX_CPU)] + argv
+        proc = spawn(argv, cleanup, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if wait_listening(port, proc):
+            return port
+    raise RuntimeError("nghttpd did not start")
+
+
+def load_h2(port):
+    argv = ["h2load", "-t", "1", "-c", str(CLIENTS), "-m", str(H2_STREAMS), "-D", str(SECONDS),
+            "--warm-up-time", "1", f"http://127.0.0.1:{port}/ok"]
+    if LOAD_CPU is not None:
+        argv = ["taskset", "-c", str(LOAD_CPU)] + argv
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=SECONDS * 3 + 30)
+    if res.returncode:
+        raise RuntimeError(f"h2load exited {res.returncode}:\n{res.stdout}{res.stderr}")
+    return h2load.H2loadResult(res.stdout).req_per_s
+
+
+def run_h2_none(port, stats):
+    return load_h2(H2["port"])
+
+
+def run_h2_agent(port, stats):
+    return run_agent(H2["port"], {k: [] for k in stats}, load_fn=load_h2)
+
+
 def prog_stats(port):
     """One more agent run under load with kernel.bpf_stats_enabled=1: the
     stats cost a little themselves, so the throughput rounds run without."""
@@ -284,6 +329,7 @@ def report(rounds, stats, progs, bpf_ns_per_req, pp):
     ratios_floor_se = [r["floor_sys_exit"] / r["none"] if r["floor_sys_exit"] else None
                        for r in rounds]
     ratios_https = [r["https_agent"] / r["https_none"] for r in rounds]
+    ratios_h2 = [r["h2_agent"] / r["h2_none"] for r in rounds]
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
                          capture_output=True, text=True).stdout.strip()
     lines = [
@@ -310,6 +356,10 @@ def report(rounds, stats, progs, bpf_ns_per_req, pp):
         f"{fmt(median(ratios_https), '.3f')} |",
         f"| median HTTPS req/s none / agent | {fmt(median([r['https_none'] for r in rounds]), '.0f')} / "
         f"{fmt(median([r['https_agent'] for r in rounds]), '.0f')} |",
+        f"| median throughput ratio agent / none over HTTP/2 (nghttpd h2c, h2load -m {H2_STREAMS}) | "
+        f"{fmt(median(ratios_h2), '.3f')} |",
+        f"| median HTTP/2 req/s none / agent | {fmt(median([r['h2_none'] for r in rounds]), '.0f')} / "
+        f"{fmt(median([r['h2_agent'] for r in rounds]), '.0f')} |",
         f"| median req/s none / agent / floor | {fmt(median([r['none'] for r in rounds]), '.0f')} / "
         f"{fmt(median([r['agent'] for r in rounds]), '.0f')} / {fmt(median([r['floor'] for r in rounds]), '.0f')} |",
         f"| agent CPU, median of runs (% of one core) | {fmt(median(stats['agent_cpu_pct']), '.1f')} |",
@@ -340,6 +390,17 @@ def report(rounds, stats, progs, bpf_ns_per_req, pp):
     return "\n".join(lines) + "\n"
 
 
+def only_report(rounds, kinds):
+    """BENCH_ONLY: the medians of the configurations run, and agent / none where both ran."""
+    lines = ["| configuration | median req/s |", "| --- | --- |"]
+    lines += [f"| {k} | {median([r[k] for r in rounds]):.0f} |" for k in kinds]
+    for none, agent in (("none", "agent"), ("https_none", "https_agent"), ("h2_none", "h2_agent")):
+        if none in kinds and agent in kinds:
+            lines.append(f"| {agent} / {none} | "
+                         f"{median([r[agent] / r[none] for r in rounds]):.3f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main():
     if os.geteuid() != 0:
         print("bench: run as root (loads BPF programs)", file=sys.stderr)
@@ -350,8 +411,12 @@ def main():
     runners = {"none": run_none, "agent": run_agent, "floor": run_floor,
                "server_only": run_server_only, "agent_sys_exit": run_agent_sys_exit,
                "floor_sys_exit": run_floor_sys_exit, "https_none": run_https_none,
-               "https_agent": run_https_agent}
-    kinds = list(runners)
+               "https_agent": run_https_agent, "h2_none": run_h2_none, "h2_agent": run_h2_agent}
+    only = [k for k in os.environ.get("BENCH_ONLY", "").split(",") if k]
+    if any(k not in runners for k in only):
+        print(f"bench: BENCH_ONLY names one of {', '.join(runners)}", file=sys.stderr)
+        return 2
+    kinds = only or list(runners)
     stats = {"agent_cpu_pct": [], "agent_cpu_us_per_req": [], "agent_hwm_kib": [], "agent_rc": []}
     rounds = []
     with contextlib.ExitStack() as cleanup:
@@ -361,6 +426,8 @@ def main():
         cleanup.callback(shutil.rmtree, certs_dir, ignore_errors=True)
         HTTPS["port"] = tlspeers.TlsNginx(cleanup, tlspeers.Certs(certs_dir), cpu=NGINX_CPU).port
         load_https(HTTPS["port"])
+        H2["port"] = start_nghttpd(cleanup)
+        load_h2(H2["port"])
         for i in range(ROUNDS):
             order = kinds if i % 2 == 0 else kinds[::-1]
             result = {}
@@ -370,6 +437,9 @@ def main():
                 f"{k} {fmt(result[k], '.0f')} req/s" for k in kinds),
                 flush=True)
             rounds.append(result)
+        if only:
+            print(only_report(rounds, kinds), end="")
+            return 0 if set(stats["agent_rc"]) <= {0} else 1
         progs, bpf_ns_per_req = prog_stats(nginx.port)
     pp = pingpong_costs()
     text = report(rounds, stats, progs, bpf_ns_per_req, pp)

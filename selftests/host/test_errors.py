@@ -32,6 +32,7 @@ TEMPLATES = {
     "http.client.5xx": "HTTP {http.response.status_code} received for {http.request.method} {url.template}",
     "http.server.4xx": "HTTP {http.response.status_code} answered to {http.request.method} {http.route}",
     "http.client.4xx": "HTTP {http.response.status_code} received for {http.request.method} {url.template}",
+    "rpc.grpc.error": "gRPC call ended with status {error.type}",
 }
 GROUP_KEYS = {"source", "fingerprint", "class", "code", "error.type", "template", "count",
               "first_seen", "last_seen", "attributes"}

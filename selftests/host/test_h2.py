@@ -1,0 +1,147 @@
+"""HTTP/2 and gRPC counted exactly: nghttpd and h2load over prior-knowledge h2c
+and over TLS (h2 by ALPN, its plaintext from the OpenSSL uprobes), and a
+Python grpcio server and client (unary calls, some failing, and a streaming
+call). The kernel times the streams; their header blocks are decoded in
+userspace (user/h2streams.c)."""
+
+import os
+import subprocess
+import tempfile
+
+import h2load
+import otlp
+import scale
+import tlspeers
+from asserts import ASSERT_EQ, ASSERT_TRUE, FATAL, log
+from servers import PYTHON, free_port, spawn, wait_listening
+from test_errors import counts as group_counts
+from test_errors import groups
+from test_http1 import client_counts, process_drops, server_counts
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# The Done-when criteria: h2load -n 20000; 1000 unary gRPC calls, 100 of them failing.
+N = scale.requests(20000) // 2 * 2
+CALLS = scale.requests(1000)
+FAILING = CALLS // 10
+HTTP = ("http.server.request.duration", "http.client.request.duration")
+TCP = ("kerno.tcp.client.connection.duration", "kerno.tcp.server.connection.duration")
+RPC_KEYS = ("rpc.service", "rpc.method", "rpc.grpc.status_code")
+
+
+def _workdir(ctx):
+    d = tempfile.mkdtemp(prefix="kerno-h2-")
+    ctx.cleanup.callback(subprocess.run, ["rm", "-rf", "--", d], check=False)
+    return d
+
+
+class Nghttpd:
+    """nghttpd serving a directory (index.html: 200, anything else: 404), h2c or TLS."""
+
+    def __init__(self, ctx, docroot, certs=None, attempts=5):
+        for _ in range(attempts):
+            self.port = free_port()
+            argv = ["nghttpd", "-d", docroot, str(self.port)]
+            argv += [certs.key, certs.cert] if certs else ["--no-tls"]
+            self.proc = spawn(argv, ctx.cleanup, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+            if wait_listening(self.port, self.proc):
+                self.pid = self.proc.pid
+                return
+        FATAL("nghttpd did not start")
+
+
+def _h2load(urls, n):
+    """h2load over HTTP/2 (h2c by prior knowledge for http://, ALPN h2 for https://)."""
+    argv = ["h2load", "-t", "1", "-c", "4", "-m", "4", "-n", str(n), *urls]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    out, _ = proc.communicate(timeout=300)
+    if proc.returncode:
+        raise RuntimeError(f"h2load exited {proc.returncode}:\n{out}")
+    res = h2load.H2loadResult(out, proc.pid)
+    ASSERT_TRUE("Application protocol: h2" in out or "h2c" in out, "h2load spoke HTTP/2", out)
+    return res
+
+
+def _check_clean(points, pids, what):
+    """Nothing lost of these processes' traffic and nothing of it counted as plain TCP
+    or as HTTP/1.x (every HTTP point of theirs says HTTP/2)."""
+    ASSERT_EQ({pid: process_drops(points, pid) for pid in pids}, {pid: {} for pid in pids},
+              f"drops of the {what} processes")
+    tcp = [p.metric for p in points if p.metric in TCP and p.get("process.pid") in pids]
+    ASSERT_EQ(tcp, [], f"{what} connections counted as plain TCP")
+    versions = {p.get("network.protocol.version") for p in points
+                if p.metric in HTTP and p.get("process.pid") in pids}
+    ASSERT_TRUE(versions <= {"2"}, f"{what} requests all HTTP/2", str(versions))
+
+
+def _h2_run(ctx, certs=None):
+    docroot = _workdir(ctx)
+    with open(os.path.join(docroot, "index.html"), "w") as f:
+        f.write("kerno\n")
+    agent = ctx.agent()
+    server = Nghttpd(ctx, docroot, certs)
+    scheme = "https" if certs else "http"
+    base = f"{scheme}://127.0.0.1:{server.port}"
+    # Two URIs: h2load sends to each in turn, n/2 each.
+    res = _h2load([f"{base}/index.html", f"{base}/items/12345"], N)
+    log(f"h2load: {res.done} done, {res.status_classes}, {res.req_per_s} req/s")
+    ASSERT_EQ((res.done, res.status_classes["2xx"], res.status_classes["4xx"]),
+              (N, N // 2, N // 2), "h2load's own totals")
+    agent.stop()
+    points = agent.points()
+    expected = {("GET", "/index.html", 200): N // 2, ("GET", "/items/{id}", 404): N // 2}
+    ASSERT_EQ(server_counts(points, {"process.pid": server.pid}), expected,
+              "nghttpd's streams by (method, route, status)")
+    ASSERT_EQ(client_counts(points, {"process.pid": res.pid}), expected,
+              "h2load's streams by (method, url.template, status)")
+    _check_clean(points, [server.pid, res.pid], "nghttpd and h2load")
+
+
+def test_h2_h2c(ctx):
+    _h2_run(ctx)
+
+
+def test_h2_tls(ctx):
+    certs = tlspeers.Certs(_workdir(ctx))
+    _h2_run(ctx, certs)
+
+
+def _grpc_server(ctx):
+    proc = spawn([PYTHON, os.path.join(HERE, "grpcpeer.py"), "serve"], ctx.cleanup,
+                 stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if not line.startswith("PORT "):
+        FATAL(f"grpcpeer did not start (said {line!r})")
+    return proc.pid, int(line.split()[1])
+
+
+def test_h2_grpc(ctx):
+    agent = ctx.agent()
+    server_pid, port = _grpc_server(ctx)
+    proc = subprocess.Popen([PYTHON, os.path.join(HERE, "grpcpeer.py"), "call", str(port),
+                             str(CALLS), str(FAILING)], stdout=subprocess.PIPE, text=True)
+    out, _ = proc.communicate(timeout=300)
+    ASSERT_EQ(proc.returncode, 0, "grpcpeer call exit code")
+    got = {tuple(line.split()[:2]): int(line.split()[2]) for line in out.splitlines()}
+    ASSERT_EQ(got, {("Get", "OK"): CALLS - FAILING, ("Get", "NOT_FOUND"): FAILING,
+                    ("Watch", "OK"): 1}, "calls the client made, by its own account")
+    agent.stop()
+    points = agent.points()
+    expected = {("kerno.test.Echo", "Get", 0): CALLS - FAILING,
+                ("kerno.test.Echo", "Get", 5): FAILING,
+                ("kerno.test.Echo", "Watch", 0): 1}
+    for metric, pid in (("rpc.server.duration", server_pid), ("rpc.client.duration", proc.pid)):
+        ASSERT_EQ(otlp.counts_by(otlp.select(points, metric, {"process.pid": pid,
+                                                               "rpc.system": "grpc"}),
+                                 *RPC_KEYS),
+                  expected, f"{metric} of pid {pid} by (service, method, grpc-status)")
+    _check_clean(points, [server_pid, proc.pid], "gRPC")
+    http = [p for p in points if p.metric in HTTP and p.get("process.pid") in (server_pid,
+                                                                                proc.pid)]
+    ASSERT_EQ(http, [], "gRPC calls counted as plain HTTP/2")
+    gs = groups(agent)
+    ASSERT_EQ(group_counts(gs, "rpc.grpc.error", **{"local.port": port}), {(5, "5"): FAILING},
+              "the server's gRPC error group")
+    ASSERT_EQ(group_counts(gs, "rpc.grpc.error", **{"server.port": port}),
+              {(5, "5"): FAILING}, "the client's gRPC error group")

@@ -1,0 +1,730 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* HTTP/2 streams finished in userspace: see h2streams.h. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "h2hpack.h"
+#include "h2streams.h"
+#include "hist.h"
+#include "proto_names.h"
+
+/* How long the reader sleeps in poll when the kernel does not wake it. */
+#define POLL_MS 100
+/*
+ * A connection whose close was lost (ring buffer full) is forgotten after
+ * this long without an event, and a kernel stream entry this old is taken
+ * as one whose end was lost (no_response): both tables stay bounded. A
+ * stream open longer than that (a watch) is lost the same way.
+ */
+#define H2_STALE_NS (3600ULL * 1000000000ULL)
+/* How often the reader looks for them. */
+#define H2_SWEEP_NS (10ULL * 1000000000ULL)
+/* Streams of one connection waiting for their end, at most. */
+#define H2_STREAMS_PER_CONN 1024
+/* Bytes of one frame payload assembled (the kernel ships at most this much of a block). */
+#define H2_FRAME_MAX (KERNO_H2_BLOCK_MAX + KERNO_H2_PIECE)
+
+#define H2_HEADERS 1
+#define H2_PUSH_PROMISE 5
+#define H2_CONTINUATION 9
+#define H2_END_HEADERS 0x4
+#define H2_PADDED 0x8
+#define H2_PRIORITY 0x20
+
+/* A stream whose request was decoded, waiting for its end. */
+struct h2_stream {
+	__u32 id;
+	struct h2_fields f;
+};
+
+/* One direction of a connection: its decoder and the block being put together. */
+struct h2_dir {
+	struct h2_hpack *hpack;
+	__u32 next_seq; /* the piece expected next */
+	bool seq_known;
+	uint8_t *frame; /* the payload of the frame in progress */
+	size_t frame_len;
+	bool frame_ok; /* its pieces so far came in order */
+	uint8_t *block; /* the header block in progress (fragments without padding) */
+	size_t block_len;
+	bool block_ok;
+	__u32 block_stream;
+	bool block_push; /* a PUSH_PROMISE's: decoded for the table only */
+};
+
+struct h2_conn {
+	struct kerno_h2_conn_ref ref;
+	struct h2_conn *next; /* hash chain */
+	struct h2_dir dir[2];
+	struct h2_stream *streams;
+	size_t n_streams, cap_streams;
+	__u64 last_ns; /* CLOCK_MONOTONIC of its last event */
+	__u8 role;
+};
+
+struct series_slot {
+	struct kerno_sample s;
+	bool used;
+};
+
+struct h2streams {
+	struct h2streams_opts o;
+	pthread_mutex_t lock; /* everything below */
+	struct h2_conn **conns; /* hash of conn refs, chained */
+	size_t conn_buckets, n_conns;
+	struct series_slot *series; /* open addressing, power-of-two size */
+	size_t series_size, n_series;
+	struct kerno_sample *out; /* what the last take returned */
+	__u64 drops[KERNO_DROP__COUNT];
+	struct ring_buffer *rb;
+	pthread_t thread;
+	pthread_cond_t synced; /* the reader read everything up to `want` */
+	__u64 want, done; /* reads asked for by h2streams_take() and made */
+	bool running;
+	volatile int stop;
+};
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* ---- path templates (the kernel's rule for HTTP/1.x, kern/http1.bpf.h) ---- */
+
+struct tmpl {
+	size_t out, seg_start, seg_len;
+	bool digit, hexish, first_digit;
+};
+
+static bool is_digit(char ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+static bool is_hex(char ch)
+{
+	return is_digit(ch) || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+}
+
+static void finish_segment(struct tmpl *t, char *out)
+{
+	if (!t->seg_len)
+		return;
+	if (!(t->first_digit || (t->digit && t->hexish && t->seg_len >= 8)))
+		return;
+	if (t->seg_start > KERNO_PATH_LEN - 5)
+		return;
+	memcpy(out + t->seg_start, "{id}", 4);
+	t->out = t->seg_start + 4;
+}
+
+void h2_path_template(const char *path, char *out, size_t size)
+{
+	char tmp[2 * KERNO_PATH_LEN] = { 0 };
+	struct tmpl t = { .hexish = true };
+	size_t i;
+	char ch;
+
+	for (i = 0; i < KERNO_LINE_KEEP; i++) {
+		ch = path[i];
+		if (ch == ' ' || ch == '?' || ch == '#' || ch == '\r' || ch == '\n' || !ch)
+			break;
+		if (ch == '/') {
+			finish_segment(&t, tmp);
+			t.seg_start = t.out + 1;
+			t.seg_len = 0;
+			t.digit = false;
+			t.hexish = true;
+			t.first_digit = false;
+		} else {
+			if (!t.seg_len)
+				t.first_digit = is_digit(ch);
+			t.digit |= is_digit(ch);
+			t.hexish &= is_hex(ch) || ch == '-';
+			t.seg_len++;
+		}
+		if (t.out >= KERNO_PATH_LEN - 1)
+			continue; /* keep scanning so the last segment is judged whole */
+		tmp[t.out++] = ch;
+	}
+	finish_segment(&t, tmp);
+	memset(tmp + t.out, 0, sizeof(tmp) - t.out);
+	memset(out, 0, size);
+	memcpy(out, tmp, size < KERNO_PATH_LEN ? size : KERNO_PATH_LEN);
+}
+
+/* ---- series ---- */
+
+static size_t key_hash(const struct kerno_series_key *k)
+{
+	const unsigned char *p = (const unsigned char *)k;
+	__u64 h = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(*k); i++)
+		h = (h ^ p[i]) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+static void series_add(struct h2streams *h, const struct kerno_series_key *k, __u64 dur)
+{
+	size_t mask = h->series_size - 1, i = key_hash(k) & mask;
+	struct kerno_sample *s;
+
+	while (h->series[i].used && memcmp(&h->series[i].s.key, k, sizeof(*k)))
+		i = (i + 1) & mask;
+	if (!h->series[i].used) {
+		if (h->n_series >= h->o.max_series) {
+			h->drops[KERNO_DROP_SERIES_TABLE_FULL]++;
+			return;
+		}
+		memset(&h->series[i], 0, sizeof(h->series[i]));
+		h->series[i].used = true;
+		h->series[i].s.key = *k;
+		h->n_series++;
+	}
+	s = &h->series[i].s;
+	s->count++;
+	s->sum_ns += dur;
+	s->buckets[kerno_hist_bucket(dur)]++;
+}
+
+static __u8 method_of(const char *m)
+{
+	static const char *const names[KERNO_M__COUNT] = {
+		[KERNO_M_GET] = "GET",	       [KERNO_M_HEAD] = "HEAD",
+		[KERNO_M_POST] = "POST",       [KERNO_M_PUT] = "PUT",
+		[KERNO_M_DELETE] = "DELETE",   [KERNO_M_PATCH] = "PATCH",
+		[KERNO_M_OPTIONS] = "OPTIONS", [KERNO_M_CONNECT] = "CONNECT",
+		[KERNO_M_TRACE] = "TRACE",
+	};
+	unsigned int i;
+
+	for (i = 1; i < KERNO_M__COUNT; i++)
+		if (!strcmp(m, names[i]))
+			return i;
+	return KERNO_M_OTHER;
+}
+
+/*
+ * The series of an ended stream: gRPC by service/method and grpc-status
+ * (code: the HTTP status), plain HTTP/2 like HTTP/1.x (code 1: reset).
+ */
+static void count_stream(struct h2streams *h, const struct kerno_h2_event *e,
+			 const struct h2_fields *f)
+{
+	bool reset = e->kind == KERNO_H2_EV_RESET;
+	struct kerno_series_key k;
+
+	/* Hashed and compared whole: every byte set. */
+	memset(&k, 0, sizeof(k));
+	k.cgroup_id = e->cgroup_id;
+	k.tgid = e->tgid;
+	k.server_port = e->server_port;
+	k.role = e->role;
+	k.family = e->family;
+	memcpy(k.peer_addr, e->peer_addr, sizeof(k.peer_addr));
+	if (f && f->grpc) {
+		const char *p = f->path[0] == '/' ? f->path + 1 : f->path;
+		size_t n = strnlen(p, sizeof(k.path));
+
+		k.proto = KERNO_P_GRPC;
+		memcpy(k.path, p, n);
+		k.status = f->has_grpc_status ? f->grpc_status : KERNO_GRPC_NO_STATUS;
+		k.code = f->status;
+		k.method = reset;
+	} else {
+		k.proto = KERNO_P_HTTP2;
+		k.method = f ? method_of(f->method) : KERNO_M_OTHER;
+		k.status = f ? f->status : 0;
+		if (f)
+			h2_path_template(f->path, k.path, sizeof(k.path));
+		k.code = reset;
+	}
+	series_add(h, &k, e->dur_ns);
+}
+
+/* ---- connections and their streams ---- */
+
+static size_t conn_hash(const struct h2streams *h, const struct kerno_h2_conn_ref *r)
+{
+	__u64 x = r->conn_id * 0x9e3779b97f4a7c15ULL ^ ((__u64)r->local_port << 16 | r->peer_port);
+
+	return (size_t)(x ^ (x >> 29)) & (h->conn_buckets - 1);
+}
+
+static bool same_ref(const struct kerno_h2_conn_ref *a, const struct kerno_h2_conn_ref *b)
+{
+	return a->conn_id == b->conn_id && a->local_port == b->local_port &&
+	       a->peer_port == b->peer_port;
+}
+
+static struct h2_conn *conn_find(struct h2streams *h, const struct kerno_h2_conn_ref *r)
+{
+	struct h2_conn *c;
+
+	for (c = h->conns[conn_hash(h, r)]; c; c = c->next)
+		if (same_ref(&c->ref, r))
+			return c;
+	return NULL;
+}
+
+/* The connection of e, made on its first event; NULL past max_conns (counted). */
+static struct h2_conn *conn_get(struct h2streams *h, const struct kerno_h2_event *e)
+{
+	struct h2_conn *c = conn_find(h, &e->conn);
+	size_t b;
+
+	if (c)
+		return c;
+	if (h->n_conns >= h->o.max_conns) {
+		h->drops[KERNO_DROP_CONN_TABLE_FULL]++;
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->ref = e->conn;
+	c->role = e->role;
+	b = conn_hash(h, &e->conn);
+	c->next = h->conns[b];
+	h->conns[b] = c;
+	h->n_conns++;
+	return c;
+}
+
+static void dir_free(struct h2_dir *d)
+{
+	h2_hpack_free(d->hpack);
+	free(d->frame);
+	free(d->block);
+}
+
+static void conn_free(struct h2_conn *c)
+{
+	dir_free(&c->dir[0]);
+	dir_free(&c->dir[1]);
+	free(c->streams);
+	free(c);
+}
+
+static struct h2_stream *stream_find(struct h2_conn *c, __u32 id)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_streams; i++)
+		if (c->streams[i].id == id)
+			return &c->streams[i];
+	return NULL;
+}
+
+static void stream_remove(struct h2_conn *c, struct h2_stream *s)
+{
+	*s = c->streams[--c->n_streams];
+}
+
+/* Room for one more waiting stream: 0, or -1 at the bound or out of memory. */
+static int stream_room(struct h2_conn *c)
+{
+	size_t cap = c->cap_streams ? 2 * c->cap_streams : 8;
+	struct h2_stream *p;
+
+	if (cap > H2_STREAMS_PER_CONN)
+		return -1;
+	p = realloc(c->streams, cap * sizeof(*p));
+	if (!p)
+		return -1;
+	c->streams = p;
+	c->cap_streams = cap;
+	return 0;
+}
+
+/* Forget the connection: its decoders, and the kernel's entries of streams that never ended. */
+static void conn_close(struct h2streams *h, const struct kerno_h2_event *e)
+{
+	struct h2_conn **pp = &h->conns[conn_hash(h, &e->conn)], *c;
+	struct kerno_h2_stream_key k = { .conn = e->conn };
+	size_t i;
+
+	for (; *pp; pp = &(*pp)->next)
+		if (same_ref(&(*pp)->ref, &e->conn))
+			break;
+	c = *pp;
+	if (!c)
+		return;
+	for (i = 0; i < c->n_streams; i++) {
+		k.stream_id = c->streams[i].id;
+		if (h->o.streams_fd >= 0 && !bpf_map_delete_elem(h->o.streams_fd, &k))
+			h->drops[KERNO_DROP_NO_RESPONSE]++;
+	}
+	*pp = c->next;
+	h->n_conns--;
+	conn_free(c);
+}
+
+/* The request direction of a connection of this role. */
+static unsigned int request_dir(__u8 role)
+{
+	return role == KERNO_ROLE_SERVER ? KERNO_DIR_RX : KERNO_DIR_TX;
+}
+
+/* A whole header block of direction dir: what it says joins its stream. */
+static void block_done(struct h2_conn *c, unsigned int dir)
+{
+	struct h2_dir *d = &c->dir[dir];
+	struct h2_fields f = { 0 };
+	struct h2_stream *s;
+
+	if (!d->hpack)
+		d->hpack = h2_hpack_new();
+	if (!d->hpack)
+		return;
+	h2_hpack_block(d->hpack, d->block, d->block_len, &f);
+	if (d->block_push)
+		return;
+	s = stream_find(c, d->block_stream);
+	if (dir == request_dir(c->role)) {
+		if (s)
+			return; /* the request's trailers */
+		if (c->n_streams == c->cap_streams && stream_room(c))
+			return; /* counted at its end, without fields */
+		s = &c->streams[c->n_streams++];
+		s->id = d->block_stream;
+		s->f = f;
+		return;
+	}
+	if (!s)
+		return;
+	if (f.status)
+		s->f.status = f.status;
+	if (f.has_grpc_status) {
+		s->f.has_grpc_status = true;
+		s->f.grpc_status = f.grpc_status;
+	}
+	if (f.grpc)
+		s->f.grpc = true;
+}
+
+/* The header-block fragment of a whole frame payload (padding and priority left out). */
+static void frame_done(struct h2_conn *c, unsigned int dir, const struct kerno_h2_event *e)
+{
+	struct h2_dir *d = &c->dir[dir];
+	size_t start = 0, end = d->frame_len, pad = 0;
+
+	if (e->frame_type != H2_CONTINUATION) {
+		if (e->frame_flags & H2_PADDED) {
+			if (!end)
+				return;
+			pad = d->frame[0];
+			start = 1;
+		}
+		if (e->frame_type == H2_HEADERS && (e->frame_flags & H2_PRIORITY))
+			start += 5;
+		if (e->frame_type == H2_PUSH_PROMISE)
+			start += 4;
+		if (start + pad > end)
+			return;
+		end -= pad;
+		d->block_len = 0;
+		d->block_ok = true;
+		d->block_stream = e->stream_id;
+		d->block_push = e->frame_type == H2_PUSH_PROMISE;
+	} else if (!d->block_ok || e->stream_id != d->block_stream) {
+		return;
+	}
+	if (d->block_len + (end - start) > H2_FRAME_MAX) {
+		d->block_ok = false;
+		return;
+	}
+	memcpy(d->block + d->block_len, d->frame + start, end - start);
+	d->block_len += end - start;
+	if (e->frame_flags & H2_END_HEADERS) {
+		block_done(c, dir);
+		d->block_ok = false;
+	}
+}
+
+/* One piece of a frame payload of a header block. */
+static void on_piece(struct h2_conn *c, const struct kerno_h2_event *e)
+{
+	unsigned int dir = e->dir & 1;
+	struct h2_dir *d = &c->dir[dir];
+
+	if (!d->frame)
+		d->frame = malloc(H2_FRAME_MAX);
+	if (!d->block)
+		d->block = malloc(H2_FRAME_MAX);
+	if (!d->frame || !d->block)
+		return;
+	if (d->seq_known && e->seq != d->next_seq) {
+		/* Pieces lost (counted by the kernel): this block cannot be whole. */
+		d->frame_ok = false;
+		d->block_ok = false;
+	}
+	d->seq_known = true;
+	d->next_seq = e->seq + 1;
+	if (e->piece & KERNO_H2_PIECE_FIRST) {
+		d->frame_len = 0;
+		d->frame_ok = true;
+	}
+	if (!d->frame_ok || d->frame_len + e->len > H2_FRAME_MAX ||
+	    (e->piece & KERNO_H2_PIECE_TRUNCATED)) {
+		d->frame_ok = false;
+		return;
+	}
+	memcpy(d->frame + d->frame_len, e->data, e->len);
+	d->frame_len += e->len;
+	if (e->piece & KERNO_H2_PIECE_LAST) {
+		frame_done(c, dir, e);
+		d->frame_ok = false;
+	}
+}
+
+/* A stream ended: counted now, with what its blocks said. */
+static void on_end(struct h2streams *h, struct h2_conn *c, const struct kerno_h2_event *e)
+{
+	struct h2_stream *s = c ? stream_find(c, e->stream_id) : NULL;
+
+	count_stream(h, e, s ? &s->f : NULL);
+	if (s)
+		stream_remove(c, s);
+}
+
+int h2streams_event(struct h2streams *h, const void *data, size_t size)
+{
+	const struct kerno_h2_event *e = data;
+	struct h2_conn *c;
+
+	if (size < KERNO_H2_EVENT_HDR)
+		return 0;
+	if (e->kind == KERNO_H2_EV_BLOCK &&
+	    (e->len > KERNO_H2_PIECE || size < KERNO_H2_EVENT_HDR + e->len))
+		return 0;
+	if (e->kind == KERNO_H2_EV_CLOSE) {
+		conn_close(h, e);
+		return 0;
+	}
+	if (e->role != KERNO_ROLE_SERVER && e->role != KERNO_ROLE_CLIENT)
+		return 0;
+	c = conn_get(h, e);
+	if (c)
+		c->last_ns = mono_ns();
+	if (e->kind == KERNO_H2_EV_BLOCK) {
+		if (c)
+			on_piece(c, e);
+	} else if (e->kind == KERNO_H2_EV_END || e->kind == KERNO_H2_EV_RESET) {
+		on_end(h, c, e);
+	}
+	return 0;
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct h2streams *h = ctx;
+
+	pthread_mutex_lock(&h->lock);
+	h2streams_event(h, data, size);
+	pthread_mutex_unlock(&h->lock);
+	return 0;
+}
+
+/* Connections idle past H2_STALE_NS: their close was lost. */
+static void sweep_conns(struct h2streams *h, __u64 now)
+{
+	struct h2_conn **pp, *c;
+	size_t i;
+
+	for (i = 0; i < h->conn_buckets; i++) {
+		for (pp = &h->conns[i]; (c = *pp);) {
+			if (now - c->last_ns < H2_STALE_NS) {
+				pp = &c->next;
+				continue;
+			}
+			*pp = c->next;
+			h->n_conns--;
+			conn_free(c);
+		}
+	}
+}
+
+/* Kernel stream entries older than H2_STALE_NS: their end (or close) was lost. */
+static void sweep_streams(struct h2streams *h, __u64 now)
+{
+	struct kerno_h2_stream_key key, next;
+	struct kerno_h2_stream s;
+	bool first = true;
+	__u64 stale = 0;
+
+	while (!bpf_map_get_next_key(h->o.streams_fd, first ? NULL : &key, &next)) {
+		first = false;
+		key = next;
+		if (bpf_map_lookup_elem(h->o.streams_fd, &key, &s) || s.start_ns > now ||
+		    now - s.start_ns < H2_STALE_NS)
+			continue;
+		if (!bpf_map_delete_elem(h->o.streams_fd, &key))
+			stale++;
+	}
+	pthread_mutex_lock(&h->lock);
+	h->drops[KERNO_DROP_NO_RESPONSE] += stale;
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void *thread_main(void *arg)
+{
+	struct h2streams *h = arg;
+	__u64 want, now, swept = mono_ns();
+
+	while (!h->stop) {
+		now = mono_ns();
+		if (now - swept >= H2_SWEEP_NS) {
+			swept = now;
+			pthread_mutex_lock(&h->lock);
+			sweep_conns(h, now);
+			pthread_mutex_unlock(&h->lock);
+			/* The kernel's clock (bpf_ktime_get_ns) is CLOCK_MONOTONIC too. */
+			if (h->o.streams_fd >= 0)
+				sweep_streams(h, now);
+		}
+		ring_buffer__poll(h->rb, POLL_MS);
+		pthread_mutex_lock(&h->lock);
+		want = h->want;
+		pthread_mutex_unlock(&h->lock);
+		/* Below the wakeup threshold nobody is woken: take what waits anyway. */
+		ring_buffer__consume(h->rb);
+		pthread_mutex_lock(&h->lock);
+		h->done = want;
+		pthread_cond_broadcast(&h->synced);
+		pthread_mutex_unlock(&h->lock);
+	}
+	return NULL;
+}
+
+struct h2streams *h2streams_new_detached(size_t max_conns, size_t max_series)
+{
+	struct h2streams *h = calloc(1, sizeof(*h));
+	size_t n = 1024;
+
+	if (!h)
+		return NULL;
+	h->o.max_conns = max_conns ? max_conns : 1;
+	h->o.max_series = max_series ? max_series : 1;
+	h->o.events_fd = -1;
+	h->o.streams_fd = -1;
+	while (n < 2 * h->o.max_series)
+		n *= 2;
+	h->series_size = n;
+	h->series = calloc(n, sizeof(*h->series));
+	h->out = calloc(h->o.max_series, sizeof(*h->out));
+	for (n = 1024; n < h->o.max_conns; n *= 2)
+		;
+	h->conn_buckets = n;
+	h->conns = calloc(n, sizeof(*h->conns));
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->synced, NULL);
+	if (!h->series || !h->out || !h->conns) {
+		h2streams_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+int h2streams_start(const struct h2streams_opts *o, struct h2streams **out, char *err,
+		    size_t errlen)
+{
+	struct h2streams *h = h2streams_new_detached(o->max_conns, o->max_series);
+	int ret;
+
+	*out = NULL;
+	if (!h) {
+		snprintf(err, errlen, "cannot allocate the HTTP/2 stream tables");
+		return -ENOMEM;
+	}
+	h->o.events_fd = o->events_fd;
+	h->o.streams_fd = o->streams_fd;
+	h->rb = ring_buffer__new(o->events_fd, on_event, h, NULL);
+	if (!h->rb) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot read the HTTP/2 ring buffer: %s", strerror(-ret));
+		goto cleanup;
+	}
+	ret = -pthread_create(&h->thread, NULL, thread_main, h);
+	if (ret) {
+		snprintf(err, errlen, "cannot start the HTTP/2 thread: %s", strerror(-ret));
+		goto cleanup;
+	}
+	h->running = true;
+	*out = h;
+	return 0;
+
+cleanup:
+	h2streams_free(h);
+	return ret;
+}
+
+void h2streams_free(struct h2streams *h)
+{
+	struct h2_conn *c, *next;
+	size_t i;
+
+	if (!h)
+		return;
+	if (h->running) {
+		h->stop = 1;
+		pthread_join(h->thread, NULL);
+		ring_buffer__consume(h->rb);
+	}
+	ring_buffer__free(h->rb);
+	for (i = 0; h->conns && i < h->conn_buckets; i++)
+		for (c = h->conns[i]; c; c = next) {
+			next = c->next;
+			conn_free(c);
+		}
+	free(h->conns);
+	free(h->series);
+	free(h->out);
+	pthread_cond_destroy(&h->synced);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+long h2streams_take(struct h2streams *h, const struct kerno_sample **out,
+		    __u64 drops[KERNO_DROP__COUNT])
+{
+	size_t i, n = 0;
+
+	if (!h)
+		return 0;
+	/* Only the reader consumes (libbpf's ring buffer has one consumer): ask it
+	 * for one more read of everything that waits now, and wait for it. */
+	pthread_mutex_lock(&h->lock);
+	if (h->running) {
+		__u64 want = ++h->want;
+
+		while (h->done < want)
+			pthread_cond_wait(&h->synced, &h->lock);
+	}
+	for (i = 0; i < h->series_size; i++) {
+		if (!h->series[i].used)
+			continue;
+		h->out[n++] = h->series[i].s;
+		h->series[i].used = false;
+	}
+	h->n_series = 0;
+	for (i = 0; i < KERNO_DROP__COUNT; i++) {
+		drops[i] += h->drops[i];
+		h->drops[i] = 0;
+	}
+	pthread_mutex_unlock(&h->lock);
+	*out = h->out;
+	return (long)n;
+}

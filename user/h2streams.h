@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * HTTP/2 streams, finished in userspace: the kernel (kern/proto_http2.bpf.h)
+ * times each stream and ships its header blocks on the h2_events ring
+ * buffer; a reader thread decodes the blocks (h2hpack.h, one inflater per
+ * connection and direction) and, at each stream's end, counts it once in a
+ * series of its own: method, path template and status for plain HTTP/2
+ * (KERNO_P_HTTP2), service/method and grpc-status for gRPC (KERNO_P_GRPC).
+ * The agent takes those series with the kernel's at each interval.
+ *
+ * Memory is bounded: connections followed at most max_conns (more are
+ * counted, not decoded: their streams still count, without fields), open
+ * streams per connection at most H2_STREAMS_PER_CONN, series at most
+ * max_series (more: series_table_full).
+ */
+#ifndef KERNO_H2STREAMS_H
+#define KERNO_H2STREAMS_H
+
+#include <stddef.h>
+#include <linux/types.h>
+
+#include "capture.h"
+#include "otlp.h"
+
+struct h2streams;
+
+struct h2streams_opts {
+	int events_fd; /* the h2_events ring buffer */
+	int streams_fd; /* the h2_streams table: entries of closed connections are removed */
+	size_t max_conns;
+	size_t max_series;
+};
+
+int h2streams_start(const struct h2streams_opts *o, struct h2streams **out, char *err,
+		    size_t errlen);
+/* Stop the reader (what waits is read first) and free everything. NULL is fine. */
+void h2streams_free(struct h2streams *h);
+
+/*
+ * The interval's series (deltas since the last take), after reading what
+ * waits on the ring buffer; *out stays valid until the next call. drops
+ * (indexed by enum kerno_counter) gets what userspace lost since then.
+ */
+long h2streams_take(struct h2streams *h, const struct kerno_sample **out,
+		    __u64 drops[KERNO_DROP__COUNT]);
+
+/* One event as the kernel sends it: exported for the fuzz target. */
+struct h2streams *h2streams_new_detached(size_t max_conns, size_t max_series);
+int h2streams_event(struct h2streams *h, const void *data, size_t size);
+
+/* The endpoint template of an HTTP path, as the kernel makes them for HTTP/1.x. */
+void h2_path_template(const char *path, char *out, size_t size);
+
+#endif /* KERNO_H2STREAMS_H */
