@@ -168,7 +168,7 @@ static int send_errors(struct agent *a, const struct kerno_sample *samples, long
 
 	if (!a->groups)
 		return 0;
-	errgroups_add_http(a->groups, samples, n, proc_names_lookup, &a->names, start, end);
+	errgroups_add_series(a->groups, samples, n, proc_names_lookup, &a->names, start, end);
 	if (a->errs) {
 		ret = errors_drain(a->errs, a->groups, drops);
 		if (ret)

@@ -17,7 +17,17 @@ enum code_kind {
 	CODE_NONE, /* the class is the whole story (code 0) */
 	CODE_ERRNO, /* error.type is the errno's name */
 	CODE_SIGNAL, /* error.type is the signal's name */
-	CODE_NUMBER, /* error.type is the code in decimal (HTTP status, gRPC, RCODE) */
+	CODE_NUMBER, /* error.type is the code in decimal (HTTP status, gRPC) */
+	CODE_SQL, /* a packed SQLSTATE ("42P01"), else a MySQL error number ("1146") */
+	CODE_REDIS, /* enum kerno_redis_err: the reply's first word ("WRONGTYPE") */
+	CODE_RCODE, /* a DNS RCODE by name ("NXDOMAIN") */
+};
+
+/* Which attributes name an endpoint's operation (errgroup_in.method) and target (.route). */
+enum endpoint_kind {
+	EP_HTTP, /* http.request.method; http.route (server) or url.template (client) */
+	EP_DB, /* db.operation.name; db.system.name */
+	EP_DNS, /* dns.question.type; network.transport */
 };
 
 /*
@@ -28,7 +38,15 @@ struct class_row {
 	const char *name;
 	const char *template;
 	enum code_kind kind;
+	enum endpoint_kind endpoint;
+	const char *(*name_of)(unsigned int code); /* a class named per code; NULL: name */
 };
+
+/* DNS answers: NXDOMAIN and SERVFAIL are told apart by name, other RCODEs share one. */
+static const char *dns_class_name(unsigned int rcode)
+{
+	return rcode == 3 ? "dns.nxdomain" : rcode == 2 ? "dns.servfail" : "dns.error";
+}
 
 static const struct class_row classes[KERNO_ERR_CLASS__COUNT] = {
 	[KERNO_ERR_CONNECT_REFUSED] = { "tcp.connect_refused",
@@ -67,7 +85,18 @@ static const struct class_row classes[KERNO_ERR_CLASS__COUNT] = {
 					CODE_NUMBER },
 	[KERNO_ERR_GRPC] = { "rpc.grpc.error", "gRPC call ended with status {error.type}",
 			     CODE_NUMBER },
+	[KERNO_ERR_SQL] = { "db.sql.error",
+			    "{db.system.name} error {error.type} answered to {db.operation.name}",
+			    CODE_SQL, EP_DB },
+	[KERNO_ERR_REDIS] = { "db.redis.error",
+			      "redis error reply {error.type} to {db.operation.name}", CODE_REDIS,
+			      EP_DB },
+	[KERNO_ERR_DNS] = { "dns.error", "DNS {error.type} answered to a {dns.question.type} query",
+			    CODE_RCODE, EP_DNS, dns_class_name },
 };
+
+/* Bytes of an operation name kept, with its NUL: a Redis command name is up to 16. */
+#define OP_LEN 24
 
 struct group {
 	bool used;
@@ -79,7 +108,7 @@ struct group {
 	__u8 family;
 	__u8 addr[16];
 	__u16 port;
-	char method[16];
+	char method[OP_LEN];
 	char route[3 * KERNO_PATH_LEN + 1];
 	__u64 count, first_ns, last_ns;
 };
@@ -129,6 +158,14 @@ const char *errgroups_class_name(unsigned int class)
 	return class < KERNO_ERR_CLASS__COUNT ? classes[class].name : NULL;
 }
 
+/* The name a group of this class and code goes by. */
+static const char *class_name(unsigned int class, unsigned int code)
+{
+	const struct class_row *r = &classes[class];
+
+	return r->name_of ? r->name_of(code) : r->name;
+}
+
 static __u64 fnv(__u64 h, const void *p, size_t len)
 {
 	const unsigned char *b = p;
@@ -169,7 +206,7 @@ __u64 errgroups_fingerprint(const struct errgroup_in *e)
 	h = fnv_num(h, e->family);
 	h = fnv(h, e->addr, sizeof(e->addr));
 	h = fnv_num(h, e->port);
-	h = fnv_str(h, e->method, 16);
+	h = fnv_str(h, e->method, OP_LEN);
 	h = fnv_str(h, e->route, 3 * KERNO_PATH_LEN);
 	return fnv_str(h, tpl, 256);
 }
@@ -249,49 +286,137 @@ size_t errgroups_count(const struct errgroups *g)
 	return g->used;
 }
 
-static unsigned int http_class(const struct kerno_series_key *k)
+/*
+ * Error groups from the metric series. Per protocol, one function says
+ * whether a series counts errors, and which: class, code, operation
+ * (`method`) and target (`route`); the workload and the endpoint's address
+ * are filled the same way for all. A new protocol is an entry in
+ * series_errors[] and a function like these. `buf` (SERIES_BUF_LEN bytes)
+ * holds a name the function builds.
+ */
+#define SERIES_BUF_LEN (3 * KERNO_PATH_LEN + 1)
+
+typedef bool (*series_error_fn)(const struct kerno_series_key *k, struct errgroup_in *e, char *buf);
+
+static bool http_error(const struct kerno_series_key *k, struct errgroup_in *e, char *buf)
 {
 	bool server = k->role == KERNO_ROLE_SERVER;
 
 	if (k->status >= 500 && k->status <= 599)
-		return server ? KERNO_ERR_HTTP_SERVER : KERNO_ERR_HTTP_CLIENT;
-	if (k->status >= 400 && k->status <= 499)
-		return server ? KERNO_ERR_HTTP_SERVER_4XX : KERNO_ERR_HTTP_CLIENT_4XX;
-	return KERNO_ERR_NONE;
+		e->class = server ? KERNO_ERR_HTTP_SERVER : KERNO_ERR_HTTP_CLIENT;
+	else if (k->status >= 400 && k->status <= 499)
+		e->class = server ? KERNO_ERR_HTTP_SERVER_4XX : KERNO_ERR_HTTP_CLIENT_4XX;
+	else
+		return false;
+	e->code = k->status;
+	e->method = kerno_method_name(k->method);
+	otlp_escape_path(k->path, sizeof(k->path), buf);
+	e->route = buf;
+	return true;
 }
 
 /* A gRPC series (service/method in path) whose calls ended with a status other than OK. */
-static unsigned int grpc_class(const struct kerno_series_key *k)
+static bool grpc_error(const struct kerno_series_key *k, struct errgroup_in *e, char *buf)
 {
-	return k->status && k->status != KERNO_GRPC_NO_STATUS ? KERNO_ERR_GRPC : KERNO_ERR_NONE;
+	if (!k->status || k->status == KERNO_GRPC_NO_STATUS)
+		return false;
+	e->class = KERNO_ERR_GRPC;
+	e->code = k->status;
+	otlp_escape_path(k->path, sizeof(k->path), buf);
+	e->route = buf;
+	return true;
 }
 
-void errgroups_add_http(struct errgroups *g, const struct kerno_sample *samples, size_t n,
-			otlp_proc_lookup_fn lookup, void *lookup_ctx, __u64 start_ns, __u64 end_ns)
+/* PostgreSQL: `status` 1 and the packed SQLSTATE in `code`; MySQL: the error number in `status`. */
+static bool sql_error(const struct kerno_series_key *k, struct errgroup_in *e, char *buf)
 {
-	char route[3 * KERNO_PATH_LEN + 1];
+	(void)buf;
+	if (!k->status)
+		return false;
+	e->class = KERNO_ERR_SQL;
+	e->code = k->proto == KERNO_P_PGSQL ? k->code : k->status;
+	e->method = kerno_sql_op_name(k->method);
+	e->route = kerno_db_system(k->proto);
+	return true;
+}
+
+/*
+ * A Redis command name as the kernel copied it (upper-cased, up to 16
+ * bytes): kept when it is a word, else "_OTHER", since a client may send
+ * anything where a command name belongs.
+ */
+static const char *redis_command(const char *path, char *buf)
+{
+	size_t i, len = strnlen(path, OP_LEN - 1);
+
+	for (i = 0; i < len; i++) {
+		char ch = path[i];
+
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+		      ch == '-' || ch == '.' || ch == '|'))
+			return "_OTHER";
+	}
+	if (!len)
+		return NULL;
+	memcpy(buf, path, len);
+	buf[len] = 0;
+	return buf;
+}
+
+static bool redis_error(const struct kerno_series_key *k, struct errgroup_in *e, char *buf)
+{
+	if (!k->status)
+		return false;
+	e->class = KERNO_ERR_REDIS;
+	e->code = k->status;
+	e->method = redis_command(k->path, buf);
+	e->route = kerno_db_system(k->proto);
+	return true;
+}
+
+/* A DNS answer's RCODE is in `status`, the question's type in `code`, the transport in `method`. */
+static bool dns_error(const struct kerno_series_key *k, struct errgroup_in *e, char *buf)
+{
+	if (!k->status)
+		return false;
+	e->class = KERNO_ERR_DNS;
+	e->code = k->status;
+	e->method = k->code ? kerno_dns_type_name(k->code, buf, SERIES_BUF_LEN) : NULL;
+	e->route = k->method == KERNO_DNS_TCP ? "tcp" : "udp";
+	return true;
+}
+
+static const series_error_fn series_errors[KERNO_P__COUNT] = {
+	[KERNO_P_UNDECIDED] = http_error, /* HTTP/1 series, as otlp.c reads them too */
+	[KERNO_P_HTTP1] = http_error,	  [KERNO_P_REDIS] = redis_error,
+	[KERNO_P_PGSQL] = sql_error,	  [KERNO_P_MYSQL] = sql_error,
+	[KERNO_P_DNS] = dns_error,	  [KERNO_P_HTTP2] = http_error,
+	[KERNO_P_GRPC] = grpc_error,
+};
+
+void errgroups_add_series(struct errgroups *g, const struct kerno_sample *samples, size_t n,
+			  otlp_proc_lookup_fn lookup, void *lookup_ctx, __u64 start_ns,
+			  __u64 end_ns)
+{
+	char buf[SERIES_BUF_LEN];
 	struct procinfo pi;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		const struct kerno_series_key *k = &samples[i].key;
+		series_error_fn fn = k->proto < KERNO_P__COUNT ? series_errors[k->proto] : NULL;
 		struct errgroup_in e = {
-			.class = k->proto == KERNO_P_GRPC ? grpc_class(k) : http_class(k),
-			.code = k->status,
 			.cgroup_id = k->cgroup_id,
 			.pid = k->tgid,
 			.port = k->server_port,
-			.method = k->proto == KERNO_P_GRPC ? NULL : kerno_method_name(k->method),
-			.route = route,
 			.count = samples[i].count,
 			.first_ns = start_ns,
 			.last_ns = end_ns,
 		};
 
-		if (e.class == KERNO_ERR_NONE)
+		if (!fn || !fn(k, &e, buf))
 			continue;
-		otlp_escape_path(k->path, sizeof(k->path), route);
-		/* A server's endpoint is its route and port; a client's, the server it called. */
+		/* A server's endpoint is its local port; a client's, the server it called. */
 		if (k->role != KERNO_ROLE_SERVER) {
 			e.flags = KERNO_ERR_F_CLIENT;
 			e.family = k->family;
@@ -352,6 +477,23 @@ static const char *errno_name(unsigned int code)
 	}
 }
 
+/*
+ * A SQL error's code: a packed SQLSTATE (kern/proto.h: six bits per
+ * character, the first one highest, so at least 2^24) or a MySQL error
+ * number (16 bits); "_OTHER" for a failure whose SQLSTATE was not seen.
+ */
+static void sql_code_name(unsigned int code, char *buf, size_t size)
+{
+	char state[KERNO_SQLSTATE_LEN + 1];
+
+	if (code > 0xffff && kerno_sqlstate(code, state))
+		snprintf(buf, size, "%s", state);
+	else if (code && code <= 0xffff)
+		snprintf(buf, size, "%u", code);
+	else
+		snprintf(buf, size, "_OTHER");
+}
+
 static void error_type(const struct group *s, char *buf, size_t size)
 {
 	const char *name = NULL;
@@ -375,6 +517,15 @@ static void error_type(const struct group *s, char *buf, size_t size)
 	case CODE_NUMBER:
 		snprintf(buf, size, "%u", s->code);
 		return;
+	case CODE_SQL:
+		sql_code_name(s->code, buf, size);
+		return;
+	case CODE_REDIS:
+		name = kerno_redis_error_name(s->code);
+		break;
+	case CODE_RCODE:
+		name = kerno_dns_rcode_name(s->code, buf, size);
+		break;
 	case CODE_NONE:
 	default:
 		name = classes[s->class].name;
@@ -383,7 +534,34 @@ static void error_type(const struct group *s, char *buf, size_t size)
 	snprintf(buf, size, "%s", name);
 }
 
-static json_t *group_attrs(const struct group *s, otlp_proc_lookup_fn lookup, void *lookup_ctx)
+/* The endpoint's operation and target under the names its protocol gives them. */
+static void endpoint_attrs(json_t *a, const struct group *s, const char *etype)
+{
+	bool client = s->flags & KERNO_ERR_F_CLIENT;
+	const char *op = "http.request.method", *target = client ? "url.template" : "http.route";
+
+	switch (classes[s->class].endpoint) {
+	case EP_DB:
+		op = "db.operation.name";
+		target = "db.system.name";
+		json_object_set_new(a, "db.response.status_code", json_string(etype));
+		break;
+	case EP_DNS:
+		op = "dns.question.type";
+		target = "network.transport";
+		break;
+	case EP_HTTP:
+	default:
+		break;
+	}
+	if (s->method[0])
+		json_object_set_new(a, op, json_string(s->method));
+	if (s->route[0])
+		json_object_set_new(a, target, json_string(s->route));
+}
+
+static json_t *group_attrs(const struct group *s, const char *etype, otlp_proc_lookup_fn lookup,
+			   void *lookup_ctx)
 {
 	bool client = s->flags & KERNO_ERR_F_CLIENT;
 	char addr[INET6_ADDRSTRLEN];
@@ -404,11 +582,7 @@ static json_t *group_attrs(const struct group *s, otlp_proc_lookup_fn lookup, vo
 	if (s->port)
 		json_object_set_new(a, client ? "server.port" : "local.port",
 				    json_integer(s->port));
-	if (s->method[0])
-		json_object_set_new(a, "http.request.method", json_string(s->method));
-	if (s->route[0])
-		json_object_set_new(a, client ? "url.template" : "http.route",
-				    json_string(s->route));
+	endpoint_attrs(a, s, etype);
 	if (s->flags & KERNO_ERR_F_CORE)
 		json_object_set_new(a, "process.core_dumped", json_true());
 	return a;
@@ -439,19 +613,21 @@ static json_t *group_json(const struct errgroups *g, const struct group *s,
 {
 	char fp[20], first[64], last[64], etype[32], trace[33];
 	struct errgroup_in in;
-	json_t *j, *attrs = group_attrs(s, lookup, lookup_ctx);
+	json_t *j, *attrs;
 
+	error_type(s, etype, sizeof(etype));
+	attrs = group_attrs(s, etype, lookup, lookup_ctx);
 	if (!attrs)
 		return NULL;
 	snprintf(fp, sizeof(fp), "%016llx", (unsigned long long)s->fp);
 	rfc3339(s->first_ns, first, sizeof(first));
 	rfc3339(s->last_ns, last, sizeof(last));
-	error_type(s, etype, sizeof(etype));
 	j = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:s, s:s, s:o}", "source",
 		      s->class >= KERNO_ERR_HTTP_SERVER ? "protocol" : "kernel", "fingerprint", fp,
-		      "class", classes[s->class].name, "code", (json_int_t)s->code, "error.type",
-		      etype, "template", classes[s->class].template, "count", (json_int_t)s->count,
-		      "first_seen", first, "last_seen", last, "attributes", attrs);
+		      "class", class_name(s->class, s->code), "code", (json_int_t)s->code,
+		      "error.type", etype, "template", classes[s->class].template, "count",
+		      (json_int_t)s->count, "first_seen", first, "last_seen", last, "attributes",
+		      attrs);
 	if (!j)
 		return NULL;
 	as_input(s, &in);

@@ -14,10 +14,11 @@
  * Messages are templates fixed per class: no payload, header value, query
  * value or raw text ever reaches a group.
  *
- * New classes (gRPC status, SQLSTATE and MySQL codes, Redis error prefixes,
- * DNS RCODEs from the protocol parsers) plug in as one row of the class
- * table in errgroups.c (name, template, how to name the code) and calls of
- * errgroups_add() with their class, code, workload and endpoint.
+ * New classes plug in as one row of the class table in errgroups.c (name,
+ * template, how to name the code, which attributes name the endpoint) and,
+ * for a protocol whose errors are in its metric series, one entry of
+ * series_errors[] there: a function that says which series count errors,
+ * of which class and code, at which operation and target.
  */
 #ifndef KERNO_ERRGROUPS_H
 #define KERNO_ERRGROUPS_H
@@ -41,8 +42,10 @@ struct errgroup_in {
 	__u8 family; /* AF_INET, AF_INET6 or 0 */
 	__u8 addr[16]; /* peer address */
 	__u16 port; /* peer port (client) or local port (server); 0 none */
-	const char *method; /* HTTP method, or NULL */
-	const char *route; /* HTTP route or URL template, or NULL */
+	const char *method; /* the operation: HTTP method, SQL operation, Redis command,
+			     * DNS question type; or NULL */
+	const char *route; /* the target: HTTP route or URL template, db.system.name, DNS
+			    * transport; or NULL */
 	__u64 count;
 	__u64 first_ns, last_ns; /* unix-epoch ns */
 };
@@ -75,12 +78,15 @@ const char *errgroups_class_name(unsigned int class);
 bool errgroups_add(struct errgroups *g, const struct errgroup_in *e);
 
 /*
- * HTTP error groups from one interval's metric series: 5xx and 4xx
- * responses, per role, status, workload and endpoint, counted exactly
- * as the series counted them. Times are the interval's bounds.
+ * Protocol error groups from one interval's metric series, counted exactly
+ * as the series counted them, per role, code, workload and endpoint: HTTP
+ * 5xx and 4xx responses, SQL errors (SQLSTATE, MySQL error numbers), Redis
+ * error replies, DNS answers with an error RCODE. Times are the interval's
+ * bounds.
  */
-void errgroups_add_http(struct errgroups *g, const struct kerno_sample *samples, size_t n,
-			otlp_proc_lookup_fn lookup, void *lookup_ctx, __u64 start_ns, __u64 end_ns);
+void errgroups_add_series(struct errgroups *g, const struct kerno_sample *samples, size_t n,
+			  otlp_proc_lookup_fn lookup, void *lookup_ctx, __u64 start_ns,
+			  __u64 end_ns);
 
 /* Groups in the table now. */
 size_t errgroups_count(const struct errgroups *g);

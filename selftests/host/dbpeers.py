@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import time
 
-from servers import free_port, spawn, stop_group, wait_listening
+from servers import PYTHON, free_port, spawn, stop_group, wait_listening
 
 
 def _tmpdir(cleanup, prefix, owner=None):
@@ -95,18 +95,47 @@ class MariaDB:
         self.pid = self.proc.pid
 
 
-class Dnsmasq:
-    """dnsmasq answering for the zone `test` alone: `*.ok.test` has A 10.0.0.1,
-    every other name in it is NXDOMAIN. UDP and TCP on `.port`."""
+SERVFAIL_UPSTREAM = """
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+while True:
+    query, peer = s.recvfrom(4096)
+    if len(query) >= 12:
+        # QR, the query's opcode and RD; RA and RCODE 2 (SERVFAIL); the question echoed.
+        head = bytes([query[0], query[1], 0x80 | (query[2] & 0x79), 0x80 | 2])
+        s.sendto(head + query[4:], peer)
+"""
+
+
+class ServfailUpstream:
+    """A DNS server over UDP that answers SERVFAIL to every query: the broken
+    upstream dnsmasq forwards to. `.port`, `.pid`."""
 
     def __init__(self, cleanup):
+        self.proc = spawn([PYTHON, "-c", SERVFAIL_UPSTREAM], cleanup, stdout=subprocess.PIPE,
+                          text=True)
+        self.port = int(self.proc.stdout.readline())
+        self.pid = self.proc.pid
+
+
+class Dnsmasq:
+    """dnsmasq answering for the zone `test` alone: `*.ok.test` has A 10.0.0.1,
+    every other name in it is NXDOMAIN. UDP and TCP on `.port`. With
+    `servfail_upstream` (a port), names under `broken.example` are forwarded
+    there (UDP), whose SERVFAIL dnsmasq passes on."""
+
+    def __init__(self, cleanup, servfail_upstream=None):
         self.dir = _tmpdir(cleanup, "kerno-dnsmasq-")
+        forward = [f"--server=/broken.example/127.0.0.1#{servfail_upstream}"] \
+            if servfail_upstream else []
         self.proc, self.port = _start(
             cleanup, lambda port: ["dnsmasq", "-k", "--conf-file=/dev/null", f"--port={port}",
                                    "--listen-address=127.0.0.1", "--bind-interfaces",
                                    "--no-resolv", "--no-hosts", "--local=/test/",
                                    "--address=/ok.test/10.0.0.1",
-                                   f"--pid-file={self.dir}/dnsmasq.pid"],
+                                   f"--pid-file={self.dir}/dnsmasq.pid"] + forward,
             "dnsmasq", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.pid = self.proc.pid
 

@@ -11,10 +11,13 @@ import json
 import os
 import socket
 import struct
+import subprocess
 import time
 
+import dbpeers
 import errpeers
 import httpclient
+import otlp
 from asserts import ASSERT_EQ, ASSERT_TRUE, log
 
 # The class table of user/errgroups.c: every template an envelope may carry.
@@ -33,12 +36,18 @@ TEMPLATES = {
     "http.server.4xx": "HTTP {http.response.status_code} answered to {http.request.method} {http.route}",
     "http.client.4xx": "HTTP {http.response.status_code} received for {http.request.method} {url.template}",
     "rpc.grpc.error": "gRPC call ended with status {error.type}",
+    "db.sql.error": "{db.system.name} error {error.type} answered to {db.operation.name}",
+    "db.redis.error": "redis error reply {error.type} to {db.operation.name}",
+    "dns.nxdomain": "DNS {error.type} answered to a {dns.question.type} query",
+    "dns.servfail": "DNS {error.type} answered to a {dns.question.type} query",
+    "dns.error": "DNS {error.type} answered to a {dns.question.type} query",
 }
 GROUP_KEYS = {"source", "fingerprint", "class", "code", "error.type", "template", "count",
               "first_seen", "last_seen", "attributes"}
 ATTR_KEYS = {"process.executable.name", "kerno.cgroup.id", "container.id", "server.address",
              "server.port", "client.address", "local.port", "http.request.method", "http.route",
-             "url.template", "process.core_dumped"}
+             "url.template", "process.core_dumped", "db.system.name", "db.operation.name",
+             "db.response.status_code", "dns.question.type", "network.transport"}
 
 
 def groups(agent):
@@ -217,3 +226,246 @@ def test_errors_disabled(ctx):
     agent.stop()
     ASSERT_EQ(counts(groups(agent), "tcp.connect_refused", **{"server.port": port}), {},
               "nothing counted with --no-errors")
+
+
+# A literal of the failing SQL statements: it must reach no envelope.
+SQL_CANARY = "kerno-sql-canary-5d1e"
+DB_CLIENT = "db.client.operation.duration"
+DB_SERVER = "kerno.db.server.operation.duration"
+DNS_CLIENT = "dns.lookup.duration"
+DNS_SERVER = "kerno.dns.server.duration"
+
+
+def counts_at(gs, classes, keys, **attrs):
+    """{(class, code, error.type, attributes keys...): count} of the groups of
+    these classes whose attributes match."""
+    out = {}
+    for g in gs:
+        a = g["attributes"]
+        if g["class"] not in classes or any(a.get(k) != v for k, v in attrs.items()):
+            continue
+        key = (g["class"], g["code"], g["error.type"]) + tuple(a.get(k) for k in keys)
+        out[key] = out.get(key, 0) + g["count"]
+    return out
+
+
+def metric_errors(points, metric, where, *keys):
+    """{(attribute values...): count} of the series with an error.type."""
+    out = {}
+    for k, n in otlp.counts_by(otlp.select(points, metric, where), "error.type", *keys).items():
+        if k[0]:
+            out[k[1:]] = out.get(k[1:], 0) + n
+    return out
+
+
+def sqlstate(state):
+    """A SQLSTATE packed as kern/proto.h says: six bits per character, first highest."""
+    code = 0
+    for ch in state:
+        code = code << 6 | (ord(ch) - ord("0") + 1)
+    return code
+
+
+def test_errors_postgres(ctx):
+    n_table, n_zero = 120, 70
+    pg = dbpeers.Postgres(ctx.cleanup)
+    agent = ctx.agent()
+    sql = os.path.join(pg.dir, "failing.sql")
+    with open(sql, "w") as f:
+        for i in range(max(n_table, n_zero)):
+            if i < n_table:
+                f.write(f"SELECT v FROM kerno_no_such_table WHERE s = '{SQL_CANARY}';\n")
+            if i < n_zero:
+                f.write(f"SELECT length('{SQL_CANARY}') / 0;\n")
+            f.write("SELECT 1;\n")
+    psql_pid, out, _ = dbpeers.run_client(["psql", "-X", "-q", "-f", sql, "-h", "127.0.0.1",
+                                           "-p", str(pg.port), "-U", pg.USER, "postgres"])
+    ASSERT_EQ((out.count("does not exist"), out.count("division by zero")), (n_table, n_zero),
+              "errors psql printed (42P01, 22012)")
+    dbpeers.settle()
+    agent.stop()
+    gs = groups(agent)
+    check_shape(gs)
+
+    keys = ("db.operation.name", "db.system.name", "db.response.status_code")
+    expected = {("db.sql.error", sqlstate("42P01"), "42P01", "SELECT", "postgresql", "42P01"):
+                n_table,
+                ("db.sql.error", sqlstate("22012"), "22012", "SELECT", "postgresql", "22012"):
+                n_zero}
+    ASSERT_EQ(counts_at(gs, {"db.sql.error"}, keys, **{"server.port": pg.port,
+                                                       "server.address": "127.0.0.1",
+                                                       "process.executable.name": "psql"}),
+              expected, "psql's failing statements as SQL error groups")
+    ASSERT_EQ(counts_at(gs, {"db.sql.error"}, keys, **{"local.port": pg.port,
+                                                       "process.executable.name": "postgres"}),
+              expected, "the backends' failing statements as SQL error groups")
+    points = agent.points()
+    ASSERT_EQ(metric_errors(points, DB_CLIENT, {"process.pid": psql_pid}),
+              {(): n_table + n_zero}, "the metrics count the same failures")
+    ASSERT_TRUE(SQL_CANARY not in uplink_text(agent), "no SQL literal in the uplink")
+
+
+def test_errors_mariadb(ctx):
+    n_table, n_dup = 90, 40
+    db = dbpeers.MariaDB(ctx.cleanup)
+    agent = ctx.agent()
+    sql = os.path.join(db.dir, "failing.sql")
+    with open(sql, "w") as f:
+        f.write("CREATE DATABASE kerno;\nUSE kerno;\n"
+                "CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(64));\n"
+                f"INSERT INTO t VALUES (1, 'ok');\n")
+        f.write(f"SELECT s FROM kerno_no_such_table WHERE s = '{SQL_CANARY}';\n" * n_table)
+        f.write(f"INSERT INTO t VALUES (1, '{SQL_CANARY}');\n" * n_dup)
+    with open(sql) as f:
+        cli = subprocess.Popen(["mariadb", "-h", "127.0.0.1", "-P", str(db.port), "-u", "root",
+                                "--batch", "--force"], stdin=f, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+        out, _ = cli.communicate(timeout=240)
+    ASSERT_EQ((out.count("ERROR 1146"), out.count("ERROR 1062")), (n_table, n_dup),
+              "errors the mariadb client printed (1146 no such table, 1062 duplicate key)")
+    dbpeers.settle()
+    agent.stop()
+    gs = groups(agent)
+    check_shape(gs)
+
+    keys = ("db.operation.name", "db.system.name")
+    expected = {("db.sql.error", 1146, "1146", "SELECT", "mysql"): n_table,
+                ("db.sql.error", 1062, "1062", "INSERT", "mysql"): n_dup}
+    ASSERT_EQ(counts_at(gs, {"db.sql.error"}, keys, **{"server.port": db.port,
+                                                       "process.executable.name": "mariadb"}),
+              expected, "the client's failing statements as SQL error groups")
+    ASSERT_EQ(counts_at(gs, {"db.sql.error"}, keys, **{"local.port": db.port,
+                                                       "process.executable.name": "mariadbd"}),
+              expected, "mariadbd's failing statements as SQL error groups")
+    points = agent.points()
+    ASSERT_EQ(metric_errors(points, DB_CLIENT, {"process.pid": cli.pid}, "db.operation.name"),
+              {("SELECT",): n_table, ("INSERT",): n_dup}, "the metrics count the same failures")
+    ASSERT_TRUE(SQL_CANARY not in uplink_text(agent), "no SQL literal in the uplink")
+
+
+# Requests the kernel follows per connection at once (KERNO_FIFO_LEN): deeper
+# pipelines are counted as drops, so the pipelines here are this deep.
+PIPELINE = 16
+
+
+def _redis_pipelined(port, commands):
+    """Sends the commands PIPELINE at a time, each batch in one write, and
+    reads as many one-line replies before the next."""
+    got = b""
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        for i in range(0, len(commands), PIPELINE):
+            batch = commands[i:i + PIPELINE]
+            s.sendall(b"".join(b"*%d\r\n" % len(c) +
+                               b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in c)
+                               for c in batch))
+            want = got.count(b"\r\n") + len(batch)
+            while got.count(b"\r\n") < want:
+                chunk = s.recv(65536)
+                ASSERT_TRUE(chunk, "redis-server answered every pipelined command")
+                if not chunk:
+                    return got
+                got += chunk
+    return got
+
+
+def test_errors_redis(ctx):
+    n_wrongtype, n_err = 60, 45
+    p_wrongtype, p_err = 80, 48
+    redis = dbpeers.Redis(ctx.cleanup)
+    agent = ctx.agent()
+    # A string key, then list commands on it: WRONGTYPE; unknown commands: ERR.
+    script = "SET kerno:str v\n" + "LPUSH kerno:str x\n" * n_wrongtype + "NOSUCHCMD a\n" * n_err
+    cli = subprocess.Popen(["redis-cli", "-h", "127.0.0.1", "-p", str(redis.port)],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    out, _ = cli.communicate(script, timeout=60)
+    ASSERT_EQ((out.count("WRONGTYPE"), out.count("ERR unknown command")), (n_wrongtype, n_err),
+              "error replies redis-cli printed")
+    # The same from the runner, pipelined (16 commands per write), interleaved.
+    commands = [[b"LPUSH", b"kerno:str", b"y"]] * p_wrongtype + [[b"KERNOCMD", b"b"]] * p_err
+    commands = [c for pair in zip(commands[:p_err], commands[p_wrongtype:]) for c in pair] + \
+        commands[p_err:p_wrongtype]
+    replies = _redis_pipelined(redis.port, commands)
+    ASSERT_EQ((replies.count(b"-WRONGTYPE"), replies.count(b"-ERR unknown command")),
+              (p_wrongtype, p_err), "error replies to the pipelined commands")
+    dbpeers.settle()
+    agent.stop()
+    gs = groups(agent)
+    check_shape(gs)
+
+    keys = ("db.operation.name", "db.system.name")
+    cls = {"db.redis.error"}
+    ASSERT_EQ(counts_at(gs, cls, keys, **{"server.port": redis.port,
+                                          "process.executable.name": "redis-cli"}),
+              {("db.redis.error", 3, "WRONGTYPE", "LPUSH", "redis"): n_wrongtype,
+               ("db.redis.error", 2, "ERR", "NOSUCHCMD", "redis"): n_err},
+              "redis-cli's error replies as groups (code: enum kerno_redis_err)")
+    runner = os.path.basename(os.path.realpath("/proc/self/exe"))
+    ASSERT_EQ(counts_at(gs, cls, keys, **{"server.port": redis.port,
+                                          "process.executable.name": runner}),
+              {("db.redis.error", 3, "WRONGTYPE", "LPUSH", "redis"): p_wrongtype,
+               ("db.redis.error", 2, "ERR", "KERNOCMD", "redis"): p_err},
+              "the pipelined error replies as groups")
+    # (redis-server is a link to redis-check-rdb: the groups name the executable.)
+    ASSERT_EQ(counts_at(gs, cls, keys, **{"local.port": redis.port}),
+              {("db.redis.error", 3, "WRONGTYPE", "LPUSH", "redis"): n_wrongtype + p_wrongtype,
+               ("db.redis.error", 2, "ERR", "NOSUCHCMD", "redis"): n_err,
+               ("db.redis.error", 2, "ERR", "KERNOCMD", "redis"): p_err},
+              "redis-server's error replies as groups")
+    points = agent.points()
+    ASSERT_EQ(metric_errors(points, DB_SERVER, {"process.pid": redis.pid}, "db.operation.name"),
+              {("LPUSH",): n_wrongtype + p_wrongtype, ("NOSUCHCMD",): n_err,
+               ("KERNOCMD",): p_err}, "the metrics count the same replies")
+
+
+def _dig(dns, names, tcp=False):
+    path = os.path.join(dns.dir, f"queries-{'tcp' if tcp else 'udp'}")
+    with open(path, "w") as f:
+        f.write("".join(f"{name} A\n" for name in names))
+    argv = ["dig", "@127.0.0.1", "-p", str(dns.port), "+tries=1", "+time=5", "-f", path]
+    if tcp:
+        argv.append("+tcp")
+    pid, out, rc = dbpeers.run_client(argv)
+    ASSERT_EQ(rc, 0, "dig exit code")
+    return pid, out
+
+
+def test_errors_dns(ctx):
+    n_ok, n_nx, n_fail, n_tcp_nx = 40, 30, 20, 10
+    upstream = dbpeers.ServfailUpstream(ctx.cleanup)
+    dns = dbpeers.Dnsmasq(ctx.cleanup, servfail_upstream=upstream.port)
+    agent = ctx.agent()
+    names = ([f"h{i}.ok.test" for i in range(n_ok)] + [f"n{i}.missing.test" for i in range(n_nx)]
+             + [f"f{i}.broken.example" for i in range(n_fail)])
+    _, out = _dig(dns, names)
+    ASSERT_EQ([out.count(f"status: {s}") for s in ("NOERROR", "NXDOMAIN", "SERVFAIL")],
+              [n_ok, n_nx, n_fail], "answers dig printed over UDP")
+    _, out = _dig(dns, [f"t{i}.missing.test" for i in range(n_tcp_nx)], tcp=True)
+    ASSERT_EQ(out.count("status: NXDOMAIN"), n_tcp_nx, "NXDOMAIN answers dig printed over TCP")
+    dbpeers.settle()
+    agent.stop()
+    gs = groups(agent)
+    check_shape(gs)
+
+    keys = ("dns.question.type", "network.transport")
+    cls = {"dns.nxdomain", "dns.servfail", "dns.error"}
+    expected = {("dns.nxdomain", 3, "NXDOMAIN", "A", "udp"): n_nx,
+                ("dns.servfail", 2, "SERVFAIL", "A", "udp"): n_fail,
+                ("dns.nxdomain", 3, "NXDOMAIN", "A", "tcp"): n_tcp_nx}
+    ASSERT_EQ(counts_at(gs, cls, keys, **{"server.port": dns.port,
+                                          "process.executable.name": "dig"}),
+              expected, "dig's failed lookups as DNS error groups")
+    # dnsmasq's TCP children may be gone before their name is looked up: by port only.
+    ASSERT_EQ(counts_at(gs, cls, keys, **{"local.port": dns.port}), expected,
+              "dnsmasq's error answers as DNS error groups")
+    # dnsmasq asked the broken upstream once per name, and passed its answer on.
+    ASSERT_EQ(counts_at(gs, cls, keys, **{"server.port": upstream.port,
+                                          "process.executable.name": "dnsmasq"}),
+              {("dns.servfail", 2, "SERVFAIL", "A", "udp"): n_fail},
+              "dnsmasq's forwarded lookups as DNS error groups")
+    ASSERT_EQ(counts_at(gs, cls, keys, **{"local.port": upstream.port}),
+              {("dns.servfail", 2, "SERVFAIL", "A", "udp"): n_fail},
+              "the upstream's SERVFAIL answers as DNS error groups")
+    points = agent.points()
+    ASSERT_EQ(metric_errors(points, DNS_SERVER, {"server.port": dns.port}, "network.transport"),
+              {("udp",): n_nx + n_fail, ("tcp",): n_tcp_nx},
+              "the metrics count the same answers")

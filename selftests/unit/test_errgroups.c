@@ -172,7 +172,7 @@ static void test_unknown_class(void **state)
 	struct errgroups *g = errgroups_new(4);
 	struct errgroup_in e = refused(1, 1, SEC);
 
-	e.class = KERNO_ERR_SQL; /* reserved, no row yet */
+	e.class = 40; /* no row */
 	assert_true(errgroups_add(g, &e));
 	e.class = 1000;
 	assert_true(errgroups_add(g, &e));
@@ -232,7 +232,7 @@ static void test_http(void **state)
 	struct errgroups *g = errgroups_new(16);
 	json_t *data, *groups, *grp, *attrs;
 
-	errgroups_add_http(g, s, 6, fake_lookup, NULL, 100 * SEC, 110 * SEC);
+	errgroups_add_series(g, s, 6, fake_lookup, NULL, 100 * SEC, 110 * SEC);
 	assert_int_equal(errgroups_count(g), 4);
 	data = errgroups_take(g, 100 * SEC, 110 * SEC, NULL, fake_lookup, NULL);
 	groups = json_object_get(data, "groups");
@@ -258,6 +258,98 @@ static void test_http(void **state)
 			    "127.0.0.1");
 	assert_int_equal(json_integer_value(json_object_get(attrs, "server.port")), 8080);
 	assert_null(find_class(groups, "http.client.4xx", 302));
+	json_decref(data);
+	errgroups_free(g);
+}
+
+static struct kerno_sample proto_sample(__u8 proto, __u8 role, __u8 method, __u16 status,
+					__u32 code, const char *path, __u64 count)
+{
+	struct kerno_sample s = sample(role, status, count, path);
+
+	s.key.proto = proto;
+	s.key.method = method;
+	s.key.code = code;
+	s.key.server_port = 5432;
+	return s;
+}
+
+static const char *attr(json_t *grp, const char *name)
+{
+	return json_string_value(json_object_get(json_object_get(grp, "attributes"), name));
+}
+
+static __u32 packed_sqlstate(const char *state)
+{
+	__u32 code = 0;
+
+	while (*state)
+		code = code << 6 | (__u32)(*state++ - '0' + 1);
+	return code;
+}
+
+/* SQL, Redis and DNS groups from their series: one per error code and endpoint, none for success. */
+static void test_protocol_series(void **state)
+{
+	struct kerno_sample s[] = {
+		proto_sample(KERNO_P_PGSQL, KERNO_ROLE_CLIENT, KERNO_SQL_SELECT, 1,
+			     packed_sqlstate("42P01"), "", 3),
+		proto_sample(KERNO_P_PGSQL, KERNO_ROLE_CLIENT, KERNO_SQL_SELECT, 1, 0, "", 1),
+		proto_sample(KERNO_P_PGSQL, KERNO_ROLE_CLIENT, KERNO_SQL_SELECT, 0, 0, "", 9),
+		proto_sample(KERNO_P_MYSQL, KERNO_ROLE_SERVER, KERNO_SQL_INSERT, 1062, 0, "", 2),
+		proto_sample(KERNO_P_REDIS, KERNO_ROLE_CLIENT, 0, KERNO_REDIS_WRONGTYPE, 0, "LPUSH",
+			     4),
+		proto_sample(KERNO_P_REDIS, KERNO_ROLE_CLIENT, 0, KERNO_REDIS_ERR, 0, "GET\x01", 5),
+		proto_sample(KERNO_P_REDIS, KERNO_ROLE_CLIENT, 0, KERNO_REDIS_OK, 0, "GET", 9),
+		proto_sample(KERNO_P_DNS, KERNO_ROLE_CLIENT, KERNO_DNS_UDP, 3, 28, "", 6),
+		proto_sample(KERNO_P_DNS, KERNO_ROLE_SERVER, KERNO_DNS_TCP, 2, 1, "", 7),
+		proto_sample(KERNO_P_DNS, KERNO_ROLE_CLIENT, KERNO_DNS_UDP, 5, 1, "", 8),
+		proto_sample(KERNO_P_DNS, KERNO_ROLE_CLIENT, KERNO_DNS_UDP, 0, 1, "", 9),
+		proto_sample(KERNO_P_TCP, KERNO_ROLE_CLIENT, 0, 500, 0, "", 9),
+	};
+	struct errgroups *g = errgroups_new(16);
+	json_t *data, *groups, *grp;
+
+	errgroups_add_series(g, s, sizeof(s) / sizeof(s[0]), NULL, NULL, 100 * SEC, 110 * SEC);
+	assert_int_equal(errgroups_count(g), 8);
+	data = errgroups_take(g, 100 * SEC, 110 * SEC, NULL, NULL, NULL);
+	groups = json_object_get(data, "groups");
+
+	grp = find_class(groups, "db.sql.error", (int)packed_sqlstate("42P01"));
+	assert_non_null(grp);
+	assert_string_equal(json_string_value(json_object_get(grp, "error.type")), "42P01");
+	assert_string_equal(attr(grp, "db.response.status_code"), "42P01");
+	assert_string_equal(attr(grp, "db.system.name"), "postgresql");
+	assert_string_equal(attr(grp, "db.operation.name"), "SELECT");
+	assert_string_equal(attr(grp, "server.address"), "127.0.0.1");
+	assert_int_equal(json_integer_value(json_object_get(grp, "count")), 3);
+	grp = find_class(groups, "db.sql.error", 0);
+	assert_string_equal(json_string_value(json_object_get(grp, "error.type")), "_OTHER");
+
+	grp = find_class(groups, "db.sql.error", 1062);
+	assert_string_equal(json_string_value(json_object_get(grp, "error.type")), "1062");
+	assert_string_equal(attr(grp, "db.system.name"), "mysql");
+	assert_string_equal(attr(grp, "db.operation.name"), "INSERT");
+	assert_null(attr(grp, "client.address")); /* a server's group: its port only */
+	assert_int_equal(json_integer_value(
+				 json_object_get(json_object_get(grp, "attributes"), "local.port")),
+			 5432);
+
+	grp = find_class(groups, "db.redis.error", KERNO_REDIS_WRONGTYPE);
+	assert_string_equal(json_string_value(json_object_get(grp, "error.type")), "WRONGTYPE");
+	assert_string_equal(attr(grp, "db.operation.name"), "LPUSH");
+	grp = find_class(groups, "db.redis.error", KERNO_REDIS_ERR);
+	assert_string_equal(attr(grp, "db.operation.name"), "_OTHER"); /* not a word */
+
+	grp = find_class(groups, "dns.nxdomain", 3);
+	assert_string_equal(json_string_value(json_object_get(grp, "error.type")), "NXDOMAIN");
+	assert_string_equal(attr(grp, "dns.question.type"), "AAAA");
+	assert_string_equal(attr(grp, "network.transport"), "udp");
+	grp = find_class(groups, "dns.servfail", 2);
+	assert_string_equal(attr(grp, "network.transport"), "tcp");
+	assert_int_equal(json_integer_value(json_object_get(grp, "count")), 7);
+	grp = find_class(groups, "dns.error", 5);
+	assert_string_equal(json_string_value(json_object_get(grp, "error.type")), "REFUSED");
 	json_decref(data);
 	errgroups_free(g);
 }
@@ -342,8 +434,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fingerprint), cmocka_unit_test(test_grouping),
 		cmocka_unit_test(test_bound),	    cmocka_unit_test(test_unknown_class),
-		cmocka_unit_test(test_http),	    cmocka_unit_test(test_trace_hook),
-		cmocka_unit_test(test_code_names),
+		cmocka_unit_test(test_http),	    cmocka_unit_test(test_protocol_series),
+		cmocka_unit_test(test_trace_hook),  cmocka_unit_test(test_code_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
