@@ -238,7 +238,7 @@ fuzz-s3: $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(S3_FUZZERS))
 .PHONY: fuzz-span-redact
 
 $(FUZZ_DIR)/fuzz_span_redact: selftests/fuzz/fuzz_span_redact.c user/span_redact.c \
-		user/span_redact.h user/strbuf.c user/strbuf.h
+		user/span_redact.h user/strbuf.c user/strbuf.h kern/proto.h
 	@mkdir -p $(FUZZ_DIR)
 	$(CLANG) $(S3_FUZZ_FLAGS) $< user/span_redact.c user/strbuf.c -o $@
 

@@ -302,7 +302,7 @@ struct kerno_span_event {
 	__u8 family;
 	__u8 reason; /* enum kerno_span_reason */
 	__u8 flags; /* enum kerno_span_flags */
-	__u8 pad;
+	__u8 proto; /* enum kerno_proto: HTTP/1, or a database's client request */
 	__u16 req_len;
 	__u16 resp_len;
 	__u32 req_seq; /* the request's position on its connection (payload entries: the one held) */

@@ -95,8 +95,11 @@ static __always_inline void proto_series_add(struct kerno_scratch *sc, struct ke
 		&v->buckets[bounded_index(b, KERNO_HIST_BUCKETS, KERNO_HIST_BUCKETS - 1)], 1);
 }
 
-/* A request starts: a FIFO slot for it; 0 when the FIFO is full (counted). */
-static __always_inline int proto_push(struct kerno_conn *c, __u64 start, __u32 tid, __u8 op)
+/*
+ * A request whose head is in view at x starts: a FIFO slot for it; 0 when
+ * the FIFO is full (counted). A database client's request is a span.
+ */
+static __always_inline int proto_push(struct kerno_conn *c, struct seg_ctx *x, __u8 op)
 {
 	struct kerno_req_slot *s;
 
@@ -105,11 +108,12 @@ static __always_inline int proto_push(struct kerno_conn *c, __u64 start, __u32 t
 		return 0;
 	}
 	s = &c->fifo[c->fifo_tail & (KERNO_FIFO_LEN - 1)];
-	s->start_ns = start;
-	s->tid = tid;
+	s->start_ns = x->now;
+	s->tid = x->tid;
 	s->method = op;
 	s->dropped_after = 0;
 	__builtin_memset(s->path, 0, sizeof(s->path));
+	span_note_db_request(x, c, s);
 	c->fifo_tail++;
 	return 1;
 }
@@ -160,6 +164,7 @@ static __always_inline void proto_answer(struct kerno_conn *c, __u16 status, __u
 	if (c->proto == KERNO_P_REDIS)
 		__builtin_memcpy(k->path, s->path, sizeof(k->path));
 	proto_series_add(sc, c, k, now - s->start_ns);
+	span_note_db_end(c, status, now);
 	count(KERNO_EV_REQUESTS);
 	c->unanswered += s->dropped_after;
 	c->fifo_head++;

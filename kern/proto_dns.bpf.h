@@ -77,7 +77,7 @@ static __always_inline long dns_tcp_message(struct kerno_conn *c, struct seg_ctx
 		return PROTO_BAD;
 	if (kind == 0 && (d->flags & KERNO_F_REQUEST)) {
 		qtype = dns_qtype(x, v, 2, avail - 2 < len ? avail - 2 : len);
-		if (proto_push(c, x->now, x->tid, KERNO_DNS_TCP)) {
+		if (proto_push(c, x, KERNO_DNS_TCP)) {
 			s = proto_newest(c);
 			s->path[0] = v[2];
 			s->path[1] = v[3];

@@ -116,7 +116,7 @@ static __always_inline long my_client(struct kerno_conn *c, struct seg_ctx *x,
 		op = KERNO_SQL_OTHER;
 		break;
 	}
-	proto_push(c, x->now, x->tid, op);
+	proto_push(c, x, op);
 	return my_consume(d, total, avail);
 }
 

@@ -164,7 +164,7 @@ static __always_inline long pg_frontend(struct kerno_conn *c, struct seg_ctx *x,
 	case 'Q':
 		if (pg_need_more(total, 5 + 24, avail))
 			return PROTO_MORE;
-		proto_push(c, x->now, x->tid, sql_verb(x, v, 5, avail < total ? avail : total));
+		proto_push(c, x, sql_verb(x, v, 5, avail < total ? avail : total));
 		break;
 	case 'P':
 		/* Parse: a statement name, then the statement. */
@@ -180,7 +180,7 @@ static __always_inline long pg_frontend(struct kerno_conn *c, struct seg_ctx *x,
 			}
 		}
 		if (!p->in_unit) {
-			proto_push(c, x->now, x->tid, KERNO_SQL_EXECUTE);
+			proto_push(c, x, KERNO_SQL_EXECUTE);
 			p->in_unit = 1;
 		}
 		at = launder(&x->nl, at);
@@ -194,7 +194,7 @@ static __always_inline long pg_frontend(struct kerno_conn *c, struct seg_ctx *x,
 	case 'F':
 	case 'S':
 		if (!p->in_unit)
-			proto_push(c, x->now, x->tid, KERNO_SQL_EXECUTE);
+			proto_push(c, x, KERNO_SQL_EXECUTE);
 		p->in_unit = t != 'S';
 		break;
 	}

@@ -90,7 +90,7 @@ static __always_inline long redis_inline(struct kerno_conn *c, struct seg_ctx *x
 
 	if (!end && avail < KERNO_PROTO_HEAD)
 		return PROTO_MORE;
-	if (proto_push(c, x->now, x->tid, 0))
+	if (proto_push(c, x, 0))
 		redis_name(proto_newest(c), v, 0, avail);
 	if (end)
 		return end;
@@ -135,7 +135,7 @@ static __always_inline long redis_request(struct kerno_conn *c, struct seg_ctx *
 	if (!p->left[0]) {
 		if (n > 0) {
 			p->left[0] = n > 0x7fffffff ? 0x7fffffff : n;
-			p->want_name = proto_push(c, x->now, x->tid, 0);
+			p->want_name = proto_push(c, x, 0);
 		}
 		return end;
 	}

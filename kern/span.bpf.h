@@ -26,6 +26,11 @@
  * keeps a provisional trace id that its children take too; if its own last
  * look (at its end) cannot settle it, userspace does (user/span_late.h).
  *
+ * A database client's request (Redis, PostgreSQL, MySQL: proto.bpf.h) is a
+ * span too, noted at the same two points as an HTTP client's (start, end):
+ * the child of its thread's span, its request's first bytes kept (the
+ * statement, redacted in userspace), never its response's (rows).
+ *
  * Sampling keeps every error (5xx, and 4xx as client errors), every request
  * over its endpoint's threshold and a baseline decided from the trace id
  * (the same answer on every span of a trace), under a per-endpoint rate cap.
@@ -76,6 +81,15 @@ static __always_inline void span_note_response_start(struct seg_ctx *x, struct k
 }
 
 static __always_inline void span_note_end(struct kerno_conn *c, __u16 status, __u64 now)
+{
+}
+
+static __always_inline void span_note_db_request(struct seg_ctx *x, struct kerno_conn *c,
+						 struct kerno_req_slot *s)
+{
+}
+
+static __always_inline void span_note_db_end(struct kerno_conn *c, __u16 status, __u64 now)
 {
 }
 #else /* __bpf__ */
@@ -283,6 +297,12 @@ static __always_inline struct kerno_span_link_key *span_link_key(struct kerno_co
 	return k;
 }
 
+/* A database client's connection: its spans end with a status of its protocol. */
+static __always_inline int span_is_db(const struct kerno_conn *c)
+{
+	return c->proto == KERNO_P_REDIS || c->proto == KERNO_P_PGSQL || c->proto == KERNO_P_MYSQL;
+}
+
 /* A client span: the server side of its connection, on this node, continues it. */
 static __always_inline void span_link_store(struct kerno_conn *c, struct kerno_req_slot *s,
 					    __u32 seq)
@@ -433,7 +453,9 @@ static __noinline void span_request_start(struct kerno_conn *c, struct kerno_req
 			if (t->active & KERNO_TS_LATE)
 				span_adopt_late(t, s);
 		}
-		span_link_store(c, s, op->seq);
+		/* No server on this node parses a database's requests into spans. */
+		if (!span_is_db(c))
+			span_link_store(c, s, op->seq);
 	}
 	if (span_payload_bytes)
 		span_capture_request(c, s, op);
@@ -520,6 +542,29 @@ static __always_inline void span_note_response_start(struct seg_ctx *x, struct k
 	span_note_bytes(op, x, total);
 }
 
+/*
+ * A database client's request starts in slot s, its head at x->off (unless
+ * it began in an earlier syscall: then no payload). Noted like an HTTP
+ * request start, before the FIFO takes it.
+ */
+static __always_inline void span_note_db_request(struct seg_ctx *x, struct kerno_conn *c,
+						 struct kerno_req_slot *s)
+{
+	struct span_op *op;
+
+	if (!spans_enabled || c->role != KERNO_ROLE_CLIENT || c->proto == KERNO_P_DNS)
+		return;
+	s->span_flags = 0;
+	op = span_note(c, SPAN_OP_REQUEST_START);
+	if (!op)
+		return;
+	op->slot = c->fifo_tail & (KERNO_FIFO_LEN - 1);
+	op->seq = c->fifo_tail;
+	op->alone = c->fifo_head == c->fifo_tail;
+	op->ubuf = x->ubuf + x->off;
+	op->avail = !x->kept && x->off < x->len ? x->len - x->off : 0;
+}
+
 /* The response to the oldest waiting request ended (before the FIFO moves on). */
 static __always_inline void span_note_end(struct kerno_conn *c, __u16 status, __u64 now)
 {
@@ -534,6 +579,13 @@ static __always_inline void span_note_end(struct kerno_conn *c, __u16 status, __
 	op->seq = c->fifo_head;
 	op->status = status;
 	op->now = now;
+}
+
+/* A database client's response to its oldest waiting request ended. */
+static __always_inline void span_note_db_end(struct kerno_conn *c, __u16 status, __u64 now)
+{
+	if (c->role == KERNO_ROLE_CLIENT && c->proto != KERNO_P_DNS)
+		span_note_end(c, status, now);
 }
 
 static __always_inline int span_hex(char ch)
@@ -715,14 +767,20 @@ static __always_inline int span_cap_ok(__u32 slot, __u64 now)
 	return cap->count <= span_rate_cap;
 }
 
-static __always_inline __u8 span_reason(const struct kerno_req_slot *s, __u16 status, __u64 now)
+static __always_inline __u8 span_reason(const struct kerno_conn *c, const struct kerno_req_slot *s,
+					__u16 status, __u64 now)
 {
 	__u8 r = 0;
 
-	if (status >= 500)
+	/* A database's status is an error code (SQL, MySQL error number, Redis error), 0 if none. */
+	if (span_is_db(c)) {
+		if (status)
+			r |= KERNO_SPAN_R_ERROR;
+	} else if (status >= 500) {
 		r |= KERNO_SPAN_R_ERROR;
-	else if (status >= 400)
+	} else if (status >= 400) {
 		r |= KERNO_SPAN_R_CLIENT_ERROR;
+	}
 	if (s->slow_ns && now - s->start_ns >= s->slow_ns)
 		r |= KERNO_SPAN_R_SLOW;
 	if (span_in_baseline(s->trace_id))
@@ -784,6 +842,7 @@ static __always_inline void span_fill(struct kerno_span_event *e, const struct k
 	e->family = c->family;
 	e->reason = reason;
 	e->flags = s->span_flags & ~KERNO_SPAN_F_LINK_RETRY;
+	e->proto = c->proto;
 	__builtin_memcpy(e->path, s->path, KERNO_PATH_LEN);
 }
 
@@ -802,7 +861,10 @@ static __noinline void span_end(struct kerno_conn *c, struct kerno_req_slot *s,
 		return;
 	if (c->role == KERNO_ROLE_SERVER)
 		span_link_end(c, s, op->seq);
-	reason = span_reason(s, status, now);
+	/* A database response has no start to look the threshold up at. */
+	if (span_is_db(c))
+		s->slow_ns = span_threshold(span_endpoint(c, s));
+	reason = span_reason(c, s, status, now);
 	if (!reason)
 		return;
 	slot = span_endpoint(c, s);

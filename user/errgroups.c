@@ -340,36 +340,13 @@ static bool sql_error(const struct kerno_series_key *k, struct errgroup_in *e, c
 	return true;
 }
 
-/*
- * A Redis command name as the kernel copied it (upper-cased, up to 16
- * bytes): kept when it is a word, else "_OTHER", since a client may send
- * anything where a command name belongs.
- */
-static const char *redis_command(const char *path, char *buf)
-{
-	size_t i, len = strnlen(path, OP_LEN - 1);
-
-	for (i = 0; i < len; i++) {
-		char ch = path[i];
-
-		if (!((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
-		      ch == '-' || ch == '.' || ch == '|'))
-			return "_OTHER";
-	}
-	if (!len)
-		return NULL;
-	memcpy(buf, path, len);
-	buf[len] = 0;
-	return buf;
-}
-
 static bool redis_error(const struct kerno_series_key *k, struct errgroup_in *e, char *buf)
 {
 	if (!k->status)
 		return false;
 	e->class = KERNO_ERR_REDIS;
 	e->code = k->status;
-	e->method = redis_command(k->path, buf);
+	e->method = kerno_redis_command(k->path, sizeof(k->path), buf, OP_LEN);
 	e->route = kerno_db_system(k->proto);
 	return true;
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Names of the protocol parsers' codes: see proto_names.h. */
 #include <stdio.h>
+#include <string.h>
 
 #include "proto_names.h"
 
@@ -74,6 +75,27 @@ const char *kerno_sql_op_name(unsigned int op)
 const char *kerno_redis_error_name(unsigned int err)
 {
 	return err < ARRAY_LEN(redis_errors) ? redis_errors[err] : "_OTHER";
+}
+
+const char *kerno_redis_command(const char *path, size_t len, char *buf, size_t size)
+{
+	size_t i;
+
+	len = strnlen(path, len);
+	if (!len)
+		return NULL;
+	if (len >= size)
+		return "_OTHER";
+	for (i = 0; i < len; i++) {
+		char ch = path[i];
+
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+		      ch == '-' || ch == '.' || ch == '|'))
+			return "_OTHER";
+	}
+	memcpy(buf, path, len);
+	buf[len] = 0;
+	return buf;
 }
 
 bool kerno_sqlstate(__u32 code, char *buf)

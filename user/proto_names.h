@@ -23,6 +23,14 @@ const char *kerno_sql_op_name(unsigned int op);
 /* Redis error prefix ("WRONGTYPE"); NULL for no error. */
 const char *kerno_redis_error_name(unsigned int err);
 
+/*
+ * A Redis command name as the kernel copied it (path, upper-cased, up to len
+ * bytes), into buf when it is a word (letters, digits, _ - . |) that fits;
+ * "_OTHER" when it is not (a client may send anything where a command
+ * belongs); NULL when empty.
+ */
+const char *kerno_redis_command(const char *path, size_t len, char *buf, size_t size);
+
 /* A packed SQLSTATE (kern/proto.h) into buf (6 bytes); false if code is not one. */
 bool kerno_sqlstate(__u32 code, char *buf);
 

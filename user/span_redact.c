@@ -5,7 +5,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <linux/types.h>
+
 #include "span_redact.h"
+#include "../kern/proto.h"
 
 /* Bytes as text: printable ASCII, CR, LF and TAB kept, anything else '.'. */
 static void add_text(struct strbuf *out, const char *p, size_t n)
@@ -377,4 +380,60 @@ void span_redact_sql(const char *in, size_t len, struct strbuf *out)
 			p++;
 		}
 	}
+}
+
+static size_t be32_of(const unsigned char *p)
+{
+	return (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+}
+
+/* The statement's bytes in [p, end): up to its NUL, if any. */
+static void add_statement(const char *p, const char *end, struct strbuf *out)
+{
+	const char *nul = memchr(p, 0, end - p);
+
+	span_redact_sql(p, (nul ? nul : end) - p, out);
+}
+
+/* PostgreSQL: Query ('Q', length, text) or Parse ('P', length, name NUL, text NUL, ...). */
+static void pg_statement(const char *in, size_t len, struct strbuf *out)
+{
+	const char *end, *name_end;
+	size_t msg;
+
+	if (len < 5 || (in[0] != 'Q' && in[0] != 'P'))
+		return;
+	msg = be32_of((const unsigned char *)in + 1);
+	if (msg < 4)
+		return;
+	end = msg + 1 < len ? in + msg + 1 : in + len;
+	if (in[0] == 'Q') {
+		add_statement(in + 5, end, out);
+		return;
+	}
+	name_end = memchr(in + 5, 0, end - (in + 5));
+	if (name_end)
+		add_statement(name_end + 1, end, out);
+}
+
+/* MySQL: a packet (3-byte length, sequence 0) of COM_QUERY (3) or COM_STMT_PREPARE (0x16). */
+static void mysql_statement(const char *in, size_t len, struct strbuf *out)
+{
+	const unsigned char *u = (const unsigned char *)in;
+	size_t plen;
+
+	if (len < 5 || u[3] != 0 || (u[4] != 0x03 && u[4] != 0x16))
+		return;
+	plen = (size_t)u[0] | (size_t)u[1] << 8 | (size_t)u[2] << 16;
+	if (plen < 1)
+		return;
+	span_redact_sql(in + 5, (plen + 4 < len ? plen + 4 : len) - 5, out);
+}
+
+void span_redact_db_request(unsigned int proto, const char *in, size_t len, struct strbuf *out)
+{
+	if (proto == KERNO_P_PGSQL)
+		pg_statement(in, len, out);
+	else if (proto == KERNO_P_MYSQL)
+		mysql_statement(in, len, out);
 }

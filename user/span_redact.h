@@ -25,7 +25,8 @@
  * an error, and they only go to the customer's own object store.
  *
  * SQL: span_redact_sql() replaces string literals (quoted, E'', $$...$$),
- * numbers and comments by '?'.
+ * numbers and comments by '?'; span_redact_db_request() finds the statement
+ * in a PostgreSQL or MySQL request and redacts it so.
  */
 #ifndef KERNO_SPAN_REDACT_H
 #define KERNO_SPAN_REDACT_H
@@ -47,5 +48,13 @@ void span_redact_query(const char *in, size_t len, struct strbuf *out);
 
 /* Append SQL with its literals and comments replaced by '?'. */
 void span_redact_sql(const char *in, size_t len, struct strbuf *out);
+
+/*
+ * Append the redacted statement of a database request's first bytes (a
+ * PostgreSQL Query or Parse message, a MySQL COM_QUERY or COM_STMT_PREPARE
+ * packet; proto is enum kerno_proto), or nothing when they hold none: a
+ * Redis command's arguments are never shown (AUTH carries a password).
+ */
+void span_redact_db_request(unsigned int proto, const char *in, size_t len, struct strbuf *out);
 
 #endif /* KERNO_SPAN_REDACT_H */

@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 
 #include "names.h"
+#include "proto_names.h"
 #include "span_late.h"
 #include "span_redact.h"
 #include "spans.h"
@@ -203,6 +204,81 @@ static json_t *span_attributes(const struct kerno_span_event *ev, struct strbuf 
 	return attrs;
 }
 
+static bool is_db_span(const struct kerno_span_event *ev)
+{
+	return ev->proto == KERNO_P_REDIS || ev->proto == KERNO_P_PGSQL ||
+	       ev->proto == KERNO_P_MYSQL;
+}
+
+/* A database span's operation: the Redis command, or the SQL statement's first keyword. */
+static const char *db_operation(const struct kerno_span_event *ev, char *buf, size_t size)
+{
+	if (ev->proto == KERNO_P_REDIS)
+		return kerno_redis_command(ev->path, KERNO_PATH_LEN, buf, size);
+	return kerno_sql_op_name(ev->method);
+}
+
+/* A database span's error: the Redis prefix, the MySQL number; a PostgreSQL failure's code is not kept. */
+static const char *db_error(const struct kerno_span_event *ev, char *buf, size_t size)
+{
+	if (!ev->status)
+		return NULL;
+	if (ev->proto == KERNO_P_REDIS)
+		return kerno_redis_error_name(ev->status);
+	if (ev->proto == KERNO_P_MYSQL) {
+		snprintf(buf, size, "%u", ev->status);
+		return buf;
+	}
+	return "_OTHER";
+}
+
+/*
+ * A database client's span: db.* attributes, the server, and the statement
+ * redacted (literals and comments replaced) from the request's first bytes;
+ * never the raw bytes, nor anything of the response (rows).
+ */
+static json_t *db_span_attributes(const struct kerno_span_event *ev, struct strbuf *red)
+{
+	char peer[64], reason[48], op_buf[32], err_buf[12];
+	const char *op = db_operation(ev, op_buf, sizeof(op_buf));
+	const char *err = db_error(ev, err_buf, sizeof(err_buf));
+	json_t *attrs = json_array();
+	int ret;
+
+	if (!attrs)
+		return NULL;
+	addr_str(ev->peer_addr, ev->family, peer, sizeof(peer));
+	reason_str(ev->reason, reason, sizeof(reason));
+	ret = add_str(attrs, "db.system.name", kerno_db_system(ev->proto));
+	if (op)
+		ret |= add_str(attrs, "db.operation.name", op);
+	if (err) {
+		ret |= add_str(attrs, "error.type", err);
+		if (ev->proto != KERNO_P_PGSQL)
+			ret |= add_str(attrs, "db.response.status_code", err);
+	}
+	ret |= add_str(attrs, "server.address", peer);
+	ret |= add_int(attrs, "server.port", ev->peer_port);
+	ret |= add_str(attrs, "network.peer.address", peer);
+	ret |= add_int(attrs, "network.peer.port", ev->peer_port);
+	ret |= add_int(attrs, "thread.id", ev->tid);
+	ret |= add_str(attrs, "kerno.sample.reason", reason);
+	ret |= add_str(attrs, "kerno.parent.source", parent_source(ev->flags));
+	if (!ret && ev->req_len) {
+		sb_reset(red);
+		span_redact_db_request(ev->proto, ev->payload, ev->req_len, red);
+		if (red->oom)
+			ret = -1;
+		else if (red->len)
+			ret = add_strn(attrs, "db.query.text", sb_str(red), red->len);
+	}
+	if (ret) {
+		json_decref(attrs);
+		return NULL;
+	}
+	return attrs;
+}
+
 static void hex_id(const __u8 *b, size_t n, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -226,8 +302,8 @@ json_t *spans_event_json(const struct kerno_span_event *ev, size_t len, const ch
 	char trace[33], span[17], parent[17], name[3 * KERNO_PATH_LEN + 16];
 	char tmpl[3 * KERNO_PATH_LEN + 1];
 	const char *method = kerno_method_name(ev->method);
-	bool server = ev->role == KERNO_ROLE_SERVER;
-	bool error = server ? ev->status >= 500 : ev->status >= 400;
+	bool server = ev->role == KERNO_ROLE_SERVER, db = is_db_span(ev);
+	bool error = db ? ev->status != 0 : server ? ev->status >= 500 : ev->status >= 400;
 	struct strbuf red = { 0 };
 	json_t *attrs, *spanj, *res;
 
@@ -238,9 +314,15 @@ json_t *spans_event_json(const struct kerno_span_event *ev, size_t len, const ch
 	hex_id(ev->trace_id, 16, trace);
 	span_id_str(ev->span_id, span);
 	span_id_str(ev->parent_id, parent);
-	otlp_escape_path(ev->path, strnlen(ev->path, KERNO_PATH_LEN), tmpl);
-	snprintf(name, sizeof(name), "%s %s", method ? method : "HTTP", tmpl);
-	attrs = span_attributes(ev, &red);
+	if (db) {
+		method = db_operation(ev, tmpl, sizeof(tmpl));
+		snprintf(name, sizeof(name), "%s", method ? method : kerno_db_system(ev->proto));
+		attrs = db_span_attributes(ev, &red);
+	} else {
+		otlp_escape_path(ev->path, strnlen(ev->path, KERNO_PATH_LEN), tmpl);
+		snprintf(name, sizeof(name), "%s %s", method ? method : "HTTP", tmpl);
+		attrs = span_attributes(ev, &red);
+	}
 	sb_free(&red);
 	if (!attrs)
 		return NULL;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * libFuzzer target for span payload redaction (user/span_redact.c). The
- * first byte picks the redactor (HTTP message, URL, query, SQL), the rest
+ * first byte picks the redactor (HTTP message, URL, query, SQL; with bit 2
+ * set, the statement of a PostgreSQL or MySQL request, by bit 0), the rest
  * is the payload. Checked: the output is text (printable ASCII, CR, LF,
  * TAB); in an HTTP message, no header line named Authorization, Cookie or
  * Set-Cookie keeps a value other than the redaction mark.
@@ -12,7 +13,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <linux/types.h>
+
 #include "span_redact.h"
+#include "../../kern/proto.h"
 
 static void check_text(const struct strbuf *b)
 {
@@ -62,6 +66,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!size)
 		return 0;
+	if (data[0] & 4) {
+		span_redact_db_request(data[0] & 1 ? KERNO_P_MYSQL : KERNO_P_PGSQL, in, size - 1,
+				       &out);
+		assert(!out.oom);
+		check_text(&out);
+		sb_free(&out);
+		return 0;
+	}
 	switch (data[0] & 3) {
 	case 0:
 		span_redact_http(in, size - 1, &out);

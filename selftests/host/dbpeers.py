@@ -63,6 +63,13 @@ class Postgres:
                                    "-c", "fsync=off"],
             "postgres", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.pid = self.proc.pid
+        # Listening is not accepting: the startup process may still be recovering.
+        deadline = time.monotonic() + 30
+        while subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.port)],
+                             check=False).returncode != 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError("postgres does not accept connections")
+            time.sleep(0.1)
 
     def _as_user(self, argv, **kwargs):
         return subprocess.run(["runuser", "-u", self.USER, "--"] + argv, **kwargs)

@@ -16,9 +16,11 @@ import os
 import socket
 import subprocess
 
+import dbpeers
 import h2load
 import otlp
 import scale
+import spantiers
 from asserts import ASSERT_EQ, ASSERT_TRUE, ASSERT_WITHIN, FATAL, log
 from servers import HERE, PYTHON, spawn
 
@@ -43,9 +45,14 @@ class Tier:
 SLOW_MS, SLOW_N = (100, 20) if scale.FACTOR == 1 else (2000, 5)
 
 
-def three_tiers(ctx):
+def three_tiers(ctx, dbs=()):
+    """The back tier, and the front calling it (and each database peer of dbs,
+    started before it: dbpeers.Redis, dbpeers.Postgres) per request."""
     back = Tier(ctx.cleanup, "back")
-    front = Tier(ctx.cleanup, "front", str(back.port), str(SLOW_MS * 1.5 / 1000))
+    args = []
+    for db in dbs:
+        args.append(f"{'redis' if isinstance(db, dbpeers.Redis) else 'pg'}={db.port}")
+    front = Tier(ctx.cleanup, "front", str(back.port), str(SLOW_MS * 1.5 / 1000), *args)
     return front, back
 
 
@@ -103,6 +110,7 @@ def in_baseline(trace_id, basis_points):
 def check_accounting(points, spans):
     """Every span the kernel sampled is stored or counted as dropped."""
     events, drops, stored = counters(points)
+    log(f"events {events} drops { {r: v for r, v in drops.items() if v} }")
     log(f"spans sampled {events.get('spans_sampled')} capped {events.get('spans_capped')} "
         f"ringbuf_full {drops.get('span_ringbuf_full')} received {stored.get('received')} "
         f"stored {len(spans)}; waited for a late link {stored.get('late_held')}: linked "
@@ -117,8 +125,9 @@ def check_accounting(points, spans):
 
 # ---- (a) stitching -------------------------------------------------------
 
-def _stitching(ctx, agent_args=()):
-    front, back = three_tiers(ctx)
+def _stitching(ctx, agent_args=(), dbs=False):
+    dbs = (dbpeers.Redis(ctx.cleanup), dbpeers.Postgres(ctx.cleanup)) if dbs else ()
+    front, back = three_tiers(ctx, dbs)
     agent = ctx.agent(extra_args=["--span-baseline", "10000", "--span-rate-cap", "0",
                                   *agent_args])
     n = scale.requests(300, minimum=100)
@@ -198,11 +207,53 @@ def _stitching(ctx, agent_args=()):
     counts = otlp.counts_by(otlp.select(points, SERVER, {"process.pid": front.pid}),
                             "http.response.status_code")
     ASSERT_EQ(counts, {(200,): n}, "front server-side metrics: every request counted")
+    if dbs:
+        _check_db_children(agent, spans, fronts, front.pid, n)
     return fronts
 
 
+# The statement the front sends (spantiers.call_pg), as its span shows it.
+PG_SHAPE = "SELECT ? AS c, ? AS n"
+
+
+def _check_db_children(agent, spans, fronts, front_pid, n):
+    """The front's Redis and PostgreSQL requests: one client span each per
+    request, children of the server span they were made for, the statement
+    redacted, its literal nowhere."""
+    by_id = {f["spanId"]: f for f in fronts.values()}
+    for system, op in (("redis", "SET"), ("postgresql", "SELECT")):
+        mine = [s for s in spans if s["kind"] == 3 and s["attrs"].get("db.system.name") == system
+                and s["resource"]["process.pid"] == front_pid]
+        ASSERT_EQ(len(mine), n, f"{system} client spans of the front, one per request")
+        ASSERT_EQ(sorted({(s["name"], s["attrs"].get("db.operation.name"),
+                           s["attrs"].get("kerno.parent.source")) for s in mine}),
+                  [(op, op, "thread")], f"{system} spans: name, operation, parent source")
+        right = [s for s in mine if s["parentSpanId"] in by_id
+                 and by_id[s["parentSpanId"]]["traceId"] == s["traceId"]]
+        parents = {s["parentSpanId"] for s in right}
+        log(f"{system} child spans with the right parent and trace: {len(right)} of {n}, "
+            f"under {len(parents)} server spans")
+        ASSERT_TRUE(len(right) * 100 >= 99 * n and len(parents) == len(right),
+                    f"at least 99 % of the {system} spans are children of their own request's "
+                    f"server span ({len(right)} of {n}, {len(parents)} parents)")
+        texts = sorted({s["attrs"].get("db.query.text") for s in mine})
+        ASSERT_EQ(texts, [PG_SHAPE] if system == "postgresql" else [None],
+                  f"{system} spans: the statement's shape, nothing of a Redis command's arguments")
+    objects = ""
+    for path in glob.glob(os.path.join(agent.data_dir, "objects", "**", "*.json.gz"),
+                          recursive=True):
+        with gzip.open(path, "rt", errors="replace") as f:
+            objects += f.read()
+    ASSERT_TRUE(spantiers.DB_CANARY not in objects, "no SQL literal in the objects")
+    uplink = ""
+    for path in glob.glob(os.path.join(agent.data_dir, "uplink", "*.ndjson")):
+        with open(path, errors="replace") as f:
+            uplink += f.read()
+    ASSERT_TRUE(spantiers.DB_CANARY not in uplink, "no SQL literal in the uplink")
+
+
 def test_spans_stitching(ctx):
-    _stitching(ctx)
+    _stitching(ctx, dbs=True)
 
 
 def test_spans_stitching_sys_exit(ctx):

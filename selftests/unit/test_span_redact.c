@@ -8,7 +8,10 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <linux/types.h>
+
 #include "span_redact.h"
+#include "../../kern/proto.h"
 
 #define CANARY "c4nary0x5ec"
 
@@ -135,6 +138,41 @@ static void test_sql(void **state)
 	check_fn(span_redact_sql, "SELECT 'unterminated", "SELECT ?");
 }
 
+static void check_db(unsigned int proto, const char *in, size_t len, const char *want)
+{
+	struct strbuf out = { 0 };
+	size_t n;
+
+	span_redact_db_request(proto, in, len, &out);
+	assert_false(out.oom);
+	assert_string_equal(sb_str(&out), want);
+	/* Cut anywhere: never the literal, never a byte past the cut. */
+	for (n = 0; n <= len; n++) {
+		sb_reset(&out);
+		span_redact_db_request(proto, in, n, &out);
+		assert_null(strstr(sb_str(&out), "c4nary"));
+	}
+	sb_free(&out);
+}
+
+/* The statement of a PostgreSQL Query or Parse, of a MySQL COM_QUERY; nothing of other requests. */
+static void test_db_requests(void **state)
+{
+	static const char q[] = "Q\0\0\0\x2cSELECT * FROM t WHERE p = '" CANARY "'\0";
+	static const char parse[] = "P\0\0\0\x2es1\0UPDATE t SET p = '" CANARY "' WHERE\0\0\0";
+	static const char my[] = "\x28\0\0\0\x03SELECT 1 FROM t WHERE p = '" CANARY "'";
+	static const char exec[] = "\x0b\0\0\0\x17\1\0\0\0\0\1\0\0\0\0";
+
+	check_db(KERNO_P_PGSQL, q, sizeof(q) - 1, "SELECT * FROM t WHERE p = ?");
+	check_db(KERNO_P_PGSQL, parse, sizeof(parse) - 1, "UPDATE t SET p = ? WHERE");
+	check_db(KERNO_P_MYSQL, my, sizeof(my) - 1, "SELECT ? FROM t WHERE p = ?");
+	check_db(KERNO_P_MYSQL, exec, sizeof(exec) - 1, "");
+	check_db(KERNO_P_REDIS, "*2\r\n$4\r\nAUTH\r\n$11\r\nc4nary0x5ec\r\n", 30, "");
+	/* A length that says more than there is, or less than a header. */
+	check_db(KERNO_P_PGSQL, "Q\xff\xff\xff\xffSELECT 1", 14, "SELECT ?");
+	check_db(KERNO_P_PGSQL, "Q\0\0\0\2SELECT 1", 14, "");
+}
+
 static void test_canaries_any_cut(void **state)
 {
 	check_no_canary_any_cut(span_redact_http,
@@ -153,13 +191,10 @@ static void test_canaries_any_cut(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_request_head),
-		cmocka_unit_test(test_response_head),
-		cmocka_unit_test(test_bodies),
-		cmocka_unit_test(test_odd_heads),
-		cmocka_unit_test(test_urls),
-		cmocka_unit_test(test_sql),
-		cmocka_unit_test(test_canaries_any_cut),
+		cmocka_unit_test(test_request_head), cmocka_unit_test(test_response_head),
+		cmocka_unit_test(test_bodies),	     cmocka_unit_test(test_odd_heads),
+		cmocka_unit_test(test_urls),	     cmocka_unit_test(test_sql),
+		cmocka_unit_test(test_db_requests),  cmocka_unit_test(test_canaries_any_cut),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
