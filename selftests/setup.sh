@@ -15,7 +15,7 @@ PACKAGES=(
 	qemu-system-x86 busybox-static debian-archive-keyring
 	nghttp2-proxy nghttp2-server python3-grpcio python3-botocore awscli
 	postgresql postgresql-contrib mariadb-server mariadb-client redis-server redis-tools dnsmasq
-	dnsutils
+	dnsutils libmariadb-dev
 	libssl-dev libcapstone-dev golang-go
 )
 # Node.js and npm (the S3 tests' store comes from npm): Debian's packages where the machine has

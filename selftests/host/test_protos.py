@@ -10,7 +10,7 @@ import dbpeers
 import otlp
 import scale
 from asserts import ASSERT_EQ, ASSERT_TRUE, log
-from servers import PYTHON, spawn
+from servers import HERE, PYTHON, spawn
 
 DB = "db.client.operation.duration"
 DB_SERVER = "kerno.db.server.operation.duration"
@@ -284,3 +284,40 @@ def test_protos_mariadb(ctx):
     ASSERT_EQ(counts(points, DB_SERVER, dict(where, **{"process.pid": db.pid}), *keys), expected,
               "mariadbd's statements by (operation, error code)")
     check_clean(points, [cli.pid, db.pid], "MariaDB")
+
+
+def _build_mysql_stmt(workdir):
+    """selftests/host/mysql_stmt.c against Debian's libmariadb-dev, into workdir."""
+    out = os.path.join(workdir, "kerno-mystmt")
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libmariadb"], check=True,
+                           stdout=subprocess.PIPE, text=True).stdout.split()
+    subprocess.run(["cc", "-O2", "-o", out, os.path.join(HERE, "mysql_stmt.c"), *flags],
+                   check=True)
+    return out
+
+
+def test_protos_mariadb_prepared(ctx):
+    """Server-side prepared statements: COM_STMT_PREPARE, COM_STMT_EXECUTE with
+    binary result sets and errors, COM_STMT_CLOSE (no response)."""
+    n = scale.requests(2000, minimum=200)
+    fails = 70
+    db = dbpeers.MariaDB(ctx.cleanup)
+    client = _build_mysql_stmt(db.dir)
+    agent = ctx.agent()
+    pid, out, rc = dbpeers.run_client([client, str(db.port), str(n), str(fails)])
+    ASSERT_EQ((rc, out.strip()), (0, f"selects {n} rows {n} fails {fails}"),
+              "the prepared-statement client's own count")
+    dbpeers.settle()
+    agent.stop()
+    points = agent.points()
+
+    keys = ("db.operation.name", "db.response.status_code")
+    # CREATE DATABASE, USE (COM_INIT_DB), CREATE TABLE, INSERT: text queries.
+    expected = {("CREATE", None): 2, ("USE", None): 1, ("INSERT", None): 1,
+                ("PREPARE", None): 2, ("EXECUTE", None): n, ("EXECUTE", "1062"): fails}
+    where = {"db.system.name": "mysql", "server.port": db.port}
+    ASSERT_EQ(counts(points, DB, dict(where, **{"process.pid": pid}), *keys), expected,
+              "the client's prepared statements by (operation, error code)")
+    ASSERT_EQ(counts(points, DB_SERVER, dict(where, **{"process.pid": db.pid}), *keys), expected,
+              "mariadbd's prepared statements by (operation, error code)")
+    check_clean(points, [pid, db.pid], "MariaDB prepared statements")
