@@ -53,7 +53,9 @@ SCALE=${KERNO_TEST_SCALE:-0.05}
 # which emulation stretches (p99 of 32 ms measured under TCG), and kerno
 # top's, which must fit its requests into one 3 s refresh period.
 # MariaDB's install and start take minutes under emulation: its parser is
-# verified there with the rest (verifier-report), its test runs on the host.
+# verified there with the rest (verifier-report), its test runs on the host;
+# so do the database error groups' and spans' tests (test_errors_postgres...,
+# test_spans_stitching_db), whose peers are the protocol tests'.
 # So, for the suite's time budget (two guests, each within KERNO_VMTEST_TIMEOUT), are
 # the heavier protocol, span, error and TLS tests: every one of their
 # programs loads in the guest (test_verifier_report), one test of each
@@ -62,7 +64,8 @@ SCALE=${KERNO_TEST_SCALE:-0.05}
 # run on the host. `selftests/vmtest.sh -t NAME` runs any of them in the VM.
 VM_SKIP=(test_harness_ test_deploy_ test_logs_ test_s3_ test_uplink_ws_ test_nanobe_ test_kube_
 	test_latency_percentiles test_top test_protos_ test_tls_ test_errors_process
-	test_errors_http test_errors_raw_tp test_errors_disabled test_spans_stitching_
+	test_errors_http test_errors_raw_tp test_errors_disabled test_errors_postgres
+	test_errors_mariadb test_errors_redis test_errors_dns test_spans_stitching_
 	test_spans_sampling test_spans_redaction test_spans_ringbuf test_spans_bad)
 # Modules the initramfs loads to reach the host's root filesystem.
 BOOT_MODULES=(virtio_pci 9pnet_virtio 9p overlay)

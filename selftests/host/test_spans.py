@@ -253,7 +253,17 @@ def _check_db_children(agent, spans, fronts, front_pid, n):
 
 
 def test_spans_stitching(ctx):
+    _stitching(ctx)
+
+
+def test_spans_stitching_db(ctx):
+    """The same, the front also calling Redis and PostgreSQL per request."""
     _stitching(ctx, dbs=True)
+
+
+def test_spans_stitching_db_raw_tp(ctx):
+    """The same through the raw tracepoints (the parsers' legacy twins)."""
+    _stitching(ctx, ["--hook", "raw_tp"], dbs=True)
 
 
 def test_spans_stitching_sys_exit(ctx):
