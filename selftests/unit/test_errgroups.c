@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "errgroups.h"
+#include "proto_names.h"
 
 #define SEC 1000000000ULL
 
@@ -288,7 +289,7 @@ static __u32 packed_sqlstate(const char *state)
 	return code;
 }
 
-/* SQL, Redis and DNS groups from their series: one per error code and endpoint, none for success. */
+/* gRPC, SQL, Redis and DNS groups from their series: one per error code and endpoint, none for success. */
 static void test_protocol_series(void **state)
 {
 	struct kerno_sample s[] = {
@@ -306,12 +307,16 @@ static void test_protocol_series(void **state)
 		proto_sample(KERNO_P_DNS, KERNO_ROLE_CLIENT, KERNO_DNS_UDP, 5, 1, "", 8),
 		proto_sample(KERNO_P_DNS, KERNO_ROLE_CLIENT, KERNO_DNS_UDP, 0, 1, "", 9),
 		proto_sample(KERNO_P_TCP, KERNO_ROLE_CLIENT, 0, 500, 0, "", 9),
+		proto_sample(KERNO_P_GRPC, KERNO_ROLE_SERVER, 0, 5, 0, "pkg.Svc/Get", 2),
+		proto_sample(KERNO_P_GRPC, KERNO_ROLE_SERVER, 0, 0, 0, "pkg.Svc/Get", 9),
+		proto_sample(KERNO_P_GRPC, KERNO_ROLE_SERVER, 0, KERNO_GRPC_NO_STATUS, 0,
+			     "pkg.Svc/Get", 9),
 	};
 	struct errgroups *g = errgroups_new(16);
 	json_t *data, *groups, *grp;
 
 	errgroups_add_series(g, s, sizeof(s) / sizeof(s[0]), NULL, NULL, 100 * SEC, 110 * SEC);
-	assert_int_equal(errgroups_count(g), 8);
+	assert_int_equal(errgroups_count(g), 9);
 	data = errgroups_take(g, 100 * SEC, 110 * SEC, NULL, NULL, NULL);
 	groups = json_object_get(data, "groups");
 
@@ -348,6 +353,10 @@ static void test_protocol_series(void **state)
 	grp = find_class(groups, "dns.servfail", 2);
 	assert_string_equal(attr(grp, "network.transport"), "tcp");
 	assert_int_equal(json_integer_value(json_object_get(grp, "count")), 7);
+	grp = find_class(groups, "rpc.grpc.error", 5);
+	assert_string_equal(json_string_value(json_object_get(grp, "error.type")), "5");
+	assert_string_equal(attr(grp, "http.route"), "pkg.Svc/Get");
+	assert_null(attr(grp, "http.request.method"));
 	grp = find_class(groups, "dns.error", 5);
 	assert_string_equal(json_string_value(json_object_get(grp, "error.type")), "REFUSED");
 	json_decref(data);
