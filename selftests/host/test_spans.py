@@ -152,20 +152,22 @@ def _stitching(ctx, agent_args=(), dbs=False):
     points = agent.points()
     check_accounting(points, spans)
 
-    def by(kind, path_prefix):
+    def by(kind, path_prefix, mine):
+        """Spans of this run's tiers only (mine(span)): the machine may be running
+        the same test for someone else, with the same paths."""
         out = {}
         for s in spans:
             path = s["attrs"].get("url.path", "")
-            if s["kind"] == kind and path.startswith(path_prefix):
+            if s["kind"] == kind and path.startswith(path_prefix) and mine(s):
                 out[int(path.rsplit("/", 1)[1])] = s
         return out
 
     fronts = {}
     for k in kinds:
-        fronts.update({i: s for i, s in by(2, f"/{k}/").items()
-                       if s["resource"]["process.pid"] == front.pid})
-    clients = by(3, "/back/")
-    backs = {i: s for i, s in by(2, "/back/").items() if s["resource"]["process.pid"] == back.pid}
+        fronts.update(by(2, f"/{k}/", lambda s: s["resource"]["process.pid"] == front.pid))
+    # The front's calls, from its threads or a child process: by the back's port.
+    clients = by(3, "/back/", lambda s: s["attrs"].get("server.port") == back.port)
+    backs = by(2, "/back/", lambda s: s["resource"]["process.pid"] == back.pid)
     for name, got in (("front", fronts), ("client", clients), ("back", backs)):
         missing = sorted(set(range(n)) - set(got))
         if missing:
