@@ -62,6 +62,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Segments (mmsg entries) parsed per syscall; KERNO_MAX_IOV iovecs in capture_maps.bpf.h. */
 #define KERNO_MAX_MMSG 4
+/* A parse_job's mmsg_entry for bytes of an mmsg entry past KERNO_MAX_MMSG: skipped. */
+#define MMSG_PAST_LIMIT (-2)
 
 static __always_inline int is_tcp(struct sock *sk)
 {
@@ -680,7 +682,144 @@ static __always_inline void mmsg_end(__u64 pid_tgid)
 		__sync_fetch_and_add(&mmsg_live, -1);
 }
 
-static __always_inline int on_sock_io(struct sock *sk, int ret, __u32 dir, int flags)
+/*
+ * ---- One parser per hook ----
+ *
+ * The parsers (HTTP/1.x, the other protocols, spans) are global functions,
+ * which the verifier checks once per program that calls them. Called from
+ * every entry program (send, receive, UDP...), they were checked once per
+ * entry, about half a million instructions each time: seconds of an agent's
+ * start under emulation. So the entry programs of the sock and fexit
+ * flavours hand the parse (struct parse_job, in per-CPU scratch) to a parser
+ * program by tail call, and that one is checked once. A tracing program may
+ * only tail-call programs of its own type whose attach point has the same
+ * prototype in the kernel's BTF: one parser per prototype, shared by the
+ * hooks that have it (userspace sees which: sock_send_length and
+ * sock_recv_length share one, tcp_sendmsg and tcp_recvmsg do not). The
+ * sys_exit flavours have a single entry program, which parses itself.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} parse_tx_jmp SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} parse_rx_jmp SEC(".maps");
+
+/* f's bytes cannot be parsed: its direction waits for the next message start. */
+static __always_inline void flow_lost(const struct flow *f, __u32 why)
+{
+	struct kerno_conn *c = f->conn;
+	struct kerno_http_dir *d = dir_of(c, f->dir);
+
+	if (c->proto == KERNO_P_HTTP1 || c->proto == KERNO_P_UNDECIDED)
+		give_up(c, d, why);
+	else
+		proto_give_up(c, d, why);
+}
+
+/*
+ * Hand the parse of the ret bytes of flow f (on socket sk) to the parser
+ * program in jmp. Comes back only if the tail call failed (no program in
+ * jmp): the bytes are lost, and counted.
+ */
+static __always_inline void parse_by_tail_call(void *ctx, void *jmp, const struct flow *f, __u64 sk,
+					       __u64 pid_tgid, __u64 nr, __u64 buf, __u64 arg2,
+					       __s64 ret, int mmsg_entry)
+{
+	struct kerno_scratch *sc = get_scratch();
+	struct parse_job *j;
+
+	if (sc) {
+		j = &sc->job;
+		j->pid_tgid = pid_tgid;
+		j->key = sk;
+		j->now = f->now;
+		j->buf = buf;
+		j->arg2 = arg2;
+		j->ret = ret;
+		j->nr = nr;
+		j->mmsg_entry = mmsg_entry;
+		j->dir = f->dir;
+		bpf_tail_call(ctx, jmp, 0);
+		j->pid_tgid = 0;
+	}
+	flow_lost(f, KERNO_DROP_TAIL_CALL);
+}
+
+/*
+ * The parser program's body: the job its entry program left, followed.
+ * A job of another thread (one that ran on this CPU in between, if the
+ * kernel preempts programs) is not this run's: counted, not parsed.
+ */
+static __always_inline int run_parse_job(void)
+{
+	struct kerno_scratch *sc = get_scratch();
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), key;
+	struct parse_job *j;
+	struct flow f = {};
+
+	if (!sc)
+		return 0;
+	j = &sc->job;
+	if (j->pid_tgid != pid_tgid) {
+		count(KERNO_DROP_TAIL_CALL);
+		return 0;
+	}
+	j->pid_tgid = 0;
+	key = j->key;
+	f.conn = bpf_map_lookup_elem(&conns, &key);
+	if (!f.conn)
+		return 0;
+	f.now = j->now;
+	f.dir = j->dir & 1;
+	f.tid = (__u32)pid_tgid;
+	if (j->mmsg_entry == MMSG_PAST_LIMIT)
+		skip_flow(&f, j->ret, KERNO_DROP_SCAN_LIMIT);
+	else
+		follow(&f, j->nr, j->buf, j->arg2, j->ret, j->mmsg_entry);
+	span_flush_flow(&f);
+	return 0;
+}
+
+/* What an entry program of the sock and fexit flavours sees; the rest is left out of its code. */
+enum sock_io_kind {
+	SOCK_IO_ANY, /* TCP and UDP (the sock flavour's tracepoints) */
+	SOCK_IO_TCP, /* TCP (fexit on tcp_sendmsg, tcp_recvmsg) */
+	SOCK_IO_OPAQUE, /* TCP, bytes never in user memory (fexit on tcp_sendpage) */
+	SOCK_IO_UDP, /* UDP (fexit on the UDP functions) */
+};
+
+/* UDP: DNS, parsed here (kern/proto_dns.bpf.h). */
+static __always_inline int on_sock_udp(struct task_struct *task, struct sock *sk, __u64 pid_tgid,
+				       int ret, __u32 dir)
+{
+	struct pt_regs *regs;
+	int entry = -1;
+	__u64 nr;
+
+	if (sk->__sk_common.skc_family != AF_INET && sk->__sk_common.skc_family != AF_INET6)
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	nr = regs->orig_ax;
+	if (nr == NR_recvmmsg || nr == NR_sendmmsg) {
+		entry = mmsg_next_entry(pid_tgid, regs->si, regs->dx);
+		if (entry < 0)
+			return 0;
+	}
+	udp_io(sk, dir, nr, regs->si, regs->r8, ret, entry);
+	return 0;
+}
+
+/* jmp: the parser for this hook (see "One parser per hook"); NULL for kinds that do not parse. */
+static __always_inline int on_sock_io(void *ctx, void *jmp, struct sock *sk, int ret, __u32 dir,
+				      int flags, const enum sock_io_kind kind)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 pid_tgid = bpf_get_current_pid_tgid(), nr, buf, arg2;
@@ -701,24 +840,17 @@ static __always_inline int on_sock_io(struct sock *sk, int ret, __u32 dir, int f
 	/* Peeked bytes come again with the read that consumes them. */
 	if (dir == KERNO_DIR_RX && (flags & MSG_PEEK))
 		return 0;
-	if (sk->sk_protocol == IPPROTO_UDP) {
-		if (sk->__sk_common.skc_family != AF_INET && sk->__sk_common.skc_family != AF_INET6)
-			return 0;
-		regs = (struct pt_regs *)bpf_task_pt_regs(task);
-		nr = regs->orig_ax;
-		if (nr == NR_recvmmsg || nr == NR_sendmmsg) {
-			entry = mmsg_next_entry(pid_tgid, regs->si, regs->dx);
-			if (entry < 0)
-				return 0;
-		}
-		udp_io(sk, dir, nr, regs->si, regs->r8, ret, entry);
+	if (sk->sk_protocol == IPPROTO_UDP)
+		return kind == SOCK_IO_ANY || kind == SOCK_IO_UDP ?
+			       on_sock_udp(task, sk, pid_tgid, ret, dir) :
+			       0;
+	if (kind == SOCK_IO_UDP)
 		return 0;
-	}
 	c = conn_of_sock(sk, tgid);
 	if (!c)
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	nr = regs->orig_ax;
+	nr = kind == SOCK_IO_OPAQUE ? NR_sendfile : regs->orig_ax;
 	buf = regs->si;
 	arg2 = regs->dx;
 	if (tls_ciphertext(c, sk, pid_tgid, dir, ret, flat_buf(nr, buf)) ||
@@ -727,31 +859,47 @@ static __always_inline int on_sock_io(struct sock *sk, int ret, __u32 dir, int f
 #ifdef ABL_NOPARSE
 	return 0;
 #endif
+	if (kind == SOCK_IO_OPAQUE) {
+		/* sendfile() and splice(): nothing to read, no parser needed. */
+		skip_flow(&f, ret, KERNO_DROP_OPAQUE_BYTES);
+		span_flush_flow(&f);
+		return 0;
+	}
 	if (dir == KERNO_DIR_RX && (flags & MSG_TRUNC))
 		nr = NR_sendfile; /* discarded, never copied out: opaque */
 	if (nr == NR_recvmmsg || nr == NR_sendmmsg) {
 		entry = mmsg_next_entry(pid_tgid, buf, arg2);
-		if (entry < 0) {
-			skip_flow(&f, ret, KERNO_DROP_SCAN_LIMIT);
-			span_flush_flow(&f);
-			return 0;
-		}
+		/* Past the entries that can be followed: skipped by the parser. */
+		if (entry < 0)
+			entry = MMSG_PAST_LIMIT;
 	}
-	follow(&f, nr, buf, arg2, ret, entry);
-	span_flush_flow(&f);
+	parse_by_tail_call(ctx, jmp, &f, (__u64)sk, pid_tgid, nr, buf, arg2, ret, entry);
 	return 0;
 }
 
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(kerno_sock_send, struct sock *sk, int ret, int flags)
 {
-	return on_sock_io(sk, ret, KERNO_DIR_TX, flags);
+	return on_sock_io(ctx, &parse_tx_jmp, sk, ret, KERNO_DIR_TX, flags, SOCK_IO_ANY);
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(kerno_sock_recv, struct sock *sk, int ret, int flags)
 {
-	return on_sock_io(sk, ret, KERNO_DIR_RX, flags);
+	return on_sock_io(ctx, &parse_rx_jmp, sk, ret, KERNO_DIR_RX, flags, SOCK_IO_ANY);
+}
+
+/* The parsers the two tracepoints tail-call: one, when their prototypes agree. Never attached. */
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(kerno_parse_sock_tx)
+{
+	return run_parse_job();
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(kerno_parse_sock_rx)
+{
+	return run_parse_job();
 }
 
 /* ---- fexit: the TCP send and receive functions ---- */
@@ -759,7 +907,7 @@ int BPF_PROG(kerno_sock_recv, struct sock *sk, int ret, int flags)
 SEC("fexit/tcp_sendmsg")
 int BPF_PROG(kerno_tcp_sendmsg, struct sock *sk, struct msghdr *msg, size_t size, int ret)
 {
-	return on_sock_io(sk, ret, KERNO_DIR_TX, 0);
+	return on_sock_io(ctx, &parse_tx_jmp, sk, ret, KERNO_DIR_TX, 0, SOCK_IO_TCP);
 }
 
 /*
@@ -773,7 +921,19 @@ int BPF_PROG(kerno_tcp_recvmsg, struct sock *sk)
 
 	bpf_get_func_ret(ctx, &ret);
 	bpf_get_func_arg(ctx, bpf_get_func_arg_cnt(ctx) == 5 ? 3 : 4, &flags);
-	return on_sock_io(sk, (int)ret, KERNO_DIR_RX, (int)flags);
+	return on_sock_io(ctx, &parse_rx_jmp, sk, (int)ret, KERNO_DIR_RX, (int)flags, SOCK_IO_TCP);
+}
+
+SEC("fexit/tcp_sendmsg")
+int BPF_PROG(kerno_parse_tcp_tx)
+{
+	return run_parse_job();
+}
+
+SEC("fexit/tcp_recvmsg")
+int BPF_PROG(kerno_parse_tcp_rx)
+{
+	return run_parse_job();
 }
 
 /* sendfile() and splice() before 6.5: bytes that never were in user memory. */
@@ -783,7 +943,7 @@ int BPF_PROG(kerno_tcp_sendpage, struct sock *sk)
 	__u64 ret = 0;
 
 	bpf_get_func_ret(ctx, &ret);
-	return on_sock_io(sk, (int)ret, KERNO_DIR_TX, 0);
+	return on_sock_io(ctx, NULL, sk, (int)ret, KERNO_DIR_TX, 0, SOCK_IO_OPAQUE);
 }
 
 /*
@@ -794,13 +954,13 @@ int BPF_PROG(kerno_tcp_sendpage, struct sock *sk)
 SEC("fexit/udp_sendmsg")
 int BPF_PROG(kerno_udp_sendmsg, struct sock *sk, struct msghdr *msg, size_t len, int ret)
 {
-	return on_sock_io(sk, ret, KERNO_DIR_TX, 0);
+	return on_sock_io(ctx, NULL, sk, ret, KERNO_DIR_TX, 0, SOCK_IO_UDP);
 }
 
 SEC("fexit/udpv6_sendmsg")
 int BPF_PROG(kerno_udpv6_sendmsg, struct sock *sk, struct msghdr *msg, size_t len, int ret)
 {
-	return on_sock_io(sk, ret, KERNO_DIR_TX, 0);
+	return on_sock_io(ctx, NULL, sk, ret, KERNO_DIR_TX, 0, SOCK_IO_UDP);
 }
 
 static __always_inline int on_udp_recvmsg(void *ctx, struct sock *sk)
@@ -809,7 +969,7 @@ static __always_inline int on_udp_recvmsg(void *ctx, struct sock *sk)
 
 	bpf_get_func_ret(ctx, &ret);
 	bpf_get_func_arg(ctx, bpf_get_func_arg_cnt(ctx) == 5 ? 3 : 4, &flags);
-	return on_sock_io(sk, (int)ret, KERNO_DIR_RX, (int)flags);
+	return on_sock_io(ctx, NULL, sk, (int)ret, KERNO_DIR_RX, (int)flags, SOCK_IO_UDP);
 }
 
 SEC("fexit/udp_recvmsg")

@@ -98,6 +98,25 @@ struct tmpl_ctx {
 };
 
 /*
+ * A parse handed by an entry program to the parser program it tail-calls
+ * (kern/capture.bpf.c, "One parser per hook"; kern/tls.bpf.c): what the
+ * entry saw of the call. The parser takes it at once, and only in the
+ * thread that wrote it.
+ */
+struct parse_job {
+	__u64 pid_tgid; /* the thread the job is for; 0 once taken */
+	__u64 key; /* the connection's key (its struct sock) */
+	__u64 now;
+	__u64 buf; /* the call's buffer argument */
+	__u64 arg2; /* its iovec count (readv, writev) or mmsg vector length */
+	__s64 ret; /* bytes moved */
+	__u32 nr; /* syscall number (capture), or KERNO_TLS_* operation (TLS) */
+	__s32 mmsg_entry; /* see follow() */
+	__u32 dir;
+	__u32 pad;
+};
+
+/*
  * Per-CPU working memory. A program never runs twice at once on one CPU (the
  * kernel skips and counts a recursive run), so this is private to one run.
  */
@@ -109,6 +128,7 @@ struct kerno_scratch {
 	struct tmpl_ctx tm;
 	__u64 hdr[8]; /* a struct mmsghdr: see read_hdr() */
 	__u64 iov[2 * KERNO_MAX_IOV]; /* the iovecs of one call: base, length */
+	struct parse_job job; /* from an entry program to its parser program */
 	struct kerno_series_key key; /* a series key being built (proto.bpf.h) */
 	struct kerno_conn zero_conn; /* stays zeroed: new entries */
 	struct kerno_series_val zero_series; /* stays zeroed: new series */
