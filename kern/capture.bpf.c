@@ -986,6 +986,21 @@ int BPF_PROG(kerno_udpv6_recvmsg, struct sock *sk)
 
 /* ---- connection state: roles and ends ---- */
 
+/*
+ * The address of a typed pointer as a plain number, which global functions
+ * take: read back from scratch memory, it no longer is a pointer to the
+ * verifier. 0 (no key) if scratch is missing.
+ */
+static __always_inline __u64 scalar_key(__u64 key)
+{
+	struct kerno_scratch *sc = get_scratch();
+
+	if (!sc)
+		return 0;
+	sc->sock_key = key;
+	return *(volatile __u64 *)&sc->sock_key;
+}
+
 static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
 {
 	__u64 key = (__u64)sk;
@@ -1012,9 +1027,9 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
 		return 0;
 	proto_close(c, bpf_ktime_get_ns());
 	http1_close(c, bpf_ktime_get_ns());
-	/* sk is a typed pointer here: no key a global function could take. */
+	/* By key, as before 5.12, on every kernel: one flavour of the program. */
 	if (spans_enabled)
-		span_flush_conn(c);
+		span_flush_legacy(scalar_key(key));
 	bpf_map_delete_elem(&conns, &key);
 	count(KERNO_EV_CLOSED);
 	return 0;

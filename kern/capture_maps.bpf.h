@@ -129,6 +129,7 @@ struct kerno_scratch {
 	__u64 hdr[8]; /* a struct mmsghdr: see read_hdr() */
 	__u64 iov[2 * KERNO_MAX_IOV]; /* the iovecs of one call: base, length */
 	struct parse_job job; /* from an entry program to its parser program */
+	__u64 sock_key; /* see scalar_key() in capture.bpf.c */
 	struct kerno_series_key key; /* a series key being built (proto.bpf.h) */
 	struct kerno_conn zero_conn; /* stays zeroed: new entries */
 	struct kerno_series_val zero_series; /* stays zeroed: new series */
