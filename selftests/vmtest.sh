@@ -32,6 +32,8 @@
 #   KERNO_VMTEST_CACHE    download cache (/var/cache/kerno-vmtest)
 #   KERNO_VMTEST_TIMEOUT  seconds per kernel before the guest is killed (900)
 #   KERNO_VMTEST_MEM      guest memory (4G)
+#   KERNO_VMTEST_JOBS     guests run at once (2: a TCG guest keeps about one
+#                         core busy; 1 runs them one after the other)
 #   KERNO_TEST_SCALE      share of the host tests' requests run in the guest (0.05)
 #   KERNO_VMTEST_MIRROR   Debian archive (the one the system's apt uses)
 set -uo pipefail
@@ -44,6 +46,7 @@ CACHE=${KERNO_VMTEST_CACHE:-/var/cache/kerno-vmtest}
 # emulation makes seconds: 6.1 took 575 s for its 23 tests.
 TIMEOUT=${KERNO_VMTEST_TIMEOUT:-900}
 MEM=${KERNO_VMTEST_MEM:-4G}
+JOBS=${KERNO_VMTEST_JOBS:-2}
 SCALE=${KERNO_TEST_SCALE:-0.05}
 # Host tests the VM does not run by default. The VM proves the kernel side
 # on other kernels; the userspace-only suites (the harness's own, deploy,
@@ -224,7 +227,8 @@ qemu_run() {
 }
 
 # Counts one kernel's result from the runner's summary line and the exit
-# status the guest left (none if it never got that far); echoes the verdict.
+# status the guest left (none if it never got that far); echoes the verdict
+# and leaves the counts that count ("passed failed") in $run/counts.
 tally() {
 	local label=$1 xfail=$2 run=$3 qemu_rc=$4 took=$5 line rc p=0 f=0 verdict boot="?" note=
 	[ "$xfail" = 1 ] && note=" (expected to fail: not counted)"
@@ -255,23 +259,23 @@ tally() {
 		if [ "$f" -eq 0 ]; then
 			echo "vmtest: $label passes now: drop its :xfail mark"
 		fi
+		echo "0 0" >"$run/counts"
 		return
 	fi
-	passed=$((passed + p))
-	failed=$((failed + f))
+	echo "$p $f" >"$run/counts"
 }
 
+# Runs one kernel's guest; its counts end up in RUN/counts.
 run_kernel() {
-	local suite=${1%%:*} xfail=0 kroot kver run start label qemu_rc
+	local suite=${1%%:*} run=$2 xfail=0 kroot kver start label qemu_rc
 	[ "$1" != "$suite" ] && xfail=1
 	if ! kroot=$("$VM_DIR/fetch_kernel.sh" "$suite" "$CACHE"); then
 		echo "vmtest: $suite: no kernel could be fetched"
-		[ "$xfail" = 1 ] || failed=$((failed + 1))
+		if [ "$xfail" = 1 ]; then echo "0 0" >"$run/counts"; else echo "0 1" >"$run/counts"; fi
 		return
 	fi
 	kver=$(basename "$(ls -d "$kroot"/lib/modules/*)")
 	label="$suite $kver"
-	run=$(mktemp -d /tmp/kerno-vmtest.XXXXXX)
 	build_initramfs "$kroot" "$kver" "$run/initramfs.gz"
 	write_job "$run"
 	echo "vmtest: $label: booting (TCG, 2 CPUs, $MEM, scale $SCALE, log in $run)"
@@ -282,12 +286,31 @@ run_kernel() {
 	tally "$label" "$xfail" "$run" "$qemu_rc" $((($(date +%s%N) / 1000000 - start) / 1000))
 }
 
+# The guests run JOBS at a time (the VM tests come after the host tests, whose
+# CPUs they can then have); each run directory gets its counts.
 main() {
-	local kernel
+	local kernel run p f running=0 runs=()
 	parse_args "$@"
 	check_host
 	for kernel in $kernels; do
-		run_kernel "$kernel"
+		run=$(mktemp -d /tmp/kerno-vmtest.XXXXXX)
+		runs+=("$run")
+		if [ "$JOBS" -le 1 ]; then
+			run_kernel "$kernel" "$run"
+			continue
+		fi
+		run_kernel "$kernel" "$run" &
+		running=$((running + 1))
+		if [ "$running" -ge "$JOBS" ]; then
+			wait -n
+			running=$((running - 1))
+		fi
+	done
+	wait
+	for run in "${runs[@]}"; do
+		read -r p f 2>/dev/null <"$run/counts" || { p=0; f=1; }
+		passed=$((passed + p))
+		failed=$((failed + f))
 	done
 	echo "$passed passed, $failed failed"
 	[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -426,6 +426,9 @@ static struct capture_bpf *open_and_load(const struct capture_opts *o, enum capt
 	{
 		if (!stats || i >= STATS_LOG_PROGS)
 			break;
+		/* The flavour's programs only: the object has more than STATS_LOG_PROGS. */
+		if (!bpf_program__autoload(prog))
+			continue;
 		stats[i][0] = 0;
 		bpf_program__set_log_buf(prog, stats[i++], STATS_LOG_SIZE);
 		bpf_program__set_log_level(prog, 4);
@@ -628,8 +631,11 @@ static void report_flavour(FILE *out, struct capture_bpf *skel, const char *flav
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
 		int fd = bpf_program__fd(prog);
-		const char *log = i < STATS_LOG_PROGS ? stats[i++] : "";
+		const char *log;
 
+		if (!bpf_program__autoload(prog))
+			continue; /* as open_and_load() numbers the logs */
+		log = i < STATS_LOG_PROGS ? stats[i++] : "";
 		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
 			continue;
 		/* Before 5.16: from the statistics line of the verifier's log. */
