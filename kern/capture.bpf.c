@@ -62,8 +62,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Segments (mmsg entries) parsed per syscall; KERNO_MAX_IOV iovecs in capture_maps.bpf.h. */
 #define KERNO_MAX_MMSG 4
-/* A parse_job's mmsg_entry for bytes of an mmsg entry past KERNO_MAX_MMSG: skipped. */
-#define MMSG_PAST_LIMIT (-2)
 
 static __always_inline int is_tcp(struct sock *sk)
 {
@@ -690,9 +688,12 @@ static __always_inline void mmsg_end(__u64 pid_tgid)
  * every entry program (send, receive, UDP...), they were checked once per
  * entry, about half a million instructions each time: seconds of an agent's
  * start under emulation. So the entry programs of the sock and fexit
- * flavours hand the parse (struct parse_job, in per-CPU scratch) to a parser
- * program by tail call, and that one is checked once. A tracing program may
- * only tail-call programs of its own type whose attach point has the same
+ * flavours only filter (and see UDP), and hand a TCP call to a parser
+ * program by tail call, which the verifier checks once. The parser runs on
+ * the entry's context (its first argument, the socket, is typed there as in
+ * the entry); what else the entry knows (direction, bytes, flags) waits for
+ * it in per-CPU scratch (struct parse_job). A tracing program may only
+ * tail-call programs of its own type whose attach point has the same
  * prototype in the kernel's BTF: one parser per prototype, shared by the
  * hooks that have it (userspace sees which: sock_send_length and
  * sock_recv_length share one, tcp_sendmsg and tcp_recvmsg do not). The
@@ -711,82 +712,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } parse_rx_jmp SEC(".maps");
-
-/* f's bytes cannot be parsed: its direction waits for the next message start. */
-static __always_inline void flow_lost(const struct flow *f, __u32 why)
-{
-	struct kerno_conn *c = f->conn;
-	struct kerno_http_dir *d = dir_of(c, f->dir);
-
-	if (c->proto == KERNO_P_HTTP1 || c->proto == KERNO_P_UNDECIDED)
-		give_up(c, d, why);
-	else
-		proto_give_up(c, d, why);
-}
-
-/*
- * Hand the parse of the ret bytes of flow f (on socket sk) to the parser
- * program in jmp. Comes back only if the tail call failed (no program in
- * jmp): the bytes are lost, and counted.
- */
-static __always_inline void parse_by_tail_call(void *ctx, void *jmp, const struct flow *f, __u64 sk,
-					       __u64 pid_tgid, __u64 nr, __u64 buf, __u64 arg2,
-					       __s64 ret, int mmsg_entry)
-{
-	struct kerno_scratch *sc = get_scratch();
-	struct parse_job *j;
-
-	if (sc) {
-		j = &sc->job;
-		j->pid_tgid = pid_tgid;
-		j->key = sk;
-		j->now = f->now;
-		j->buf = buf;
-		j->arg2 = arg2;
-		j->ret = ret;
-		j->nr = nr;
-		j->mmsg_entry = mmsg_entry;
-		j->dir = f->dir;
-		bpf_tail_call(ctx, jmp, 0);
-		j->pid_tgid = 0;
-	}
-	flow_lost(f, KERNO_DROP_TAIL_CALL);
-}
-
-/*
- * The parser program's body: the job its entry program left, followed.
- * A job of another thread (one that ran on this CPU in between, if the
- * kernel preempts programs) is not this run's: counted, not parsed.
- */
-static __always_inline int run_parse_job(void)
-{
-	struct kerno_scratch *sc = get_scratch();
-	__u64 pid_tgid = bpf_get_current_pid_tgid(), key;
-	struct parse_job *j;
-	struct flow f = {};
-
-	if (!sc)
-		return 0;
-	j = &sc->job;
-	if (j->pid_tgid != pid_tgid) {
-		count(KERNO_DROP_TAIL_CALL);
-		return 0;
-	}
-	j->pid_tgid = 0;
-	key = j->key;
-	f.conn = bpf_map_lookup_elem(&conns, &key);
-	if (!f.conn)
-		return 0;
-	f.now = j->now;
-	f.dir = j->dir & 1;
-	f.tid = (__u32)pid_tgid;
-	if (j->mmsg_entry == MMSG_PAST_LIMIT)
-		skip_flow(&f, j->ret, KERNO_DROP_SCAN_LIMIT);
-	else
-		follow(&f, j->nr, j->buf, j->arg2, j->ret, j->mmsg_entry);
-	span_flush_flow(&f);
-	return 0;
-}
 
 /* What an entry program of the sock and fexit flavours sees; the rest is left out of its code. */
 enum sock_io_kind {
@@ -817,17 +742,105 @@ static __always_inline int on_sock_udp(struct task_struct *task, struct sock *sk
 	return 0;
 }
 
+/* ret > 0 bytes on TCP socket sk, in the calling thread: follow them (the parser's work). */
+static __always_inline int on_sock_tcp(struct sock *sk, __u64 pid_tgid, int ret, __u32 dir,
+				       int flags, const enum sock_io_kind kind)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct kerno_conn *c = conn_of_sock(sk, pid_tgid >> 32);
+	struct pt_regs *regs;
+	__u64 nr, buf, arg2;
+	struct flow f;
+	int entry = -1;
+
+	if (!c)
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	nr = kind == SOCK_IO_OPAQUE ? NR_sendfile : regs->orig_ax;
+	buf = regs->si;
+	arg2 = regs->dx;
+	if (tls_ciphertext(c, sk, pid_tgid, dir, ret, flat_buf(nr, buf)) ||
+	    !flow_start(&f, c, dir, (__u32)pid_tgid, ret, 0))
+		return 0;
+#ifdef ABL_NOPARSE
+	return 0;
+#endif
+	if (dir == KERNO_DIR_RX && (flags & MSG_TRUNC))
+		nr = NR_sendfile; /* discarded, never copied out: opaque */
+	if (nr == NR_recvmmsg || nr == NR_sendmmsg) {
+		entry = mmsg_next_entry(pid_tgid, buf, arg2);
+		if (entry < 0) {
+			skip_flow(&f, ret, KERNO_DROP_SCAN_LIMIT);
+			span_flush_flow(&f);
+			return 0;
+		}
+	}
+	follow(&f, nr, buf, arg2, ret, entry);
+	span_flush_flow(&f);
+	return 0;
+}
+
+/*
+ * Hand a TCP call to the parser program in jmp. Comes back only if the tail
+ * call failed (no program there): the stream of sk in that direction is
+ * given up until its next message, and counted.
+ */
+static __always_inline void parse_by_tail_call(void *ctx, void *jmp, struct sock *sk,
+					       __u64 pid_tgid, int ret, __u32 dir, int flags)
+{
+	struct kerno_scratch *sc = get_scratch();
+	__u64 key = (__u64)sk;
+	struct kerno_conn *c;
+
+	if (sc) {
+		sc->job.pid_tgid = pid_tgid;
+		sc->job.ret = ret;
+		sc->job.dir = dir;
+		sc->job.flags = flags;
+		bpf_tail_call(ctx, jmp, 0);
+		sc->job.pid_tgid = 0;
+	}
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c) {
+		count(KERNO_DROP_TAIL_CALL);
+		return;
+	}
+	if (c->proto == KERNO_P_HTTP1 || c->proto == KERNO_P_UNDECIDED)
+		give_up(c, dir_of(c, dir), KERNO_DROP_TAIL_CALL);
+	else
+		proto_give_up(c, dir_of(c, dir), KERNO_DROP_TAIL_CALL);
+}
+
+/*
+ * The parser program's body, on the socket its entry program saw: the call
+ * the entry left in scratch, followed. A job of another thread (one that ran
+ * on this CPU in between, should the kernel preempt programs) is not this
+ * run's: counted, not parsed.
+ */
+static __always_inline int run_parse_job(struct sock *sk)
+{
+	struct kerno_scratch *sc = get_scratch();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct parse_job *j;
+
+	if (!sc)
+		return 0;
+	j = &sc->job;
+	if (j->pid_tgid != pid_tgid) {
+		count(KERNO_DROP_TAIL_CALL);
+		return 0;
+	}
+	j->pid_tgid = 0;
+	return on_sock_tcp(sk, pid_tgid, j->ret, j->dir & 1, j->flags, SOCK_IO_TCP);
+}
+
 /* jmp: the parser for this hook (see "One parser per hook"); NULL for kinds that do not parse. */
 static __always_inline int on_sock_io(void *ctx, void *jmp, struct sock *sk, int ret, __u32 dir,
 				      int flags, const enum sock_io_kind kind)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	__u64 pid_tgid = bpf_get_current_pid_tgid(), nr, buf, arg2;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
-	struct kerno_conn *c;
-	struct pt_regs *regs;
-	struct flow f;
-	int entry = -1;
 
 	if (ret <= 0) {
 		mmsg_end(pid_tgid);
@@ -846,34 +859,10 @@ static __always_inline int on_sock_io(void *ctx, void *jmp, struct sock *sk, int
 			       0;
 	if (kind == SOCK_IO_UDP)
 		return 0;
-	c = conn_of_sock(sk, tgid);
-	if (!c)
-		return 0;
-	regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	nr = kind == SOCK_IO_OPAQUE ? NR_sendfile : regs->orig_ax;
-	buf = regs->si;
-	arg2 = regs->dx;
-	if (tls_ciphertext(c, sk, pid_tgid, dir, ret, flat_buf(nr, buf)) ||
-	    !flow_start(&f, c, dir, (__u32)pid_tgid, ret, 0))
-		return 0;
-#ifdef ABL_NOPARSE
-	return 0;
-#endif
-	if (kind == SOCK_IO_OPAQUE) {
-		/* sendfile() and splice(): nothing to read, no parser needed. */
-		skip_flow(&f, ret, KERNO_DROP_OPAQUE_BYTES);
-		span_flush_flow(&f);
-		return 0;
-	}
-	if (dir == KERNO_DIR_RX && (flags & MSG_TRUNC))
-		nr = NR_sendfile; /* discarded, never copied out: opaque */
-	if (nr == NR_recvmmsg || nr == NR_sendmmsg) {
-		entry = mmsg_next_entry(pid_tgid, buf, arg2);
-		/* Past the entries that can be followed: skipped by the parser. */
-		if (entry < 0)
-			entry = MMSG_PAST_LIMIT;
-	}
-	parse_by_tail_call(ctx, jmp, &f, (__u64)sk, pid_tgid, nr, buf, arg2, ret, entry);
+	/* sendfile() and splice(): nothing to read, no parser needed. */
+	if (kind == SOCK_IO_OPAQUE)
+		return on_sock_tcp(sk, pid_tgid, ret, dir, flags, kind);
+	parse_by_tail_call(ctx, jmp, sk, pid_tgid, ret, dir, flags);
 	return 0;
 }
 
@@ -891,15 +880,15 @@ int BPF_PROG(kerno_sock_recv, struct sock *sk, int ret, int flags)
 
 /* The parsers the two tracepoints tail-call: one, when their prototypes agree. Never attached. */
 SEC("tp_btf/sock_send_length")
-int BPF_PROG(kerno_parse_sock_tx)
+int BPF_PROG(kerno_parse_sock_tx, struct sock *sk)
 {
-	return run_parse_job();
+	return run_parse_job(sk);
 }
 
 SEC("tp_btf/sock_recv_length")
-int BPF_PROG(kerno_parse_sock_rx)
+int BPF_PROG(kerno_parse_sock_rx, struct sock *sk)
 {
-	return run_parse_job();
+	return run_parse_job(sk);
 }
 
 /* ---- fexit: the TCP send and receive functions ---- */
@@ -925,15 +914,15 @@ int BPF_PROG(kerno_tcp_recvmsg, struct sock *sk)
 }
 
 SEC("fexit/tcp_sendmsg")
-int BPF_PROG(kerno_parse_tcp_tx)
+int BPF_PROG(kerno_parse_tcp_tx, struct sock *sk)
 {
-	return run_parse_job();
+	return run_parse_job(sk);
 }
 
 SEC("fexit/tcp_recvmsg")
-int BPF_PROG(kerno_parse_tcp_rx)
+int BPF_PROG(kerno_parse_tcp_rx, struct sock *sk)
 {
-	return run_parse_job();
+	return run_parse_job(sk);
 }
 
 /* sendfile() and splice() before 6.5: bytes that never were in user memory. */

@@ -98,22 +98,19 @@ struct tmpl_ctx {
 };
 
 /*
- * A parse handed by an entry program to the parser program it tail-calls
+ * A call handed by an entry program to the parser program it tail-calls
  * (kern/capture.bpf.c, "One parser per hook"; kern/tls.bpf.c): what the
- * entry saw of the call. The parser takes it at once, and only in the
- * thread that wrote it.
+ * entry saw of it, besides the context both share. The parser takes it at
+ * once, and only in the thread that wrote it.
  */
 struct parse_job {
 	__u64 pid_tgid; /* the thread the job is for; 0 once taken */
-	__u64 key; /* the connection's key (its struct sock) */
+	__u64 key; /* the connection's key (TLS: the parser has no socket) */
 	__u64 now;
-	__u64 buf; /* the call's buffer argument */
-	__u64 arg2; /* its iovec count (readv, writev) or mmsg vector length */
+	__u64 buf; /* the plaintext (TLS) */
 	__s64 ret; /* bytes moved */
-	__u32 nr; /* syscall number (capture), or KERNO_TLS_* operation (TLS) */
-	__s32 mmsg_entry; /* see follow() */
 	__u32 dir;
-	__u32 pad;
+	__s32 flags; /* the socket call's MSG_* flags */
 };
 
 /*
