@@ -742,23 +742,19 @@ static __always_inline int on_sock_udp(struct task_struct *task, struct sock *sk
 	return 0;
 }
 
-/* ret > 0 bytes on TCP socket sk, in the calling thread: follow them (the parser's work). */
+/*
+ * ret > 0 bytes on TCP socket sk, moved in the calling thread by syscall nr
+ * with buffer arguments buf and arg2: follow them (the parser's work).
+ */
 static __always_inline int on_sock_tcp(struct sock *sk, __u64 pid_tgid, int ret, __u32 dir,
-				       int flags, const enum sock_io_kind kind)
+				       int flags, __u64 nr, __u64 buf, __u64 arg2)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	struct kerno_conn *c = conn_of_sock(sk, pid_tgid >> 32);
-	struct pt_regs *regs;
-	__u64 nr, buf, arg2;
 	struct flow f;
 	int entry = -1;
 
 	if (!c)
 		return 0;
-	regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	nr = kind == SOCK_IO_OPAQUE ? NR_sendfile : regs->orig_ax;
-	buf = regs->si;
-	arg2 = regs->dx;
 	if (tls_ciphertext(c, sk, pid_tgid, dir, ret, flat_buf(nr, buf)) ||
 	    !flow_start(&f, c, dir, (__u32)pid_tgid, ret, 0))
 		return 0;
@@ -786,7 +782,8 @@ static __always_inline int on_sock_tcp(struct sock *sk, __u64 pid_tgid, int ret,
  * given up until its next message, and counted.
  */
 static __always_inline void parse_by_tail_call(void *ctx, void *jmp, struct sock *sk,
-					       __u64 pid_tgid, int ret, __u32 dir, int flags)
+					       __u64 pid_tgid, int ret, __u32 dir, int flags,
+					       const struct pt_regs *regs)
 {
 	struct kerno_scratch *sc = get_scratch();
 	__u64 key = (__u64)sk;
@@ -797,6 +794,9 @@ static __always_inline void parse_by_tail_call(void *ctx, void *jmp, struct sock
 		sc->job.ret = ret;
 		sc->job.dir = dir;
 		sc->job.flags = flags;
+		sc->job.nr = regs->orig_ax;
+		sc->job.buf = regs->si;
+		sc->job.arg2 = regs->dx;
 		bpf_tail_call(ctx, jmp, 0);
 		sc->job.pid_tgid = 0;
 	}
@@ -831,7 +831,7 @@ static __always_inline int run_parse_job(struct sock *sk)
 		return 0;
 	}
 	j->pid_tgid = 0;
-	return on_sock_tcp(sk, pid_tgid, j->ret, j->dir & 1, j->flags, SOCK_IO_TCP);
+	return on_sock_tcp(sk, pid_tgid, j->ret, j->dir & 1, j->flags, j->nr, j->buf, j->arg2);
 }
 
 /* jmp: the parser for this hook (see "One parser per hook"); NULL for kinds that do not parse. */
@@ -841,6 +841,7 @@ static __always_inline int on_sock_io(void *ctx, void *jmp, struct sock *sk, int
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
+	struct pt_regs *regs;
 
 	if (ret <= 0) {
 		mmsg_end(pid_tgid);
@@ -859,10 +860,11 @@ static __always_inline int on_sock_io(void *ctx, void *jmp, struct sock *sk, int
 			       0;
 	if (kind == SOCK_IO_UDP)
 		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	/* sendfile() and splice(): nothing to read, no parser needed. */
 	if (kind == SOCK_IO_OPAQUE)
-		return on_sock_tcp(sk, pid_tgid, ret, dir, flags, kind);
-	parse_by_tail_call(ctx, jmp, sk, pid_tgid, ret, dir, flags);
+		return on_sock_tcp(sk, pid_tgid, ret, dir, flags, NR_sendfile, regs->si, regs->dx);
+	parse_by_tail_call(ctx, jmp, sk, pid_tgid, ret, dir, flags, regs);
 	return 0;
 }
 

@@ -107,7 +107,9 @@ struct parse_job {
 	__u64 pid_tgid; /* the thread the job is for; 0 once taken */
 	__u64 key; /* the connection's key (TLS: the parser has no socket) */
 	__u64 now;
-	__u64 buf; /* the plaintext (TLS) */
+	__u64 nr; /* the syscall (capture) */
+	__u64 buf; /* its buffer argument (capture), the plaintext (TLS) */
+	__u64 arg2; /* its iovec count or vector length (capture) */
 	__s64 ret; /* bytes moved */
 	__u32 dir;
 	__s32 flags; /* the socket call's MSG_* flags */
