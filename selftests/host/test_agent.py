@@ -237,7 +237,7 @@ def test_verifier_report(ctx):
     (what one agent start verifies, TLS included) take less than one
     program's limit together: the parsers are verified once per hook
     prototype (kern/capture.bpf.c, "One parser per hook"), not once per
-    entry program. Measured: at most 44 % for one program (sys_exit, 6.18)
+    entry program. Measured: at most 46 % for one program (sys_exit, 6.18)
     and 830 K for a flavour (fexit on 6.1, whose send and receive hooks
     need a parser each)."""
     flavours = hooks.listing(ctx.kerno)
