@@ -680,47 +680,81 @@ static __always_inline void mmsg_end(__u64 pid_tgid)
 		__sync_fetch_and_add(&mmsg_live, -1);
 }
 
-static __always_inline int on_sock_io(struct sock *sk, int ret, __u32 dir, int flags)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	__u64 pid_tgid = bpf_get_current_pid_tgid(), nr, buf, arg2;
-	__u32 tgid = pid_tgid >> 32;
-	struct kerno_conn *c;
-	struct pt_regs *regs;
-	struct flow f;
-	int entry = -1;
+/*
+ * ---- One parser per hook ----
+ *
+ * The parsers (HTTP/1.x, the other protocols, spans) are global functions,
+ * which the verifier checks once per program that calls them. Called from
+ * every entry program (send, receive, UDP...), they were checked once per
+ * entry, about half a million instructions each time: seconds of an agent's
+ * start under emulation. So the entry programs of the sock and fexit
+ * flavours only filter (and see UDP), and hand a TCP call to a parser
+ * program by tail call, which the verifier checks once. The parser runs on
+ * the entry's context (its first argument, the socket, is typed there as in
+ * the entry); what else the entry knows (direction, bytes, flags) waits for
+ * it in per-CPU scratch (struct parse_job). A tracing program may only
+ * tail-call programs of its own type whose attach point has the same
+ * prototype in the kernel's BTF: one parser per prototype, shared by the
+ * hooks that have it (userspace sees which: sock_send_length and
+ * sock_recv_length share one, tcp_sendmsg and tcp_recvmsg do not). The
+ * sys_exit flavours have a single entry program, which parses itself.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} parse_tx_jmp SEC(".maps");
 
-	if (ret <= 0) {
-		mmsg_end(pid_tgid);
-		return 0;
-	}
-	/* In-kernel socket users (NFS, iSCSI...) have no user buffers. */
-	if ((sk->sk_protocol != IPPROTO_TCP && sk->sk_protocol != IPPROTO_UDP) ||
-	    tgid == self_tgid || (task->flags & PF_KTHREAD))
-		return 0;
-	/* Peeked bytes come again with the read that consumes them. */
-	if (dir == KERNO_DIR_RX && (flags & MSG_PEEK))
-		return 0;
-	if (sk->sk_protocol == IPPROTO_UDP) {
-		if (sk->__sk_common.skc_family != AF_INET && sk->__sk_common.skc_family != AF_INET6)
-			return 0;
-		regs = (struct pt_regs *)bpf_task_pt_regs(task);
-		nr = regs->orig_ax;
-		if (nr == NR_recvmmsg || nr == NR_sendmmsg) {
-			entry = mmsg_next_entry(pid_tgid, regs->si, regs->dx);
-			if (entry < 0)
-				return 0;
-		}
-		udp_io(sk, dir, nr, regs->si, regs->r8, ret, entry);
-		return 0;
-	}
-	c = conn_of_sock(sk, tgid);
-	if (!c)
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} parse_rx_jmp SEC(".maps");
+
+/* What an entry program of the sock and fexit flavours sees; the rest is left out of its code. */
+enum sock_io_kind {
+	SOCK_IO_ANY, /* TCP and UDP (the sock flavour's tracepoints) */
+	SOCK_IO_TCP, /* TCP (fexit on tcp_sendmsg, tcp_recvmsg) */
+	SOCK_IO_OPAQUE, /* TCP, bytes never in user memory (fexit on tcp_sendpage) */
+	SOCK_IO_UDP, /* UDP (fexit on the UDP functions) */
+};
+
+/* UDP: DNS, parsed here (kern/proto_dns.bpf.h). */
+static __always_inline int on_sock_udp(struct task_struct *task, struct sock *sk, __u64 pid_tgid,
+				       int ret, __u32 dir)
+{
+	struct pt_regs *regs;
+	int entry = -1;
+	__u64 nr;
+
+	if (sk->__sk_common.skc_family != AF_INET && sk->__sk_common.skc_family != AF_INET6)
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	nr = regs->orig_ax;
-	buf = regs->si;
-	arg2 = regs->dx;
+	if (nr == NR_recvmmsg || nr == NR_sendmmsg) {
+		entry = mmsg_next_entry(pid_tgid, regs->si, regs->dx);
+		if (entry < 0)
+			return 0;
+	}
+	udp_io(sk, dir, nr, regs->si, regs->r8, ret, entry);
+	return 0;
+}
+
+/*
+ * ret > 0 bytes on TCP socket sk, moved in the calling thread by syscall nr
+ * with buffer arguments buf and arg2: follow them (the parser's work).
+ */
+static __always_inline int on_sock_tcp(struct sock *sk, __u64 pid_tgid, int ret, __u32 dir,
+				       int flags, __u64 nr, __u64 buf, __u64 arg2)
+{
+	struct kerno_conn *c = conn_of_sock(sk, pid_tgid >> 32);
+	struct flow f;
+	int entry = -1;
+
+	if (!c)
+		return 0;
 	if (tls_ciphertext(c, sk, pid_tgid, dir, ret, flat_buf(nr, buf)) ||
 	    !flow_start(&f, c, dir, (__u32)pid_tgid, ret, 0))
 		return 0;
@@ -742,16 +776,121 @@ static __always_inline int on_sock_io(struct sock *sk, int ret, __u32 dir, int f
 	return 0;
 }
 
+/*
+ * Hand a TCP call to the parser program in jmp. Comes back only if the tail
+ * call failed (no program there): the stream of sk in that direction is
+ * given up until its next message, and counted.
+ */
+static __always_inline void parse_by_tail_call(void *ctx, void *jmp, struct sock *sk,
+					       __u64 pid_tgid, int ret, __u32 dir, int flags,
+					       const struct pt_regs *regs)
+{
+	struct kerno_scratch *sc = get_scratch();
+	__u64 key = (__u64)sk;
+	struct kerno_conn *c;
+
+	if (sc) {
+		sc->job.pid_tgid = pid_tgid;
+		sc->job.ret = ret;
+		sc->job.dir = dir;
+		sc->job.flags = flags;
+		sc->job.nr = regs->orig_ax;
+		sc->job.buf = regs->si;
+		sc->job.arg2 = regs->dx;
+		bpf_tail_call(ctx, jmp, 0);
+		sc->job.pid_tgid = 0;
+	}
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c) {
+		count(KERNO_DROP_TAIL_CALL);
+		return;
+	}
+	if (c->proto == KERNO_P_HTTP1 || c->proto == KERNO_P_UNDECIDED)
+		give_up(c, dir_of(c, dir), KERNO_DROP_TAIL_CALL);
+	else
+		proto_give_up(c, dir_of(c, dir), KERNO_DROP_TAIL_CALL);
+}
+
+/*
+ * The parser program's body, on the socket its entry program saw: the call
+ * the entry left in scratch, followed. A job of another thread (one that ran
+ * on this CPU in between, should the kernel preempt programs) is not this
+ * run's: counted, not parsed.
+ */
+static __always_inline int run_parse_job(struct sock *sk)
+{
+	struct kerno_scratch *sc = get_scratch();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct parse_job *j;
+
+	if (!sc)
+		return 0;
+	j = &sc->job;
+	if (j->pid_tgid != pid_tgid) {
+		count(KERNO_DROP_TAIL_CALL);
+		return 0;
+	}
+	j->pid_tgid = 0;
+	return on_sock_tcp(sk, pid_tgid, j->ret, j->dir & 1, j->flags, j->nr, j->buf, j->arg2);
+}
+
+/* jmp: the parser for this hook (see "One parser per hook"); NULL for kinds that do not parse. */
+static __always_inline int on_sock_io(void *ctx, void *jmp, struct sock *sk, int ret, __u32 dir,
+				      int flags, const enum sock_io_kind kind)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	struct pt_regs *regs;
+
+	if (ret <= 0) {
+		mmsg_end(pid_tgid);
+		return 0;
+	}
+	/* In-kernel socket users (NFS, iSCSI...) have no user buffers. */
+	if ((sk->sk_protocol != IPPROTO_TCP && sk->sk_protocol != IPPROTO_UDP) ||
+	    tgid == self_tgid || (task->flags & PF_KTHREAD))
+		return 0;
+	/* Peeked bytes come again with the read that consumes them. */
+	if (dir == KERNO_DIR_RX && (flags & MSG_PEEK))
+		return 0;
+	if (sk->sk_protocol == IPPROTO_UDP)
+		return kind == SOCK_IO_ANY || kind == SOCK_IO_UDP ?
+			       on_sock_udp(task, sk, pid_tgid, ret, dir) :
+			       0;
+	if (kind == SOCK_IO_UDP)
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	/* sendfile() and splice(): nothing to read, no parser needed. */
+	if (kind == SOCK_IO_OPAQUE)
+		return on_sock_tcp(sk, pid_tgid, ret, dir, flags, NR_sendfile, regs->si, regs->dx);
+	parse_by_tail_call(ctx, jmp, sk, pid_tgid, ret, dir, flags, regs);
+	return 0;
+}
+
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(kerno_sock_send, struct sock *sk, int ret, int flags)
 {
-	return on_sock_io(sk, ret, KERNO_DIR_TX, flags);
+	return on_sock_io(ctx, &parse_tx_jmp, sk, ret, KERNO_DIR_TX, flags, SOCK_IO_ANY);
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(kerno_sock_recv, struct sock *sk, int ret, int flags)
 {
-	return on_sock_io(sk, ret, KERNO_DIR_RX, flags);
+	return on_sock_io(ctx, &parse_rx_jmp, sk, ret, KERNO_DIR_RX, flags, SOCK_IO_ANY);
+}
+
+/* The parsers the two tracepoints tail-call: one, when their prototypes agree. Never attached. */
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(kerno_parse_sock_tx, struct sock *sk)
+{
+	return run_parse_job(sk);
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(kerno_parse_sock_rx, struct sock *sk)
+{
+	return run_parse_job(sk);
 }
 
 /* ---- fexit: the TCP send and receive functions ---- */
@@ -759,7 +898,7 @@ int BPF_PROG(kerno_sock_recv, struct sock *sk, int ret, int flags)
 SEC("fexit/tcp_sendmsg")
 int BPF_PROG(kerno_tcp_sendmsg, struct sock *sk, struct msghdr *msg, size_t size, int ret)
 {
-	return on_sock_io(sk, ret, KERNO_DIR_TX, 0);
+	return on_sock_io(ctx, &parse_tx_jmp, sk, ret, KERNO_DIR_TX, 0, SOCK_IO_TCP);
 }
 
 /*
@@ -773,7 +912,19 @@ int BPF_PROG(kerno_tcp_recvmsg, struct sock *sk)
 
 	bpf_get_func_ret(ctx, &ret);
 	bpf_get_func_arg(ctx, bpf_get_func_arg_cnt(ctx) == 5 ? 3 : 4, &flags);
-	return on_sock_io(sk, (int)ret, KERNO_DIR_RX, (int)flags);
+	return on_sock_io(ctx, &parse_rx_jmp, sk, (int)ret, KERNO_DIR_RX, (int)flags, SOCK_IO_TCP);
+}
+
+SEC("fexit/tcp_sendmsg")
+int BPF_PROG(kerno_parse_tcp_tx, struct sock *sk)
+{
+	return run_parse_job(sk);
+}
+
+SEC("fexit/tcp_recvmsg")
+int BPF_PROG(kerno_parse_tcp_rx, struct sock *sk)
+{
+	return run_parse_job(sk);
 }
 
 /* sendfile() and splice() before 6.5: bytes that never were in user memory. */
@@ -783,7 +934,7 @@ int BPF_PROG(kerno_tcp_sendpage, struct sock *sk)
 	__u64 ret = 0;
 
 	bpf_get_func_ret(ctx, &ret);
-	return on_sock_io(sk, (int)ret, KERNO_DIR_TX, 0);
+	return on_sock_io(ctx, NULL, sk, (int)ret, KERNO_DIR_TX, 0, SOCK_IO_OPAQUE);
 }
 
 /*
@@ -794,13 +945,13 @@ int BPF_PROG(kerno_tcp_sendpage, struct sock *sk)
 SEC("fexit/udp_sendmsg")
 int BPF_PROG(kerno_udp_sendmsg, struct sock *sk, struct msghdr *msg, size_t len, int ret)
 {
-	return on_sock_io(sk, ret, KERNO_DIR_TX, 0);
+	return on_sock_io(ctx, NULL, sk, ret, KERNO_DIR_TX, 0, SOCK_IO_UDP);
 }
 
 SEC("fexit/udpv6_sendmsg")
 int BPF_PROG(kerno_udpv6_sendmsg, struct sock *sk, struct msghdr *msg, size_t len, int ret)
 {
-	return on_sock_io(sk, ret, KERNO_DIR_TX, 0);
+	return on_sock_io(ctx, NULL, sk, ret, KERNO_DIR_TX, 0, SOCK_IO_UDP);
 }
 
 static __always_inline int on_udp_recvmsg(void *ctx, struct sock *sk)
@@ -809,7 +960,7 @@ static __always_inline int on_udp_recvmsg(void *ctx, struct sock *sk)
 
 	bpf_get_func_ret(ctx, &ret);
 	bpf_get_func_arg(ctx, bpf_get_func_arg_cnt(ctx) == 5 ? 3 : 4, &flags);
-	return on_sock_io(sk, (int)ret, KERNO_DIR_RX, (int)flags);
+	return on_sock_io(ctx, NULL, sk, (int)ret, KERNO_DIR_RX, (int)flags, SOCK_IO_UDP);
 }
 
 SEC("fexit/udp_recvmsg")
@@ -825,6 +976,21 @@ int BPF_PROG(kerno_udpv6_recvmsg, struct sock *sk)
 }
 
 /* ---- connection state: roles and ends ---- */
+
+/*
+ * The address of a typed pointer as a plain number, which global functions
+ * take: read back from scratch memory, it no longer is a pointer to the
+ * verifier. 0 (no key) if scratch is missing.
+ */
+static __always_inline __u64 scalar_key(__u64 key)
+{
+	struct kerno_scratch *sc = get_scratch();
+
+	if (!sc)
+		return 0;
+	sc->sock_key = key;
+	return *(volatile __u64 *)&sc->sock_key;
+}
 
 static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
 {
@@ -852,9 +1018,9 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
 		return 0;
 	proto_close(c, bpf_ktime_get_ns());
 	http1_close(c, bpf_ktime_get_ns());
-	/* sk is a typed pointer here: no key a global function could take. */
+	/* By key, as before 5.12, on every kernel: one flavour of the program. */
 	if (spans_enabled)
-		span_flush_conn(c);
+		span_flush_legacy(scalar_key(key));
 	bpf_map_delete_elem(&conns, &key);
 	count(KERNO_EV_CLOSED);
 	return 0;

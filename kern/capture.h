@@ -69,6 +69,7 @@ enum kerno_counter {
 	KERNO_DROP_H2_STREAMS_FULL, /* HTTP/2 stream not timed: the stream table was full */
 	KERNO_DROP_H2_EVENTS_LOST, /* HTTP/2 header block piece or stream end lost: ring buffer full */
 	KERNO_DROP_H2_BLOCK_TRUNCATED, /* HTTP/2 header block over KERNO_H2_BLOCK_MAX: its end left out */
+	KERNO_DROP_TAIL_CALL, /* bytes not parsed: the tail call into the parser program failed */
 	KERNO_DROP__COUNT,
 
 	KERNO_EV_ACCEPTED = KERNO_DROP__COUNT, /* server connections opened (handshake done) */

@@ -98,6 +98,24 @@ struct tmpl_ctx {
 };
 
 /*
+ * A call handed by an entry program to the parser program it tail-calls
+ * (kern/capture.bpf.c, "One parser per hook"; kern/tls.bpf.c): what the
+ * entry saw of it, besides the context both share. The parser takes it at
+ * once, and only in the thread that wrote it.
+ */
+struct parse_job {
+	__u64 pid_tgid; /* the thread the job is for; 0 once taken */
+	__u64 key; /* the connection's key (TLS: the parser has no socket) */
+	__u64 now;
+	__u64 nr; /* the syscall (capture) */
+	__u64 buf; /* its buffer argument (capture), the plaintext (TLS) */
+	__u64 arg2; /* its iovec count or vector length (capture) */
+	__s64 ret; /* bytes moved */
+	__u32 dir;
+	__s32 flags; /* the socket call's MSG_* flags */
+};
+
+/*
  * Per-CPU working memory. A program never runs twice at once on one CPU (the
  * kernel skips and counts a recursive run), so this is private to one run.
  */
@@ -109,6 +127,8 @@ struct kerno_scratch {
 	struct tmpl_ctx tm;
 	__u64 hdr[8]; /* a struct mmsghdr: see read_hdr() */
 	__u64 iov[2 * KERNO_MAX_IOV]; /* the iovecs of one call: base, length */
+	struct parse_job job; /* from an entry program to its parser program */
+	__u64 sock_key; /* see scalar_key() in capture.bpf.c */
 	struct kerno_series_key key; /* a series key being built (proto.bpf.h) */
 	struct kerno_conn zero_conn; /* stays zeroed: new entries */
 	struct kerno_series_val zero_series; /* stays zeroed: new series */

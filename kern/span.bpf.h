@@ -917,11 +917,35 @@ static __always_inline void span_do(struct kerno_conn *c, const struct span_op *
 }
 
 /*
+ * Op i of this run's, for the connection c it was noted on. Global, so
+ * that the verifier checks the span work once, rather than once for each
+ * of the SPAN_OPS turns of span_flush_ops()'s loop; legacy twin by key.
+ */
+__noinline int span_do_op(struct kerno_conn *c, __u32 i)
+{
+	struct span_scratch *ss = span_scratch_get();
+
+	if (ss && c)
+		span_do(c, &ss->ops[i & (SPAN_OPS - 1)]);
+	return 0;
+}
+
+__noinline int span_do_op_legacy(__u64 conn_key, __u32 i)
+{
+	struct kerno_conn *c = bpf_map_lookup_elem(&conns, &conn_key);
+	struct span_scratch *ss = span_scratch_get();
+
+	if (ss && c)
+		span_do(c, &ss->ops[i & (SPAN_OPS - 1)]);
+	return 0;
+}
+
+/*
  * The span work the parse of one program run noted, done. An op of another
  * connection (a program that interrupted another's run on this CPU, which
  * the shared scratch memory cannot tell apart) is counted and dropped.
  */
-static __always_inline void span_flush_conn(struct kerno_conn *c)
+static __always_inline void span_flush_ops(struct kerno_conn *c, __u64 conn_key, const bool legacy)
 {
 	struct span_scratch *ss = span_scratch_get();
 	__u32 i, n;
@@ -937,20 +961,23 @@ static __always_inline void span_flush_conn(struct kerno_conn *c)
 			count(KERNO_DROP_SPAN_LOST);
 			continue;
 		}
-		span_do(c, &ss->ops[i]);
+		if (legacy)
+			span_do_op_legacy(conn_key, i);
+		else
+			span_do_op(c, i);
 	}
 }
 
 /* Global, so the verifier checks the span work once; legacy twin by key as elsewhere. */
 __noinline int span_flush(struct kerno_conn *c)
 {
-	span_flush_conn(c);
+	span_flush_ops(c, 0, false);
 	return 0;
 }
 
 __noinline int span_flush_legacy(__u64 conn_key)
 {
-	span_flush_conn(bpf_map_lookup_elem(&conns, &conn_key));
+	span_flush_ops(bpf_map_lookup_elem(&conns, &conn_key), conn_key, true);
 	return 0;
 }
 

@@ -125,16 +125,31 @@ __noinline int tls_h2_legacy(__u64 conn_key, __u64 dir_tid, __u64 now, __u64 ubu
 }
 
 /*
+ * The parsers (HTTP/1.x, and HTTP/2 above), in a program of their own that the probes tail-call
+ * (as the capture's hooks do, kern/capture.bpf.c, "One parser per hook"):
+ * the verifier checks it once rather than once per probe. Every probe is a
+ * kprobe program: one parser serves them all.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} tls_parse_jmp SEC(".maps");
+
+/*
  * n bytes of plaintext at buf, moved by op on the connection of socket sk.
  * The connection must be one the socket hooks marked TLS: a socket address
- * reused by a plain connection since is not mistaken for it.
+ * reused by a plain connection since is not mistaken for it. Comes back only
+ * when the tail call into the parser failed: the bytes are lost, and counted.
  */
-static __always_inline void tls_plaintext(__u64 sk, __u32 op, __u64 buf, __s64 n, const bool legacy)
+static __always_inline void tls_plaintext(void *ctx, __u64 sk, __u32 op, __u64 buf, __s64 n)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 dir = op == KERNO_TLS_READ ? KERNO_DIR_RX : KERNO_DIR_TX;
 	struct kerno_conn *c = sk ? bpf_map_lookup_elem(&conns, &sk) : NULL;
-	__u64 dir_tid, now;
+	struct kerno_scratch *sc;
+	struct parse_job *j;
 
 	if (!c || !c->tls || c->tgid != (pid_tgid >> 32)) {
 		count_tgid(pid_tgid >> 32, KERNO_DROP_TLS_NO_CONN);
@@ -146,15 +161,70 @@ static __always_inline void tls_plaintext(__u64 sk, __u32 op, __u64 buf, __s64 n
 		n = 0x7fffffff;
 	if (dir_of(c, dir)->state == KERNO_H_STOPPED)
 		return;
-	dir_tid = (__u64)dir << 32 | (__u32)pid_tgid;
-	now = bpf_ktime_get_ns();
-	if (c->proto != KERNO_P_HTTP1 &&
-	    (legacy ? tls_h2_legacy(sk, dir_tid, now, buf, n) : tls_h2(c, dir_tid, now, buf, n)))
-		return;
-	if (legacy)
-		http1_parse_legacy(sk, dir_tid, now, buf, n);
+	sc = get_scratch();
+	if (sc) {
+		j = &sc->job;
+		j->pid_tgid = pid_tgid;
+		j->key = sk;
+		j->now = bpf_ktime_get_ns();
+		j->buf = buf;
+		j->ret = n;
+		j->dir = dir;
+		bpf_tail_call(ctx, &tls_parse_jmp, 0);
+		j->pid_tgid = 0;
+	}
+	if (c->proto == KERNO_P_HTTP1 || c->proto == KERNO_P_UNDECIDED)
+		give_up(c, dir_of(c, dir), KERNO_DROP_TAIL_CALL);
 	else
-		http1_parse(c, dir_tid, now, buf, n);
+		proto_give_up(c, dir_of(c, dir), KERNO_DROP_TAIL_CALL);
+}
+
+/*
+ * The parser program: the job its probe left. One of another thread (if the
+ * kernel preempted the probe in between) is counted, not parsed.
+ */
+static __always_inline int tls_parse_job(const bool legacy)
+{
+	struct kerno_scratch *sc = get_scratch();
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), key, dir_tid;
+	struct parse_job *j;
+	struct kerno_conn *c;
+
+	if (!sc)
+		return 0;
+	j = &sc->job;
+	if (j->pid_tgid != pid_tgid) {
+		count(KERNO_DROP_TAIL_CALL);
+		return 0;
+	}
+	j->pid_tgid = 0;
+	key = j->key;
+	dir_tid = (__u64)(j->dir & 1) << 32 | (__u32)pid_tgid;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c)
+		return 0;
+	if (c->proto != KERNO_P_HTTP1 &&
+	    (legacy ? tls_h2_legacy(key, dir_tid, j->now, j->buf, j->ret) :
+		      tls_h2(c, dir_tid, j->now, j->buf, j->ret)))
+		return 0;
+	if (legacy)
+		http1_parse_legacy(key, dir_tid, j->now, j->buf, j->ret);
+	else
+		http1_parse(c, dir_tid, j->now, j->buf, j->ret);
+	return 0;
+}
+
+SEC("uprobe")
+int kerno_tls_parse(struct pt_regs *ctx)
+{
+	return tls_parse_job(false);
+}
+
+/* Kernels before 5.12: the parser's global functions take scalars only. */
+SEC("uprobe")
+int kerno_tls_parse_legacy(struct pt_regs *ctx)
+{
+	return tls_parse_job(true);
 }
 
 /* ---- OpenSSL and BoringSSL ---- */
@@ -178,7 +248,7 @@ static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u64 nbytes_ptr, __u
 }
 
 /* ret: the int every one of these functions returns (RAX's upper half is not part of it). */
-static __always_inline int ssl_exit(int ret, const bool legacy)
+static __always_inline int ssl_exit(void *ctx, int ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct kerno_tls_ssl_key key = { .tgid = pid_tgid >> 32 };
@@ -209,7 +279,7 @@ static __always_inline int ssl_exit(int ret, const bool legacy)
 	else if (ret != 1 || bpf_probe_read_user(&n, sizeof(n), (void *)call.nbytes_ptr))
 		return 0;
 	if (n)
-		tls_plaintext(call.sk, call.op, call.buf, n, legacy);
+		tls_plaintext(ctx, call.sk, call.op, call.buf, n);
 	return 0;
 }
 
@@ -246,14 +316,7 @@ int BPF_KPROBE(kerno_ssl_handshake, void *ssl)
 SEC("uretprobe")
 int BPF_KRETPROBE(kerno_ssl_ret, long ret)
 {
-	return ssl_exit((int)ret, false);
-}
-
-/* Kernels before 5.12: the parser's global functions take scalars only. */
-SEC("uretprobe")
-int BPF_KRETPROBE(kerno_ssl_ret_legacy, long ret)
-{
-	return ssl_exit((int)ret, true);
+	return ssl_exit(ctx, (int)ret);
 }
 
 /* ---- Go crypto/tls ---- */
@@ -305,7 +368,7 @@ static __always_inline int go_read_enter(struct pt_regs *ctx)
  * here, before any byte leaves. At its return the response may already
  * have been read by another goroutine, and matched to an older request.
  */
-static __always_inline int go_write_enter(struct pt_regs *ctx, const bool legacy)
+static __always_inline int go_write_enter(struct pt_regs *ctx)
 {
 	__u64 sk;
 
@@ -313,11 +376,11 @@ static __always_inline int go_write_enter(struct pt_regs *ctx, const bool legacy
 		return 0;
 	sk = go_mark_tls(ctx->ax);
 	if ((__s64)ctx->cx > 0)
-		tls_plaintext(sk, KERNO_TLS_WRITE, ctx->bx, ctx->cx, legacy);
+		tls_plaintext(ctx, sk, KERNO_TLS_WRITE, ctx->bx, ctx->cx);
 	return 0;
 }
 
-static __always_inline int go_ret(struct pt_regs *ctx, const bool legacy)
+static __always_inline int go_ret(struct pt_regs *ctx)
 {
 	struct kerno_tls_go_key key = { .g = ctx->r14, .tgid = bpf_get_current_pid_tgid() >> 32 };
 	struct kerno_tls_go_call *t = bpf_map_lookup_elem(&tls_go_calls, &key);
@@ -329,7 +392,7 @@ static __always_inline int go_ret(struct pt_regs *ctx, const bool legacy)
 	call = *t;
 	bpf_map_delete_elem(&tls_go_calls, &key);
 	if (n > 0)
-		tls_plaintext(call.sk, call.op, call.buf, n, legacy);
+		tls_plaintext(ctx, call.sk, call.op, call.buf, n);
 	return 0;
 }
 
@@ -342,26 +405,14 @@ int kerno_go_tls_read(struct pt_regs *ctx)
 SEC("uprobe")
 int kerno_go_tls_write(struct pt_regs *ctx)
 {
-	return go_write_enter(ctx, false);
-}
-
-SEC("uprobe")
-int kerno_go_tls_write_legacy(struct pt_regs *ctx)
-{
-	return go_write_enter(ctx, true);
+	return go_write_enter(ctx);
 }
 
 /* At each RET instruction of (*Conn).Read. */
 SEC("uprobe")
 int kerno_go_tls_ret(struct pt_regs *ctx)
 {
-	return go_ret(ctx, false);
-}
-
-SEC("uprobe")
-int kerno_go_tls_ret_legacy(struct pt_regs *ctx)
-{
-	return go_ret(ctx, true);
+	return go_ret(ctx);
 }
 
 SEC("uprobe")

@@ -195,6 +195,93 @@ int capture_pick_hook(const char *name, char *err, size_t errlen)
 }
 
 /*
+ * The BTF id of the prototype the kernel checks a tracing program's tail
+ * calls against when it attaches to `name` (a function for fexit, the
+ * btf_trace_ typedef's target for a tracepoint): programs may tail-call one
+ * another only when theirs agree. 0 when the kernel's BTF does not say.
+ */
+static __s32 hook_proto(const struct btf *vmlinux, const char *name, bool tracepoint)
+{
+	const struct btf_type *t;
+	char type[128];
+	__s32 id;
+
+	snprintf(type, sizeof(type), "%s%s", tracepoint ? "btf_trace_" : "", name);
+	id = btf__find_by_name_kind(vmlinux, type, tracepoint ? BTF_KIND_TYPEDEF : BTF_KIND_FUNC);
+	t = id > 0 ? btf__type_by_id(vmlinux, id) : NULL;
+	if (t && tracepoint) {
+		t = btf__type_by_id(vmlinux, t->type);
+		if (!t || !btf_is_ptr(t))
+			return 0;
+	}
+	return t && t->type > 0 ? (__s32)t->type : 0;
+}
+
+/* Can the send and receive hooks of flavour h share one parser program (kern/capture.bpf.c)? */
+static bool one_parser(enum capture_hook h)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	const char *tx = h == CAPTURE_HOOK_SOCK ? "sock_send_length" : "tcp_sendmsg";
+	const char *rx = h == CAPTURE_HOOK_SOCK ? "sock_recv_length" : "tcp_recvmsg";
+	bool tp = h == CAPTURE_HOOK_SOCK;
+	__s32 proto;
+
+	if (!vmlinux)
+		return false;
+	proto = hook_proto(vmlinux, tx, tp);
+	proto = proto && proto == hook_proto(vmlinux, rx, tp) ? proto : 0;
+	btf__free(vmlinux);
+	return proto != 0;
+}
+
+/*
+ * The parser programs of the sock and fexit flavours (see "One parser per
+ * hook" in kern/capture.bpf.c): loaded with the flavour, never attached;
+ * the receive hook's only when it cannot tail-call the send hook's.
+ */
+static void choose_parsers(struct capture_bpf *skel, enum capture_hook h)
+{
+	typeof(skel->progs) *p = &skel->progs;
+	bool tail_calls = h == CAPTURE_HOOK_SOCK || h == CAPTURE_HOOK_FEXIT;
+	bool shared = tail_calls && one_parser(h);
+
+	bpf_program__set_autoload(p->kerno_parse_sock_tx, h == CAPTURE_HOOK_SOCK);
+	bpf_program__set_autoload(p->kerno_parse_sock_rx, h == CAPTURE_HOOK_SOCK && !shared);
+	bpf_program__set_autoload(p->kerno_parse_tcp_tx, h == CAPTURE_HOOK_FEXIT);
+	bpf_program__set_autoload(p->kerno_parse_tcp_rx, h == CAPTURE_HOOK_FEXIT && !shared);
+	bpf_program__set_autoattach(p->kerno_parse_sock_tx, false);
+	bpf_program__set_autoattach(p->kerno_parse_sock_rx, false);
+	bpf_program__set_autoattach(p->kerno_parse_tcp_tx, false);
+	bpf_program__set_autoattach(p->kerno_parse_tcp_rx, false);
+}
+
+/* The loaded program of these two, or NULL. */
+static struct bpf_program *loaded(struct bpf_program *a, struct bpf_program *b)
+{
+	return bpf_program__fd(a) >= 0 ? a : bpf_program__fd(b) >= 0 ? b : NULL;
+}
+
+/* Put the loaded parser programs where the entry programs tail-call them. */
+static int install_parsers(struct capture_bpf *skel)
+{
+	typeof(skel->progs) *p = &skel->progs;
+	struct bpf_program *tx = loaded(p->kerno_parse_sock_tx, p->kerno_parse_tcp_tx);
+	struct bpf_program *rx = loaded(p->kerno_parse_sock_rx, p->kerno_parse_tcp_rx);
+	__u32 zero = 0;
+	int fd;
+
+	if (!tx)
+		return 0; /* a flavour that parses in its entry program */
+	fd = bpf_program__fd(tx);
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.parse_tx_jmp), &zero, &fd, BPF_ANY))
+		return -errno;
+	fd = bpf_program__fd(rx ? rx : tx);
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.parse_rx_jmp), &zero, &fd, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/*
  * Load the programs of flavour h, and only those. Kernels before 5.12 take
  * the legacy twins of the syscall programs, whose global functions take
  * scalars only (see skip_bytes() in kern/capture.bpf.c).
@@ -227,6 +314,7 @@ static void choose_flavour(struct capture_bpf *skel, enum capture_hook h)
 	bpf_program__set_autoload(p->kerno_sys_exit_raw_legacy, h == CAPTURE_HOOK_RAW_TP && legacy);
 	bpf_program__set_autoload(p->kerno_sock_state, h != CAPTURE_HOOK_RAW_TP);
 	bpf_program__set_autoload(p->kerno_sock_state_raw, h == CAPTURE_HOOK_RAW_TP);
+	choose_parsers(skel, h);
 }
 
 const char *capture_check_span_opts(const struct capture_opts *o)
@@ -338,11 +426,16 @@ static struct capture_bpf *open_and_load(const struct capture_opts *o, enum capt
 	{
 		if (!stats || i >= STATS_LOG_PROGS)
 			break;
+		/* The flavour's programs only: the object has more than STATS_LOG_PROGS. */
+		if (!bpf_program__autoload(prog))
+			continue;
 		stats[i][0] = 0;
 		bpf_program__set_log_buf(prog, stats[i++], STATS_LOG_SIZE);
 		bpf_program__set_log_level(prog, 4);
 	}
 	*err = capture_bpf__load(skel);
+	if (!*err)
+		*err = install_parsers(skel);
 	if (*err) {
 		capture_bpf__destroy(skel);
 		return NULL;
@@ -538,8 +631,11 @@ static void report_flavour(FILE *out, struct capture_bpf *skel, const char *flav
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
 		int fd = bpf_program__fd(prog);
-		const char *log = i < STATS_LOG_PROGS ? stats[i++] : "";
+		const char *log;
 
+		if (!bpf_program__autoload(prog))
+			continue; /* as open_and_load() numbers the logs */
+		log = i < STATS_LOG_PROGS ? stats[i++] : "";
 		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
 			continue;
 		/* Before 5.16: from the statistics line of the verifier's log. */

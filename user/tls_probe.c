@@ -131,7 +131,7 @@ static void seen_add(struct tls_probe *tp, __u64 dev, __u64 ino)
 	tp->n_seen++;
 }
 
-static struct bpf_program *program_for(struct tls_probe *tp, enum tls_hook h, bool legacy)
+static struct bpf_program *program_for(struct tls_probe *tp, enum tls_hook h)
 {
 	typeof(tp->skel->progs) *p = &tp->skel->progs;
 
@@ -147,15 +147,15 @@ static struct bpf_program *program_for(struct tls_probe *tp, enum tls_hook h, bo
 	case TLS_HOOK_SSL_HANDSHAKE:
 		return p->kerno_ssl_handshake;
 	case TLS_HOOK_SSL_RET:
-		return legacy ? p->kerno_ssl_ret_legacy : p->kerno_ssl_ret;
+		return p->kerno_ssl_ret;
 	case TLS_HOOK_GO_READ:
 		return p->kerno_go_tls_read;
 	case TLS_HOOK_GO_WRITE:
-		return legacy ? p->kerno_go_tls_write_legacy : p->kerno_go_tls_write;
+		return p->kerno_go_tls_write;
 	case TLS_HOOK_GO_HANDSHAKE:
 		return p->kerno_go_tls_handshake;
 	case TLS_HOOK_GO_RET:
-		return legacy ? p->kerno_go_tls_ret_legacy : p->kerno_go_tls_ret;
+		return p->kerno_go_tls_ret;
 	default:
 		return NULL;
 	}
@@ -191,7 +191,6 @@ static bool legacy_kernel(void)
 static int attach_file(struct tls_probe *tp, const char *path, const char *name,
 		       const struct tls_elf_info *info, __u64 t0)
 {
-	bool legacy = legacy_kernel();
 	size_t first = tp->n_links, i;
 	const struct tls_probe_point *pt;
 	struct bpf_link *link;
@@ -201,7 +200,7 @@ static int attach_file(struct tls_probe *tp, const char *path, const char *name,
 	for (i = 0; i < info->n_points; i++) {
 		pt = &info->points[i];
 		ret = pt->hook == TLS_HOOK_SSL_RET;
-		link = bpf_program__attach_uprobe(program_for(tp, pt->hook, legacy), ret, -1, path,
+		link = bpf_program__attach_uprobe(program_for(tp, pt->hook), ret, -1, path,
 						  pt->offset);
 		if (!link) {
 			err = -errno;
@@ -467,16 +466,29 @@ static void choose_programs(struct tls_bpf *t, bool raw_tp)
 	typeof(t->progs) *p = &t->progs;
 	bool legacy = legacy_kernel();
 
-	bpf_program__set_autoload(p->kerno_ssl_ret, !legacy);
-	bpf_program__set_autoload(p->kerno_ssl_ret_legacy, legacy);
-	bpf_program__set_autoload(p->kerno_go_tls_ret, !legacy);
-	bpf_program__set_autoload(p->kerno_go_tls_ret_legacy, legacy);
-	bpf_program__set_autoload(p->kerno_go_tls_write, !legacy);
-	bpf_program__set_autoload(p->kerno_go_tls_write_legacy, legacy);
+	/* The parser the probes tail-call (kern/tls.bpf.c): loaded, never attached. */
+	bpf_program__set_autoload(p->kerno_tls_parse, !legacy);
+	bpf_program__set_autoload(p->kerno_tls_parse_legacy, legacy);
+	bpf_program__set_autoattach(p->kerno_tls_parse, false);
+	bpf_program__set_autoattach(p->kerno_tls_parse_legacy, false);
 	/* The parser's header brings the capture's span program: the capture runs it. */
 	bpf_program__set_autoload(p->kerno_span_fork, false);
 	bpf_program__set_autoload(p->kerno_exec, !raw_tp);
 	bpf_program__set_autoload(p->kerno_exec_raw, raw_tp);
+}
+
+/* Put the loaded parser program where the probes tail-call it. */
+static int install_parser(struct tls_bpf *t)
+{
+	struct bpf_program *parser = bpf_program__fd(t->progs.kerno_tls_parse) >= 0 ?
+					     t->progs.kerno_tls_parse :
+					     t->progs.kerno_tls_parse_legacy;
+	int fd = bpf_program__fd(parser);
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(t->maps.tls_parse_jmp), &zero, &fd, BPF_ANY))
+		return -errno;
+	return 0;
 }
 
 /* Per program, room for the verifier's statistics (before 5.16: not in bpf_prog_info). */
@@ -514,6 +526,8 @@ static struct tls_bpf *open_and_load(const struct capture_bpf *c, bool raw_tp, i
 	*err = share_maps(t, c);
 	if (!*err)
 		*err = tls_bpf__load(t);
+	if (!*err)
+		*err = install_parser(t);
 	if (*err) {
 		tls_bpf__destroy(t);
 		return NULL;

@@ -232,9 +232,14 @@ def test_top(ctx):
 
 def test_verifier_report(ctx):
     """kerno verifier-report loads every flavour this kernel has: each of
-    their programs is listed, the others are named as missing, and the data
-    path stays within 70 % of the verifier's limit (6.1's verifier counts
-    about a tenth more than this kernel's for the same programs)."""
+    their programs is listed, the others are named as missing, no program
+    takes more than half of the verifier's limit, and a flavour's programs
+    (what one agent start verifies, TLS included) take less than one
+    program's limit together: the parsers are verified once per hook
+    prototype (kern/capture.bpf.c, "One parser per hook"), not once per
+    entry program. Measured: at most 46 % for one program (sys_exit, 6.18)
+    and 830 K for a flavour (fexit on 6.1, whose send and receive hooks
+    need a parser each)."""
     flavours = hooks.listing(ctx.kerno)
     res = run_cli([ctx.kerno, "verifier-report"], timeout=300)
     ASSERT_EQ(res.returncode, 0, f"exit code (stderr: {res.stderr!r})")
@@ -250,11 +255,17 @@ def test_verifier_report(ctx):
     ASSERT_EQ(sorted(got), sorted(expected), "programs reported")
     ASSERT_EQ(missing, sorted(name for name, ok, _ in flavours if not ok),
               "flavours reported as not on this kernel")
+    totals = {}
     for (flavour, prog), (verified, limit) in sorted(got.items()):
         log(f"{flavour} {prog}: {verified} of {limit}")
         ASSERT_GT(verified, 0, f"{flavour} {prog} verified instructions")
-        ASSERT_TRUE(verified <= 0.7 * limit, f"{flavour} {prog} within 70 % of the limit",
+        ASSERT_TRUE(verified <= 0.5 * limit, f"{flavour} {prog} within 50 % of the limit",
                     f"{verified} of {limit}")
+        totals[flavour] = totals.get(flavour, 0) + verified
+    for flavour, total in sorted(totals.items()):
+        log(f"{flavour}: {total} in all")
+        ASSERT_TRUE(total < 1000000, f"{flavour}: one agent start verifies under 1 M instructions",
+                    total)
 
 
 def test_hooks_listing(ctx):

@@ -1,14 +1,17 @@
 """Exact HTTP/1.x RED metrics: counts, statuses, latency, message shapes."""
 
+import json
 import os
+import subprocess
 
+import bpfids
 import h2load
 import hooks
 import httpclient
 import syscalls
 import otlp
 import scale
-from asserts import ASSERT_EQ, ASSERT_TRUE, ASSERT_WITHIN, log
+from asserts import ASSERT_EQ, ASSERT_GE, ASSERT_TRUE, ASSERT_WITHIN, log
 
 SERVER = "http.server.request.duration"
 CLIENT = "http.client.request.duration"
@@ -228,3 +231,55 @@ def test_ignore_process(ctx):
               "client-side count of the ignored h2load")
     events = otlp.sum_values(otlp.select(points, "kerno.capture.connections"), "event")
     ASSERT_EQ(events.get("ignored"), clients, "kerno.capture.connections event=ignored")
+
+
+def _bpftool(*args):
+    res = subprocess.run(["bpftool", "-j", *args], capture_output=True, text=True, timeout=60)
+    ASSERT_EQ(res.returncode, 0, f"bpftool {' '.join(args)} (stderr: {res.stderr.strip()!r})")
+    return json.loads(res.stdout) if res.stdout.strip() else None
+
+
+def _parser_jumps(agent_pid):
+    """{jump table name: (map id, id of the parser program in it)} of the agent's."""
+    held = bpfids.ids_held_by(agent_pid, "map")
+    jumps = {}
+    for m in _bpftool("map", "show"):
+        if m["id"] in held and m.get("name") in ("parse_tx_jmp", "parse_rx_jmp"):
+            value = _bpftool("map", "lookup", "id", str(m["id"]), "key", "0", "0", "0", "0")["value"]
+            jumps[m["name"]] = (m["id"], int.from_bytes(bytes(int(b, 16) for b in value), "little"))
+    return jumps
+
+
+def test_http1_tail_call_lost(ctx):
+    """The sock and fexit flavours' entry programs tail-call a parser program
+    (kern/capture.bpf.c, "One parser per hook"). With the parsers taken out of
+    their jump tables, as if the tail call failed, the calls are counted as
+    tail_call drops and nothing is measured; put back, the same exchanges are
+    measured exactly again."""
+    nginx = ctx.nginx()
+    agent = ctx.agent()
+    hook = agent.envelopes()[0]["data"]["hook"]
+    if hook not in ("sock", "fexit"):
+        log(f"the {hook} flavour parses in its entry program: no tail call to lose")
+        agent.stop()
+        return
+    jumps = _parser_jumps(agent.pid)
+    ASSERT_EQ(sorted(jumps), ["parse_rx_jmp", "parse_tx_jmp"], "the agent's jump tables")
+    for map_id, _ in jumps.values():
+        _bpftool("map", "delete", "id", str(map_id), "key", "0", "0", "0", "0")
+    lost = syscalls.exchange("read_write", nginx.port, "/lost")
+    for map_id, prog_id in jumps.values():
+        _bpftool("map", "update", "id", str(map_id), "key", "0", "0", "0", "0", "value", "id",
+                 str(prog_id))
+    kept = syscalls.exchange("read_write", nginx.port, "/kept")
+    agent.stop()
+    ASSERT_EQ((lost, kept), ([404, 404], [404, 404]), "statuses received")
+    points = agent.points()
+    ASSERT_EQ(server_counts(points, {"process.executable.name": "nginx", "server.port": nginx.port}),
+              {("GET", "/kept", 404): 2}, "nginx server-side counts")
+    ASSERT_EQ(client_counts(points, {"process.pid": os.getpid(), "server.port": nginx.port}),
+              {("GET", "/kept", 404): 2}, "client-side counts")
+    node = otlp.sum_values(otlp.select(points, "kerno.capture.drops", {"service.name": "kerno"}),
+                           "reason")
+    # Each side wrote two messages and read two (the rest of the machine may add more).
+    ASSERT_GE(node.get("tail_call", 0), 8, "tail_call drops, node-wide")
