@@ -291,6 +291,21 @@ static __always_inline int parse_iov_flow(const struct flow *f, __u64 uiov, __u6
 	return done;
 }
 
+/*
+ * The connection of a legacy global function's key, looked up with the key
+ * in scratch memory: before 5.12 or so the whole call chain shares 512 bytes
+ * of stack (frames rounded up to 32), and the parse uses them all.
+ */
+static __always_inline struct kerno_conn *conn_by_key(__u64 conn_key)
+{
+	struct kerno_scratch *sc = get_scratch();
+
+	if (!sc)
+		return NULL;
+	sc->sock_key = conn_key;
+	return bpf_map_lookup_elem(&conns, &sc->sock_key);
+}
+
 /* Global, for the verifier's sake: called from several places, and in a loop. */
 __noinline int parse_iov(struct kerno_conn *c, __u64 dir_tid, __u64 now, __u64 uiov,
 			 __u64 cnt_total)
@@ -304,7 +319,7 @@ __noinline int parse_iov_legacy(__u64 conn_key, __u64 dir_tid, __u64 now, __u64 
 				__u64 cnt_total)
 {
 	struct flow f = {
-		.conn = bpf_map_lookup_elem(&conns, &conn_key),
+		.conn = conn_by_key(conn_key),
 		.key = conn_key,
 		.now = now,
 		.dir = dir_tid >> 32,

@@ -130,6 +130,10 @@ struct kerno_scratch {
 	struct parse_job job; /* from an entry program to its parser program */
 	__u64 sock_key; /* see scalar_key() in capture.bpf.c */
 	struct kerno_series_key key; /* a series key being built (proto.bpf.h) */
+	/* An HTTP/2 stream's key and entry (proto_http2.bpf.h): off the stack, which
+	 * before 5.12 or so is 512 bytes for the whole call chain and is all used. */
+	struct kerno_h2_stream_key h2_key;
+	struct kerno_h2_stream h2_val;
 	struct kerno_conn zero_conn; /* stays zeroed: new entries */
 	struct kerno_series_val zero_series; /* stays zeroed: new series */
 	struct kerno_tcp_val zero_tcp; /* stays zeroed: new plain TCP series */

@@ -108,15 +108,30 @@ static __always_inline void h2_send(const struct kerno_conn *c, struct kerno_h2_
 		count_conn(c, KERNO_DROP_H2_EVENTS_LOST);
 }
 
+/* A stream's key, in scratch memory (see struct kerno_scratch). */
+static __always_inline struct kerno_h2_stream_key *h2_key(const struct kerno_conn *c, __u32 sid)
+{
+	struct kerno_scratch *sc = get_scratch();
+
+	if (!sc)
+		return NULL;
+	h2_conn_ref(&sc->h2_key.conn, c);
+	sc->h2_key.stream_id = sid;
+	sc->h2_key.pad = 0;
+	return &sc->h2_key;
+}
+
 /* The request of a stream: its HEADERS open it (later HEADERS are its trailers). */
 static __always_inline void h2_open(const struct kerno_conn *c, __u32 sid, __u64 now)
 {
-	struct kerno_h2_stream_key k = { .stream_id = sid };
-	struct kerno_h2_stream s = { .start_ns = now };
+	struct kerno_scratch *sc = get_scratch();
+	struct kerno_h2_stream_key *k = h2_key(c, sid);
 	long err;
 
-	h2_conn_ref(&k.conn, c);
-	err = bpf_map_update_elem(&h2_streams, &k, &s, BPF_NOEXIST);
+	if (!sc || !k)
+		return;
+	sc->h2_val.start_ns = now;
+	err = bpf_map_update_elem(&h2_streams, k, &sc->h2_val, BPF_NOEXIST);
 	if (err && err != -17 /* EEXIST: the request's trailers */)
 		count_conn(c, KERNO_DROP_H2_STREAMS_FULL);
 }
@@ -125,12 +140,13 @@ static __always_inline void h2_open(const struct kerno_conn *c, __u32 sid, __u64
 static __always_inline void h2_end(const struct kerno_conn *c, __u32 sid, __u8 kind, __u32 dir,
 				   __u64 now)
 {
-	struct kerno_h2_stream_key k = { .stream_id = sid };
+	struct kerno_h2_stream_key *k = h2_key(c, sid);
 	struct kerno_h2_stream *s;
 	struct kerno_h2_event *e;
 
-	h2_conn_ref(&k.conn, c);
-	s = bpf_map_lookup_elem(&h2_streams, &k);
+	if (!k)
+		return;
+	s = bpf_map_lookup_elem(&h2_streams, k);
 	if (!s) {
 		/* Reset before its request was seen, or a stream we did not time. */
 		if (kind == KERNO_H2_EV_END)
@@ -143,7 +159,7 @@ static __always_inline void h2_end(const struct kerno_conn *c, __u32 sid, __u8 k
 		h2_send(c, e, KERNO_H2_EVENT_HDR);
 		count(KERNO_EV_REQUESTS);
 	}
-	bpf_map_delete_elem(&h2_streams, &k);
+	bpf_map_delete_elem(&h2_streams, k);
 }
 
 /* The payload of the frame in p ended: a whole block may end its stream. */
