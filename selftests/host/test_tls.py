@@ -153,6 +153,13 @@ def test_tls_boringssl_nginx(ctx):
     _nginx_case(ctx, "BoringSSL client", lambda d: [tlspeers.build_c_clients(d)["boringssl"]])
 
 
+def test_tls_static_boringssl_nginx(ctx):
+    """BoringSSL linked into the client's executable: its SSL_read and
+    SSL_write found in the executable's own symbol table."""
+    _nginx_case(ctx, "static BoringSSL client",
+                lambda d: [tlspeers.build_c_clients(d)["static-boringssl"]], warm_up=True)
+
+
 def test_tls_go_client_server(ctx):
     """Go's crypto/tls on both sides: Go client against the Go server."""
     workdir = _workdir(ctx)
@@ -180,8 +187,8 @@ def test_tls_go_client_server(ctx):
 def test_tls_first_request(ctx):
     """Processes started after the agent, one request each. curl and the
     BoringSSL client load shared libraries the agent probed when it started:
-    each is counted from its first request. The static OpenSSL and Go
-    clients are executables new to the agent: their first process races the
+    each is counted from its first request. The static OpenSSL, static
+    BoringSSL and Go clients are executables new to the agent: their first process races the
     probes (counted, or tls_unseen), every later one is counted."""
     workdir = _workdir(ctx)
     certs = tlspeers.Certs(workdir)
@@ -192,6 +199,7 @@ def test_tls_first_request(ctx):
     argvs = {
         "static-openssl": [clients["static-openssl"], "127.0.0.1", str(nginx.port), certs.ca],
         "boringssl": [clients["boringssl"], "127.0.0.1", str(nginx.port), certs.ca],
+        "static-boringssl": [clients["static-boringssl"], "127.0.0.1", str(nginx.port), certs.ca],
         "go": [go_client, f"https://127.0.0.1:{nginx.port}", certs.ca],
     }
     exact, first = {}, {}
@@ -199,7 +207,7 @@ def test_tls_first_request(ctx):
         pid, _ = _curl(nginx.port, certs.ca, workdir, 1)
         exact[pid] = "curl"
         for name, argv in argvs.items():
-            if r == 0 and name in ("static-openssl", "go"):
+            if r == 0 and name in ("static-openssl", "static-boringssl", "go"):
                 first[name] = _warm_up(agent, argv, name)[0]
             else:
                 pid, _ = _run_client(argv + ["1", "/ok"], 1)
