@@ -1,13 +1,16 @@
 """HTTPS measured like plain HTTP: uprobes on OpenSSL (shared and linked in),
 BoringSSL and Go crypto/tls, found in processes started after the agent."""
 
+import http.client
 import os
+import ssl
 import subprocess
 import tempfile
 import time
 
 import hooks
 import scale
+import test_spans
 import tlspeers
 from asserts import ASSERT_EQ, ASSERT_TRUE, FATAL, log
 from test_http1 import check_no_parse_drops, client_counts, process_drops, server_counts
@@ -242,3 +245,130 @@ def test_tls_every_flavour(ctx):
                                          "server.port": nginx.port}),
                   _expected(n), f"nginx server-side counts through {flavour}")
         check_no_parse_drops(points, workers + [pid])
+
+
+# ---- spans ---------------------------------------------------------------
+
+SPAN_ARGS = ["--span-baseline", "10000", "--span-rate-cap", "0"]
+
+
+def _span_counts(spans):
+    """{(name, path or template, status): count} of spans."""
+    out = {}
+    for s in spans:
+        a = s["attrs"]
+        k = (s["name"], a.get("http.route", a.get("url.template")), a["http.response.status_code"])
+        out[k] = out.get(k, 0) + 1
+    return out
+
+
+def _expected_spans(n):
+    return {(f"GET {path}", path, status): c
+            for (path, status), c in tlspeers.expected_statuses(n).items()}
+
+
+def test_tls_spans_nginx(ctx):
+    """HTTPS requests are spans like plain ones: curl against nginx over TLS
+    with every trace kept, one server span per request with its route,
+    status and plaintext request payload, one client span per request; a
+    server span linked to curl's names the span that sent it."""
+    workdir = _workdir(ctx)
+    certs = tlspeers.Certs(workdir)
+    nginx = tlspeers.TlsNginx(ctx.cleanup, certs)
+    agent = ctx.agent(extra_args=SPAN_ARGS)
+    pid, got = _curl(nginx.port, certs.ca, workdir, N)
+    agent.stop()
+    spans = test_spans.read_spans(agent.data_dir)
+    test_spans.check_accounting(agent.points(), spans)
+    servers = [s for s in spans if s["kind"] == 2 and s["attrs"]["server.port"] == nginx.port]
+    clients = [s for s in spans if s["kind"] == 3 and s["resource"]["process.pid"] == pid]
+    log(f"curl {got}: {len(servers)} nginx spans, {len(clients)} curl spans")
+    ASSERT_EQ(_span_counts(servers), _expected_spans(N),
+              "nginx server spans by (name, http.route, status)")
+    ASSERT_EQ(_span_counts(clients), _expected_spans(N),
+              "curl client spans by (name, url.template, status)")
+    ASSERT_EQ({s["resource"]["service.name"] for s in servers}, {"nginx"}, "server spans' service")
+    ASSERT_EQ(sorted({s["attrs"]["kerno.sample.reason"].split(",")[-1] for s in servers}),
+              ["baseline"], "every server span kept by the baseline (10000 bp)")
+    ASSERT_EQ([s["attrs"]["url.path"] for s in servers if not s["attrs"].get(
+        "kerno.payload.request", "").startswith(f"GET {s['attrs']['url.path']} HTTP/1.1\r\n")],
+              [], "server spans whose request payload is not the request's plaintext")
+    _check_connection_links(servers, clients, "nginx", "curl")
+
+
+def _check_connection_links(servers, clients, server_name, client_name):
+    """Server spans linked to the local client span that sent them
+    (kerno.parent.source "connection") name that span as parent; the others
+    have none. The client's link is stored when its SSL_write returns: the
+    server, woken by the ciphertext onto the client's CPU, may answer before
+    the client runs again (see docs/traces.md), so not every span is linked."""
+    by_id = {s["spanId"]: s for s in clients}
+    linked, wrong, unlinked = 0, [], 0
+    for s in servers:
+        source = s["attrs"]["kerno.parent.source"]
+        parent = by_id.get(s["parentSpanId"])
+        if source == "none" and not s["parentSpanId"]:
+            unlinked += 1
+        elif (source == "connection" and parent and parent["traceId"] == s["traceId"]
+              and parent["attrs"]["url.path"] == s["attrs"]["url.path"]):
+            linked += 1
+        else:
+            wrong.append((s["attrs"]["url.path"], source, s["parentSpanId"]))
+    log(f"{server_name} spans the child of their {client_name} span: {linked} of {len(servers)}, "
+        f"{unlinked} without parent")
+    ASSERT_EQ(wrong[:5], [], f"{server_name} spans with a wrong parent (path, source, parent)")
+    return linked
+
+
+def test_tls_spans_tiers(ctx):
+    """Three tiers over HTTPS (spantiers.py --tls, Python's ssl on OpenSSL):
+    the front's call to the back from its serving thread (or a thread it
+    creates) is the child of the front's server span; a back span linked to
+    the call names it as parent."""
+    workdir = _workdir(ctx)
+    certs = tlspeers.Certs(workdir)
+    tls = ["--tls", certs.cert, certs.key, certs.ca]
+    back = test_spans.Tier(ctx.cleanup, *tls, "back")
+    front = test_spans.Tier(ctx.cleanup, *tls, "front", str(back.port))
+    agent = ctx.agent(extra_args=SPAN_ARGS)
+    n = scale.requests(300, minimum=100)
+    kinds = ("front", "thread")
+    tls_ctx = ssl.create_default_context(cafile=certs.ca)
+    for i in range(n):
+        conn = http.client.HTTPSConnection("127.0.0.1", front.port, timeout=10, context=tls_ctx)
+        try:
+            conn.request("GET", f"/{kinds[i % 2]}/{i}")
+            resp = conn.getresponse()
+            resp.read()
+            ASSERT_EQ(resp.status, 200, f"request {i}")
+        finally:
+            conn.close()
+    agent.stop()
+    spans = test_spans.read_spans(agent.data_dir)
+    test_spans.check_accounting(agent.points(), spans)
+
+    def by(kind, pid):
+        return {int(s["attrs"]["url.path"].rsplit("/", 1)[1]): s for s in spans
+                if s["kind"] == kind and s["resource"]["process.pid"] == pid}
+
+    fronts, calls, backs = by(2, front.pid), by(3, front.pid), by(2, back.pid)
+    ASSERT_EQ((len(fronts), len(calls), len(backs)), (n, n, n),
+              "front server, front client and back server spans, one per request")
+    # The parent: the span the thread serves. The trace: the front span's
+    # when the call started; a front span linked to the caller only at its
+    # end (the race _check_connection_links describes) changed trace since.
+    chained, same_trace, wrong = 0, 0, []
+    for i in range(n):
+        f, c = fronts.get(i), calls.get(i)
+        if f and c and c["parentSpanId"] == f["spanId"] and \
+                c["attrs"]["kerno.parent.source"] == "thread":
+            chained += 1
+            same_trace += c["traceId"] == f["traceId"]
+        else:
+            wrong.append(i)
+    log(f"front calls the child of the front's span: {chained} of {n} ({same_trace} in its "
+        f"final trace); not: {wrong[:10]}")
+    ASSERT_TRUE(chained * 100 >= 99 * n,
+                "at least 99 % of the front's calls the child of the span its thread serves",
+                f"{chained} of {n}")
+    _check_connection_links(list(backs.values()), list(calls.values()), "back", "front call")
