@@ -9,6 +9,7 @@ import tempfile
 import time
 
 import hooks
+import otlp
 import scale
 import test_spans
 import tlspeers
@@ -314,6 +315,10 @@ def _check_connection_links(servers, clients, server_name, client_name):
             linked += 1
         else:
             wrong.append((s["attrs"]["url.path"], source, s["parentSpanId"]))
+            if parent:
+                log(f"  {s['attrs']['url.path']} trace {s['traceId']} start {s['startTimeUnixNano']}:"
+                    f" parent {parent['attrs']['url.path']} trace {parent['traceId']} "
+                    f"start {parent['startTimeUnixNano']} end {parent['endTimeUnixNano']}")
     log(f"{server_name} spans the child of their {client_name} span: {linked} of {len(servers)}, "
         f"{unlinked} without parent")
     ASSERT_EQ(wrong[:5], [], f"{server_name} spans with a wrong parent (path, source, parent)")
@@ -345,7 +350,13 @@ def test_tls_spans_tiers(ctx):
             conn.close()
     agent.stop()
     spans = test_spans.read_spans(agent.data_dir)
-    test_spans.check_accounting(agent.points(), spans)
+    points = agent.points()
+    _, node_drops = test_spans.check_accounting(points, spans)
+    log(f"node-wide drops: {node_drops}")
+    check_no_parse_drops(points, [front.pid, back.pid])
+    counts = otlp.counts_by(otlp.select(points, SERVER, {"process.pid": front.pid}),
+                            "http.response.status_code")
+    ASSERT_EQ(counts, {(200,): n}, "front server-side metrics: every request counted")
 
     def by(kind, pid):
         return {int(s["attrs"]["url.path"].rsplit("/", 1)[1]): s for s in spans
