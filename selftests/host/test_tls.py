@@ -250,7 +250,10 @@ def test_tls_every_flavour(ctx):
 
 # ---- spans ---------------------------------------------------------------
 
-SPAN_ARGS = ["--span-baseline", "10000", "--span-rate-cap", "0"]
+# Every trace kept, on every process of the machine: a ring buffer with room
+# for what other work on a shared machine sends through it meanwhile.
+SPAN_ARGS = ["--span-baseline", "10000", "--span-rate-cap", "0",
+             "--span-ringbuf-bytes", str(64 << 20)]
 
 
 def _span_counts(spans):
