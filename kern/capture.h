@@ -272,6 +272,9 @@ struct kerno_span_link {
 	__u64 span_id;
 	__u32 seq; /* requests sent before this one on the connection */
 	__u32 late; /* the client span's trace id is provisional (KERNO_SPAN_F_TRACE_LATE) */
+	/* When stored (ns since boot): a link older than the server side's
+	 * connection is an earlier connection's with the same two ends. */
+	__u64 stored_ns;
 };
 
 /* Per endpoint slot: the sampling rate cap's window. */

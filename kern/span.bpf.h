@@ -319,6 +319,7 @@ static __always_inline void span_link_store(struct kerno_conn *c, struct kerno_r
 		l->span_id = s->span_id;
 		l->seq = seq;
 		l->late = s->span_flags & KERNO_SPAN_F_TRACE_LATE;
+		l->stored_ns = bpf_ktime_get_ns();
 		return;
 	}
 	/* The event's head is free memory for one link value here. */
@@ -327,6 +328,7 @@ static __always_inline void span_link_store(struct kerno_conn *c, struct kerno_r
 	l->span_id = s->span_id;
 	l->seq = seq;
 	l->late = s->span_flags & KERNO_SPAN_F_TRACE_LATE;
+	l->stored_ns = bpf_ktime_get_ns();
 	bpf_map_update_elem(&span_links, k, l, BPF_ANY);
 }
 
@@ -354,7 +356,12 @@ static __always_inline void span_link_lookup(struct kerno_conn *c, struct kerno_
 			s->span_flags |= KERNO_SPAN_F_LINK_RETRY;
 		return;
 	}
-	if (l->seq != seq) {
+	/*
+	 * Another request's, or an earlier connection's with the same two ends
+	 * (the server side's entry is made at its handshake, before the client
+	 * can send: a link of this connection is stored after it).
+	 */
+	if (l->seq != seq || l->stored_ns < c->id) {
 		s->span_flags |= KERNO_SPAN_F_LINK_RETRY;
 		return;
 	}

@@ -20,7 +20,8 @@
  *
  * A separate object from the capture, loaded only when TLS capture is on:
  * userspace hands it the capture's maps (bpf_map__reuse_fd), so both write
- * one connection table, one series table and one set of counters.
+ * one connection table, one series table and one set of counters, and its
+ * span settings and span maps: an HTTPS request is a span like a plain one.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -211,6 +212,13 @@ static __always_inline int tls_parse_job(const bool legacy)
 		http1_parse_legacy(key, dir_tid, j->now, j->buf, j->ret);
 	else
 		http1_parse(c, dir_tid, j->now, j->buf, j->ret);
+	/* The span work the parse noted, done as the socket hooks do (kern/span.bpf.h). */
+	if (!spans_enabled)
+		return 0;
+	if (legacy)
+		span_flush_legacy(key);
+	else
+		span_flush(c);
 	return 0;
 }
 

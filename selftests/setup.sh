@@ -16,7 +16,7 @@ PACKAGES=(
 	nghttp2-proxy nghttp2-server python3-grpcio python3-botocore awscli
 	postgresql postgresql-contrib mariadb-server mariadb-client redis-server redis-tools dnsmasq
 	dnsutils libmariadb-dev
-	libssl-dev libcapstone-dev golang-go
+	libssl-dev libcapstone-dev golang-go dpkg-dev
 )
 # Node.js and npm (the S3 tests' store comes from npm): Debian's packages where the machine has
 # none; they conflict with a Node.js installed another way, which then serves.
@@ -68,6 +68,12 @@ if [ ! -x "$repo/selftests/node/node_modules/.bin/s3rver" ]; then
 	echo "setup.sh: npm install s3rver"
 	npm install --prefix "$repo/selftests/node" --no-audit --no-fund --loglevel=error s3rver@3.7.1 >/dev/null
 fi
+
+# The TLS tests' client linked statically against BoringSSL: Debian ships no
+# static BoringSSL, so it is built from Debian's source package (about a
+# minute on two cores), into a gitignored folder; later runs reuse it.
+echo "setup.sh: static BoringSSL"
+"$repo/selftests/boringssl/build.sh" "$repo/build/boringssl" >/dev/null
 
 # Syscall tracepoints need tracefs; pinned maps need bpffs.
 if ! mountpoint -q /sys/kernel/tracing; then

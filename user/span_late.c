@@ -21,6 +21,7 @@ struct client_span {
 	struct link link;
 	__u8 trace_id[16];
 	__u64 span_id;
+	__u64 end_ns; /* a client span that ended before a server span started did not send it */
 	bool used;
 };
 
@@ -195,6 +196,7 @@ static void on_client(struct span_late *l, const struct kerno_span_event *ev)
 	c->link = k;
 	memcpy(c->trace_id, ev->trace_id, 16);
 	c->span_id = ev->span_id;
+	c->end_ns = ev->end_ns;
 	c->used = true;
 	for (i = 0; i < l->n_held; i++) {
 		if (!l->held[i].root)
@@ -281,7 +283,8 @@ static void take_root(struct span_late *l, const struct kerno_span_event *ev, si
 		return;
 	link_of(ev, &k);
 	c = client_of(l, &k);
-	if (c)
+	/* Same two ends and position: an earlier connection's (a reused port) if it ended before. */
+	if (c && c->end_ns >= ev->start_ns)
 		link_root(l, &l->held[l->n_held - 1], c);
 }
 

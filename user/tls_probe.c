@@ -445,6 +445,35 @@ static void *follow_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * HTTPS requests are spans like plain ones: the capture's span settings,
+ * and its span maps, so a TLS server span is its thread's span for a plain
+ * client call, and the reverse, and both reach userspace by one ring buffer.
+ */
+static int share_span_maps(struct tls_bpf *t, const struct capture_bpf *c)
+{
+	int err = 0;
+
+	err = err ?: bpf_map__reuse_fd(t->maps.span_events, bpf_map__fd(c->maps.span_events));
+	err = err ?: bpf_map__reuse_fd(t->maps.span_threads, bpf_map__fd(c->maps.span_threads));
+	err = err ?: bpf_map__reuse_fd(t->maps.span_links, bpf_map__fd(c->maps.span_links));
+	err = err ?: bpf_map__reuse_fd(t->maps.span_slow, bpf_map__fd(c->maps.span_slow));
+	err = err ?: bpf_map__reuse_fd(t->maps.span_caps, bpf_map__fd(c->maps.span_caps));
+	err = err ?: bpf_map__reuse_fd(t->maps.span_payloads, bpf_map__fd(c->maps.span_payloads));
+	return err;
+}
+
+static void copy_span_settings(struct tls_bpf *t, const struct capture_bpf *c)
+{
+	t->rodata->spans_enabled = c->rodata->spans_enabled;
+	t->rodata->span_baseline = c->rodata->span_baseline;
+	t->rodata->span_slow_ns = c->rodata->span_slow_ns;
+	t->rodata->span_slow_auto = c->rodata->span_slow_auto;
+	t->rodata->span_rate_cap = c->rodata->span_rate_cap;
+	t->rodata->span_payload_bytes = c->rodata->span_payload_bytes;
+	t->rodata->span_wakeup_bytes = c->rodata->span_wakeup_bytes;
+}
+
 /* The capture's maps, shared: one connection table for both objects. */
 static int share_maps(struct tls_bpf *t, const struct capture_bpf *c)
 {
@@ -458,7 +487,7 @@ static int share_maps(struct tls_bpf *t, const struct capture_bpf *c)
 	err = err ?: bpf_map__reuse_fd(t->maps.tls_calls, bpf_map__fd(c->maps.tls_calls));
 	err = err ?: bpf_map__reuse_fd(t->maps.h2_events, bpf_map__fd(c->maps.h2_events));
 	err = err ?: bpf_map__reuse_fd(t->maps.h2_streams, bpf_map__fd(c->maps.h2_streams));
-	return err;
+	return err ?: share_span_maps(t, c);
 }
 
 static void choose_programs(struct tls_bpf *t, bool raw_tp)
@@ -514,6 +543,7 @@ static struct tls_bpf *open_and_load(const struct capture_bpf *c, bool raw_tp, i
 	t->rodata->max_header_bytes = c->rodata->max_header_bytes;
 	memcpy((void *)t->rodata->ignore_comm, (const void *)c->rodata->ignore_comm,
 	       sizeof(t->rodata->ignore_comm));
+	copy_span_settings(t, c);
 	choose_programs(t, raw_tp);
 	bpf_object__for_each_program(prog, t->obj)
 	{

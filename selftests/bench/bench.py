@@ -17,6 +17,9 @@ no agent against the agent the same way.
 Environment: BENCH_ROUNDS (7), BENCH_SECONDS (10), BENCH_CLIENTS (32), BENCH_PIN (1),
 KERNO (build/kerno), BENCH_ONLY (a comma-separated list of configurations, e.g.
 h2_none,h2_agent: only those, and only their medians reported).
+BENCH_ONLY=https_cost: the HTTPS pair alone, each h2load -n BENCH_HTTPS_N (50000), with
+the CPU time per request of nginx and h2load beside the throughput (holds better than
+the throughput on a machine busy with other work); reported alone.
 """
 
 import contextlib
@@ -401,6 +404,65 @@ def only_report(rounds, kinds):
     return "\n".join(lines) + "\n"
 
 
+HTTPS_N = int(os.environ.get("BENCH_HTTPS_N", "50000"))
+
+
+def https_cost(nginx, agent_args=None):
+    """h2load -n HTTPS_N over TLS, with the agent unless agent_args is None:
+    (req/s, CPU us per request of nginx's worker and h2load together). The
+    CPU time per request holds on a machine busy with other work, where the
+    throughput follows whatever else runs."""
+    import resource
+
+    agent, data_dir = None, None
+    if agent_args is not None:
+        data_dir = tempfile.mkdtemp(prefix="kerno-bench-")
+        agent = start_agent(data_dir, agent_args)
+    try:
+        workers = nginx.worker_pids()
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu0 = sum(cpu_seconds(w) for w in workers) + ru.ru_utime + ru.ru_stime
+        t0 = time.monotonic()
+        h2load.run(f"https://127.0.0.1:{nginx.port}/ok", n=HTTPS_N, clients=CLIENTS, cpu=LOAD_CPU,
+                   timeout=600)
+        elapsed = time.monotonic() - t0
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = sum(cpu_seconds(w) for w in workers) + ru.ru_utime + ru.ru_stime - cpu0
+        return HTTPS_N / elapsed, 1e6 * cpu / HTTPS_N
+    finally:
+        if agent:
+            agent.stop()
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def https_only():
+    """BENCH_ONLY=https_cost: rounds of the HTTPS pair alone, in alternating order."""
+    kinds = {"https_none": None, "https_agent": ()}
+    rounds = []
+    with contextlib.ExitStack() as cleanup:
+        certs_dir = tempfile.mkdtemp(prefix="kerno-bench-tls-")
+        cleanup.callback(shutil.rmtree, certs_dir, ignore_errors=True)
+        nginx = tlspeers.TlsNginx(cleanup, tlspeers.Certs(certs_dir), cpu=NGINX_CPU)
+        https_cost(nginx)  # warm-up run, not reported
+        for i in range(ROUNDS):
+            order = list(kinds) if i % 2 == 0 else list(kinds)[::-1]
+            result = {kind: https_cost(nginx, kinds[kind]) for kind in order}
+            print(f"bench: round {i + 1}/{ROUNDS}: " + ", ".join(
+                f"{k} {result[k][0]:.0f} req/s {result[k][1]:.1f} us CPU/req" for k in kinds),
+                flush=True)
+            rounds.append(result)
+    ratios = [r["https_agent"][0] / r["https_none"][0] for r in rounds]
+    cpu = {k: median([r[k][1] for r in rounds]) for k in kinds}
+    print("| figure | value |\n| --- | --- |")
+    print(f"| median throughput ratio agent / none over HTTPS (nginx TLS, h2load --h1 -n {HTTPS_N} "
+          f"over TLS) | {fmt(median(ratios), '.3f')} |")
+    print(f"| median HTTPS req/s none / agent | {fmt(median([r['https_none'][0] for r in rounds]), '.0f')}"
+          f" / {fmt(median([r['https_agent'][0] for r in rounds]), '.0f')} |")
+    print(f"| median CPU per HTTPS request, nginx + h2load, none / agent (us) | "
+          f"{fmt(cpu['https_none'], '.1f')} / {fmt(cpu['https_agent'], '.1f')} |")
+    return 0
+
+
 def main():
     if os.geteuid() != 0:
         print("bench: run as root (loads BPF programs)", file=sys.stderr)
@@ -408,6 +470,8 @@ def main():
     if not os.path.exists(KERNO):
         print(f"bench: {KERNO} not found: run make first", file=sys.stderr)
         return 2
+    if os.environ.get("BENCH_ONLY") == "https_cost":
+        return https_only()
     runners = {"none": run_none, "agent": run_agent, "floor": run_floor,
                "server_only": run_server_only, "agent_sys_exit": run_agent_sys_exit,
                "floor_sys_exit": run_floor_sys_exit, "https_none": run_https_none,

@@ -16,6 +16,8 @@
         /fork/<n>        the back call is made by a child process (waited for)
         POST any of them reads the request body first
 A request header X-Session-Echo: V makes the answer set the cookie sid=V.
+With --tls CERT KEY CA first, both tiers serve HTTPS with CERT and KEY, and
+the front calls the back over HTTPS, trusting CA.
 
 Prints "PORT <port>" once listening. The database clients speak the wire
 protocols themselves (RESP; PostgreSQL's startup, trust authentication and
@@ -25,6 +27,7 @@ simple query): Debian's Python has no client library for either here.
 import http.client
 import os
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -32,10 +35,15 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SLOW_S = 0.15
+# With --tls: the client context of the front's calls to the back.
+CLIENT_TLS = None
 
 
 def call_back(port, n):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    if CLIENT_TLS:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=CLIENT_TLS)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         conn.request("GET", f"/back/{n}")
         resp = conn.getresponse()
@@ -164,10 +172,18 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    global SLOW_S, REDIS_PORT, PG_PORT
-    if sys.argv[1] == "front":
-        Handler.back_port = int(sys.argv[2])
-        for arg in sys.argv[3:]:
+    global SLOW_S, REDIS_PORT, PG_PORT, CLIENT_TLS
+    args = sys.argv[1:]
+    server_tls = None
+    if args[0] == "--tls":
+        cert, key, ca = args[1:4]
+        args = args[4:]
+        server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server_tls.load_cert_chain(cert, key)
+        CLIENT_TLS = ssl.create_default_context(cafile=ca)
+    if args[0] == "front":
+        Handler.back_port = int(args[1])
+        for arg in args[2:]:
             if arg.startswith("redis="):
                 REDIS_PORT = int(arg[6:])
             elif arg.startswith("pg="):
@@ -176,6 +192,10 @@ def main():
                 SLOW_S = float(arg)
     ThreadingHTTPServer.daemon_threads = True
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if server_tls:
+        # The handshake in the serving thread, at its first read: not in accept().
+        server.socket = server_tls.wrap_socket(server.socket, server_side=True,
+                                               do_handshake_on_connect=False)
     print(f"PORT {server.server_address[1]}", flush=True)
     server.serve_forever()
 

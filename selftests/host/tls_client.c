@@ -3,8 +3,9 @@
  * HTTPS test client for the TLS capture tests: COUNT GET requests over one
  * keep-alive connection (a new one if the server closes it), the paths
  * taken in turn from the list, then one "STATUS COUNT" line per status.
- * Built by the test against OpenSSL linked in (libssl.a) and against
- * BoringSSL (shared): the calls used here are common to both.
+ * Built by the test against OpenSSL linked in (libssl.a), against BoringSSL
+ * shared and against BoringSSL linked in: the calls used here are common to
+ * all.
  *
  *   tls_client HOST PORT CA_FILE COUNT PATH...
  */

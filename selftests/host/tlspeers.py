@@ -1,6 +1,7 @@
 """HTTPS peers of the TLS capture tests, all built or configured by the test:
 a test CA and server certificate (openssl), nginx over TLS, the C client
-(tls_client.c) linked statically against OpenSSL or against BoringSSL, and
+(tls_client.c) linked statically against OpenSSL, against BoringSSL shared and
+against BoringSSL linked in (built from Debian's source package), and
 a Go client and server (tlsgo/, standard library only, built offline)."""
 
 import hashlib
@@ -14,6 +15,9 @@ from servers import free_port, spawn, stop_group, wait_listening
 HERE = os.path.dirname(os.path.abspath(__file__))
 BORINGSSL_INC = "/usr/include/android"
 BORINGSSL_LIB = "/usr/lib/x86_64-linux-gnu/android"
+# Static BoringSSL: built by selftests/setup.sh, or here when it has not run since.
+BORINGSSL_STATIC_BUILD = os.path.join(HERE, "..", "boringssl", "build.sh")
+BORINGSSL_STATIC_CACHE = os.path.join(HERE, "..", "..", "build", "boringssl")
 PATHS = (("/ok", 200), ("/missing", 404), ("/fail", 500))
 
 
@@ -145,12 +149,20 @@ def _fresh_copy(path, workdir):
     return dst
 
 
+C_CLIENTS = {"static-openssl": "tls_client_static", "boringssl": "tls_client_boring",
+             "static-boringssl": "tls_client_static_boring"}
+
+
 def build_c_clients(workdir):
-    """{"static-openssl": path, "boringssl": path}: tls_client.c built twice,
-    copied into workdir."""
-    static, boring = _cached("c", _build_c_clients, ("tls_client_static", "tls_client_boring"))
-    return {"static-openssl": _fresh_copy(static, workdir),
-            "boringssl": _fresh_copy(boring, workdir)}
+    """{"static-openssl": path, "boringssl": path, "static-boringssl": path}:
+    tls_client.c built three times, copied into workdir."""
+    paths = _cached("c", _build_c_clients, tuple(C_CLIENTS.values()))
+    return {kind: _fresh_copy(path, workdir) for kind, path in zip(C_CLIENTS, paths)}
+
+
+def _static_boringssl():
+    """The directory of BoringSSL's headers and static libraries."""
+    return _run([BORINGSSL_STATIC_BUILD, os.path.abspath(BORINGSSL_STATIC_CACHE)]).strip()
 
 
 def build_go(workdir):
@@ -160,14 +172,18 @@ def build_go(workdir):
 
 def _build_c_clients(workdir):
     src = os.path.join(HERE, "tls_client.c")
-    static = os.path.join(workdir, "tls_client_static")
-    boring = os.path.join(workdir, "tls_client_boring")
+    static, boring, static_boring = (os.path.join(workdir, C_CLIENTS[k]) for k in C_CLIENTS)
     # OpenSSL linked into the executable; the C library stays shared.
     _run(["cc", "-O2", "-o", static, src, "-Wl,-Bstatic", "-lssl", "-lcrypto", "-Wl,-Bdynamic",
           "-lpthread", "-ldl"])
     _run(["cc", "-O2", "-isystem", BORINGSSL_INC, "-o", boring, src, f"-L{BORINGSSL_LIB}",
           f"-Wl,-rpath,{BORINGSSL_LIB}", "-lssl", "-lcrypto", "-lpthread"])
-    return {"static-openssl": static, "boringssl": boring}
+    # BoringSSL linked into the executable: SSL_read and SSL_write are
+    # symbols of its .symtab, as in a program that vendors BoringSSL.
+    prefix = _static_boringssl()
+    _run(["cc", "-O2", "-isystem", os.path.join(prefix, "include"), "-o", static_boring, src,
+          os.path.join(prefix, "lib", "libssl.a"), os.path.join(prefix, "lib", "libcrypto.a"),
+          "-lpthread"])
 
 
 def _build_go(workdir):

@@ -115,6 +115,39 @@ static void test_client_then_root(void **state)
 	span_late_free(l);
 }
 
+/*
+ * The client span remembered for these two ends and position ended before
+ * the server span started: an earlier connection's (a reused client port),
+ * not its sender. The server span waits for its own, which links it.
+ */
+static void test_earlier_connection(void **state)
+{
+	struct out o = { 0 };
+	struct span_late *l = span_late_new(8, 1000 * MS, collect, &o);
+	struct kerno_span_event old = span(KERNO_ROLE_CLIENT, 1000, 0, 0x11, 9, 0);
+	struct kerno_span_event server =
+		span(KERNO_ROLE_SERVER, 1000, 0, 0xaa, 5, KERNO_SPAN_F_LINK_LATE);
+	struct kerno_span_event client = span(KERNO_ROLE_CLIENT, 1000, 0, 0x22, 12, 0);
+
+	old.start_ns = 1 * MS;
+	old.end_ns = 2 * MS;
+	server.start_ns = 10 * MS;
+	server.end_ns = 11 * MS;
+	client.start_ns = 10 * MS + 1;
+	client.end_ns = 12 * MS;
+	take(l, old, 2 * MS);
+	take(l, server, 11 * MS);
+	assert_int_equal(o.n, 1);
+	take(l, client, 12 * MS);
+	assert_int_equal(o.n, 3);
+	/* The server span goes out as its client span arrives, before it. */
+	assert_int_equal(o.ev[1].span_id, 5);
+	assert_int_equal(o.ev[1].trace_id[3], 0x22);
+	assert_int_equal(o.ev[1].parent_id, 12);
+	check_stats(l, 1, 1, 0);
+	span_late_free(l);
+}
+
 /* No client span in time: the group goes out as it was, the server counted. */
 static void test_expiry(void **state)
 {
@@ -165,6 +198,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_root_then_client),
 		cmocka_unit_test(test_client_then_root),
+		cmocka_unit_test(test_earlier_connection),
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_room),
 	};
