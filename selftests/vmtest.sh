@@ -59,19 +59,14 @@ SCALE=${KERNO_TEST_SCALE:-0.05}
 # protocol and TLS tests run in the guests (MariaDB's among them: about a
 # minute and a half under emulation); each agent start verifies 0.5 to
 # 0.8 M instructions there since the parsers have programs of their own
-# (was 1.1 to 4.6 M). The two BoringSSL client tests stay on the host: the
-# agent probes the libraries under /proc/1/root at its start, and in the
-# guest PID 1 is the initramfs's, so Android's libssl.so is probed only once
-# a process maps it, racing the first client's handshake (tls_unseen). Still
-# on the host only, for the suite's time budget:
+# (was 1.1 to 4.6 M). Still on the host only, for the suite's time budget:
 # the heavier span and error tests (their programs load in the guest, in
 # test_verifier_report, and test_errors_tcp and test_spans_stitching run
 # the kernel-specific paths there), and the database error groups' and
 # spans' tests, whose peers the protocol tests already run there. `selftests/vmtest.sh -t NAME` runs any
 # of them in the VM.
 VM_SKIP=(test_harness_ test_deploy_ test_logs_ test_s3_ test_uplink_ws_ test_nanobe_ test_kube_
-	test_latency_percentiles test_top test_tls_first_request test_tls_boringssl_nginx
-	test_errors_process
+	test_latency_percentiles test_top test_errors_process
 	test_errors_http test_errors_raw_tp test_errors_disabled test_errors_postgres
 	test_errors_mariadb test_errors_redis test_errors_dns test_spans_stitching_
 	test_spans_sampling test_spans_redaction test_spans_ringbuf test_spans_bad)

@@ -144,6 +144,20 @@ static void remember_move(struct span_late *l, const __u8 *from, const __u8 *to)
 	m->used = true;
 }
 
+/* Where trace id t (16 bytes, updated) went, through a few moves at most. */
+static void follow_moves(const struct span_late *l, __u8 *t)
+{
+	const struct moved *m;
+	int hops;
+
+	for (hops = 0; hops < 4; hops++) {
+		m = &l->moves[hash_bytes(t, 16, MOVED_SLOTS)];
+		if (!m->used || !same_trace(m->from, t) || same_trace(m->to, t))
+			return;
+		memcpy(t, m->to, 16);
+	}
+}
+
 /*
  * A span whose provisional trace was settled already (moved to its client's,
  * or given up on) follows it. False when its server span is still to come.
@@ -166,6 +180,8 @@ static void link_root(struct span_late *l, struct held *root, const struct clien
 
 	memcpy(from, root->ev->trace_id, 16);
 	memcpy(to, c->trace_id, 16);
+	/* The client span's own trace may have moved since it was seen (a grandchild). */
+	follow_moves(l, to);
 	root->root = false;
 	root->ev->parent_id = c->span_id;
 	root->ev->flags |= KERNO_SPAN_F_LINKED;

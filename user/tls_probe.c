@@ -311,10 +311,34 @@ static void scan_process(struct tls_probe *tp, __u32 tgid)
 	fclose(f);
 }
 
+/* The libssl.so* files of directory dir: probed (each file once, by inode). */
+static void scan_lib_dir(struct tls_probe *tp, const char *dir)
+{
+	char file[1024];
+	struct dirent *e;
+	struct stat st;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, "libssl.so", 9))
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", dir, e->d_name);
+		if (stat(file, &st) || !S_ISREG(st.st_mode))
+			continue;
+		map_file(tp, file, (__u64)major(st.st_dev) << 20 | minor(st.st_dev), st.st_ino);
+	}
+	closedir(d);
+}
+
 /*
- * The shared TLS libraries of the host's usual library directories, mapped
- * by a process or not yet: a process started later that loads one is traced
- * from its first call (those found only in mappings, a moment after exec()).
+ * The shared TLS libraries of the usual library directories, mapped by a
+ * process or not yet: a process started later that loads one is traced from
+ * its first call (those found only in mappings, a moment after exec()). Both
+ * the host's (init's root) and the agent's own root are looked at: they
+ * differ where init is not the system's (an initramfs that chroots, as in
+ * the VM tests), and the same files are probed once.
  */
 static void scan_lib_dirs(struct tls_probe *tp)
 {
@@ -327,30 +351,13 @@ static void scan_lib_dirs(struct tls_probe *tp)
 		"/usr/local/lib",
 		"/usr/lib/x86_64-linux-gnu/android",
 	};
-	char dir[512], file[1024];
-	struct dirent *e;
-	struct stat st;
+	char dir[512];
 	size_t i;
-	DIR *d;
 
 	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		snprintf(dir, sizeof(dir), "%s/1/root%s", tp->proc, dirs[i]);
-		d = opendir(dir);
-		/* Not allowed into init's root (a user namespace): the agent's own. */
-		if (!d && errno == EACCES)
-			d = opendir(snprintf(dir, sizeof(dir), "%s", dirs[i]) > 0 ? dir : dirs[i]);
-		if (!d)
-			continue;
-		while ((e = readdir(d))) {
-			if (strncmp(e->d_name, "libssl.so", 9))
-				continue;
-			snprintf(file, sizeof(file), "%s/%s", dir, e->d_name);
-			if (stat(file, &st) || !S_ISREG(st.st_mode))
-				continue;
-			map_file(tp, file, (__u64)major(st.st_dev) << 20 | minor(st.st_dev),
-				 st.st_ino);
-		}
-		closedir(d);
+		scan_lib_dir(tp, dir);
+		scan_lib_dir(tp, dirs[i]);
 	}
 }
 

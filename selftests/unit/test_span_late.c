@@ -148,6 +148,28 @@ static void test_earlier_connection(void **state)
 	span_late_free(l);
 }
 
+/* A grandchild: the back server's client span had a provisional trace, settled since. */
+static void test_grandchild(void **state)
+{
+	struct out o = { 0 };
+	struct span_late *l = span_late_new(8, 1000 * MS, collect, &o);
+
+	take(l, span(KERNO_ROLE_SERVER, 1000, 0, 0xaa, 5, KERNO_SPAN_F_LINK_LATE), 0);
+	take(l,
+	     span(KERNO_ROLE_CLIENT, 2000, 0, 0xaa, 7,
+		  KERNO_SPAN_F_THREAD | KERNO_SPAN_F_TRACE_LATE),
+	     0);
+	take(l, span(KERNO_ROLE_CLIENT, 1000, 0, 0x11, 9, 0), 0);
+	assert_int_equal(o.n, 3);
+	take(l, span(KERNO_ROLE_SERVER, 2000, 0, 0xbb, 20, KERNO_SPAN_F_LINK_LATE), 0);
+	assert_int_equal(o.n, 4);
+	assert_int_equal(o.ev[3].span_id, 20);
+	assert_int_equal(o.ev[3].parent_id, 7);
+	assert_int_equal(o.ev[3].trace_id[9], 0x11);
+	check_stats(l, 3, 2, 0);
+	span_late_free(l);
+}
+
 /* No client span in time: the group goes out as it was, the server counted. */
 static void test_expiry(void **state)
 {
@@ -199,6 +221,7 @@ int main(void)
 		cmocka_unit_test(test_root_then_client),
 		cmocka_unit_test(test_client_then_root),
 		cmocka_unit_test(test_earlier_connection),
+		cmocka_unit_test(test_grandchild),
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_room),
 	};
