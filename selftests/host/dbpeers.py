@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import time
 
+from asserts import ASSERT_EQ
 from servers import PYTHON, free_port, spawn, stop_group, wait_listening
 
 
@@ -153,6 +154,19 @@ def run_client(argv, **kwargs):
                             **kwargs)
     out, _ = proc.communicate(timeout=240)
     return proc.pid, out, proc.returncode
+
+
+def dig(dns, names, tcp=False):
+    """A queries for `names` from one dig process against dnsmasq `dns`: (pid, output)."""
+    path = os.path.join(dns.dir, f"queries-{'tcp' if tcp else 'udp'}")
+    with open(path, "w") as f:
+        f.write("".join(f"{name} A\n" for name in names))
+    argv = ["dig", "@127.0.0.1", "-p", str(dns.port), "+tries=1", "+time=5", "-f", path]
+    if tcp:
+        argv.append("+tcp")
+    pid, out, rc = run_client(argv)
+    ASSERT_EQ(rc, 0, "dig exit code")
+    return pid, out
 
 
 def settle():

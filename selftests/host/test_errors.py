@@ -417,18 +417,6 @@ def test_errors_redis(ctx):
                ("KERNOCMD",): p_err}, "the metrics count the same replies")
 
 
-def _dig(dns, names, tcp=False):
-    path = os.path.join(dns.dir, f"queries-{'tcp' if tcp else 'udp'}")
-    with open(path, "w") as f:
-        f.write("".join(f"{name} A\n" for name in names))
-    argv = ["dig", "@127.0.0.1", "-p", str(dns.port), "+tries=1", "+time=5", "-f", path]
-    if tcp:
-        argv.append("+tcp")
-    pid, out, rc = dbpeers.run_client(argv)
-    ASSERT_EQ(rc, 0, "dig exit code")
-    return pid, out
-
-
 def test_errors_dns(ctx):
     n_ok, n_nx, n_fail, n_tcp_nx = 40, 30, 20, 10
     upstream = dbpeers.ServfailUpstream(ctx.cleanup)
@@ -436,10 +424,10 @@ def test_errors_dns(ctx):
     agent = ctx.agent()
     names = ([f"h{i}.ok.test" for i in range(n_ok)] + [f"n{i}.missing.test" for i in range(n_nx)]
              + [f"f{i}.broken.example" for i in range(n_fail)])
-    _, out = _dig(dns, names)
+    _, out = dbpeers.dig(dns, names)
     ASSERT_EQ([out.count(f"status: {s}") for s in ("NOERROR", "NXDOMAIN", "SERVFAIL")],
               [n_ok, n_nx, n_fail], "answers dig printed over UDP")
-    _, out = _dig(dns, [f"t{i}.missing.test" for i in range(n_tcp_nx)], tcp=True)
+    _, out = dbpeers.dig(dns, [f"t{i}.missing.test" for i in range(n_tcp_nx)], tcp=True)
     ASSERT_EQ(out.count("status: NXDOMAIN"), n_tcp_nx, "NXDOMAIN answers dig printed over TCP")
     dbpeers.settle()
     agent.stop()

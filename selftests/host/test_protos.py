@@ -143,29 +143,17 @@ def test_protos_postgres(ctx):
     check_clean(points, [bench_pid, ext_pid, prep_pid, psql_pid] + backends, "PostgreSQL")
 
 
-def _dig(dns, names, tcp=False):
-    path = os.path.join(dns.dir, f"queries-{'tcp' if tcp else 'udp'}")
-    with open(path, "w") as f:
-        f.write("".join(f"{name} A\n" for name in names))
-    argv = ["dig", "@127.0.0.1", "-p", str(dns.port), "+tries=1", "+time=5", "-f", path]
-    if tcp:
-        argv.append("+tcp")
-    pid, out, rc = dbpeers.run_client(argv)
-    ASSERT_EQ(rc, 0, "dig exit code")
-    return pid, out
-
-
 def test_protos_dns(ctx):
     n = scale.requests(1000, minimum=200)
     nx = n // 10
     dns = dbpeers.Dnsmasq(ctx.cleanup)
     agent = ctx.agent()
     names = [f"h{i}.ok.test" for i in range(n - nx)] + [f"n{i}.missing.test" for i in range(nx)]
-    udp_pid, out = _dig(dns, names)
+    udp_pid, out = dbpeers.dig(dns, names)
     ASSERT_EQ((out.count("status: NOERROR"), out.count("status: NXDOMAIN")), (n - nx, nx),
               "answers dig printed over UDP")
     tcp_names = names[:50] + names[-10:]
-    tcp_pid, out = _dig(dns, tcp_names, tcp=True)
+    tcp_pid, out = dbpeers.dig(dns, tcp_names, tcp=True)
     ASSERT_EQ((out.count("status: NOERROR"), out.count("status: NXDOMAIN")), (50, 10),
               "answers dig printed over TCP")
     dbpeers.settle()
