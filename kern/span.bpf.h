@@ -200,6 +200,7 @@ struct span_scratch {
 	__u32 tid_key;
 	__u32 slot_key;
 	__u64 w[3];
+	__u64 rng; /* span_rand64()'s sequence; 0 until seeded */
 	struct kerno_span_link_key lk;
 	struct kerno_thread_span ts;
 	struct kerno_span_event ev; /* a span without payload; new span_payloads entries */
@@ -250,15 +251,35 @@ static __always_inline __u32 *span_slot_key(__u32 slot)
 	return &ss->slot_key;
 }
 
-static __always_inline __u64 span_rand64(void)
+/*
+ * A span or trace id word. Two bpf_get_prandom_u32() calls per word, six per
+ * new trace, were a tenth of the span work: instead, a per-CPU Weyl sequence
+ * seeded once from that generator, through splitmix64's finalizer. A program
+ * preempted between reading and writing the sequence may share a value with
+ * the thread that ran meanwhile: the thread id mixed in before the finalizer
+ * (a bijection) keeps their ids apart.
+ */
+static __always_inline __u64 span_rand64(__u32 tid)
 {
-	return (__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32();
+	struct span_scratch *ss = span_scratch_get();
+	__u64 z;
+
+	if (!ss)
+		return (__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32();
+	if (!ss->rng)
+		ss->rng = (__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32();
+	z = ss->rng + 0x9e3779b97f4a7c15ULL;
+	ss->rng = z;
+	z ^= (__u64)tid << 40;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
 }
 
 static __always_inline void span_new_trace(struct kerno_req_slot *s)
 {
-	*(__u64 *)s->trace_id = span_rand64();
-	*(__u64 *)(s->trace_id + 8) = span_rand64();
+	*(__u64 *)s->trace_id = span_rand64(s->tid);
+	*(__u64 *)(s->trace_id + 8) = span_rand64(s->tid);
 }
 
 static __always_inline void span_copy_trace(__u8 *dst, const __u8 *src)
@@ -305,7 +326,7 @@ static __always_inline int span_is_db(const struct kerno_conn *c)
 
 /* A client span: the server side of its connection, on this node, continues it. */
 static __always_inline void span_link_store(struct kerno_conn *c, struct kerno_req_slot *s,
-					    __u32 seq)
+					    __u32 seq, __u64 now)
 {
 	struct kerno_span_link_key *k = span_link_key(c);
 	struct span_scratch *ss = span_scratch_get();
@@ -319,7 +340,7 @@ static __always_inline void span_link_store(struct kerno_conn *c, struct kerno_r
 		l->span_id = s->span_id;
 		l->seq = seq;
 		l->late = s->span_flags & KERNO_SPAN_F_TRACE_LATE;
-		l->stored_ns = bpf_ktime_get_ns();
+		l->stored_ns = now;
 		return;
 	}
 	/* The event's head is free memory for one link value here. */
@@ -328,7 +349,7 @@ static __always_inline void span_link_store(struct kerno_conn *c, struct kerno_r
 	l->span_id = s->span_id;
 	l->seq = seq;
 	l->late = s->span_flags & KERNO_SPAN_F_TRACE_LATE;
-	l->stored_ns = bpf_ktime_get_ns();
+	l->stored_ns = now;
 	bpf_map_update_elem(&span_links, k, l, BPF_ANY);
 }
 
@@ -437,17 +458,19 @@ static __noinline void span_request_start(struct kerno_conn *c, struct kerno_req
 
 	s->slow_ns = 0;
 	if (c->role == KERNO_ROLE_SERVER) {
-		s->span_id = span_rand64() | 1;
+		s->span_id = span_rand64(s->tid) | 1;
 		if (!traced) {
 			s->parent_id = 0;
-			span_new_trace(s);
+			/* A trace of its own only when no client span of this node sent it (yet). */
 			span_link_lookup(c, s, op->seq);
+			if (!(s->span_flags & KERNO_SPAN_F_LINKED))
+				span_new_trace(s);
 		}
 	} else {
 		tid = span_tid_key(s->tid);
 		t = tid ? bpf_map_lookup_elem(&span_threads, tid) : NULL;
 		if (!traced) {
-			s->span_id = span_rand64() | 1;
+			s->span_id = span_rand64(s->tid) | 1;
 			if (t && t->active)
 				span_copy_trace(s->trace_id, t->trace_id);
 			else
@@ -462,7 +485,7 @@ static __noinline void span_request_start(struct kerno_conn *c, struct kerno_req
 		}
 		/* No server on this node parses a database's requests into spans. */
 		if (!span_is_db(c))
-			span_link_store(c, s, op->seq);
+			span_link_store(c, s, op->seq, op->now);
 	}
 	if (span_payload_bytes)
 		span_capture_request(c, s, op);
@@ -514,6 +537,7 @@ static __always_inline void span_note_request_start(struct seg_ctx *x, struct ke
 	op->slot = c->fifo_tail & (KERNO_FIFO_LEN - 1);
 	op->seq = c->fifo_tail;
 	op->alone = c->fifo_head == c->fifo_tail;
+	op->now = x->now;
 	span_note_bytes(op, x, total);
 }
 
