@@ -291,21 +291,6 @@ static __always_inline int parse_iov_flow(const struct flow *f, __u64 uiov, __u6
 	return done;
 }
 
-/*
- * The connection of a legacy global function's key, looked up with the key
- * in scratch memory: before 5.12 or so the whole call chain shares 512 bytes
- * of stack (frames rounded up to 32), and the parse uses them all.
- */
-static __always_inline struct kerno_conn *conn_by_key(__u64 conn_key)
-{
-	struct kerno_scratch *sc = get_scratch();
-
-	if (!sc)
-		return NULL;
-	sc->sock_key = conn_key;
-	return bpf_map_lookup_elem(&conns, &sc->sock_key);
-}
-
 /* Global, for the verifier's sake: called from several places, and in a loop. */
 __noinline int parse_iov(struct kerno_conn *c, __u64 dir_tid, __u64 now, __u64 uiov,
 			 __u64 cnt_total)
@@ -318,16 +303,9 @@ __noinline int parse_iov(struct kerno_conn *c, __u64 dir_tid, __u64 now, __u64 u
 __noinline int parse_iov_legacy(__u64 conn_key, __u64 dir_tid, __u64 now, __u64 uiov,
 				__u64 cnt_total)
 {
-	struct flow f = {
-		.conn = conn_by_key(conn_key),
-		.key = conn_key,
-		.now = now,
-		.dir = dir_tid >> 32,
-		.tid = (__u32)dir_tid,
-		.legacy = 1,
-	};
+	struct flow f = {};
 
-	return f.conn ? parse_iov_flow(&f, uiov, cnt_total) : 0;
+	return flow_of_key(&f, conn_key, dir_tid, now) ? parse_iov_flow(&f, uiov, cnt_total) : 0;
 }
 
 /* parse_iov() for a flow; iovcnt and total as the syscall gave them. */
@@ -828,24 +806,15 @@ static __always_inline void parse_by_tail_call(void *ctx, void *jmp, struct sock
 
 /*
  * The parser program's body, on the socket its entry program saw: the call
- * the entry left in scratch, followed. A job of another thread (one that ran
- * on this CPU in between, should the kernel preempt programs) is not this
- * run's: counted, not parsed.
+ * the entry left in scratch (parse_job_claim()), followed.
  */
 static __always_inline int run_parse_job(struct sock *sk)
 {
-	struct kerno_scratch *sc = get_scratch();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct parse_job *j;
+	struct parse_job *j = parse_job_claim(pid_tgid);
 
-	if (!sc)
+	if (!j)
 		return 0;
-	j = &sc->job;
-	if (j->pid_tgid != pid_tgid) {
-		count(KERNO_DROP_TAIL_CALL);
-		return 0;
-	}
-	j->pid_tgid = 0;
 	return on_sock_tcp(sk, pid_tgid, j->ret, j->dir & 1, j->flags, j->nr, j->buf, j->arg2);
 }
 

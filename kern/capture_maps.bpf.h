@@ -226,4 +226,25 @@ static __always_inline struct kerno_scratch *get_scratch(void)
 	return bpf_map_lookup_elem(&scratch, &zero);
 }
 
+/*
+ * A parser program's job, left in per-CPU scratch by the program that
+ * tail-called it, if it is the current thread's (pid_tgid): taken, so that
+ * it is parsed once. A job of another thread (one that ran on this CPU in
+ * between, should the kernel preempt programs) is not this run's: counted
+ * as a lost hand-over, and NULL.
+ */
+static __always_inline struct parse_job *parse_job_claim(__u64 pid_tgid)
+{
+	struct kerno_scratch *sc = get_scratch();
+
+	if (!sc)
+		return NULL;
+	if (sc->job.pid_tgid != pid_tgid) {
+		count(KERNO_DROP_TAIL_CALL);
+		return NULL;
+	}
+	sc->job.pid_tgid = 0;
+	return &sc->job;
+}
+
 #endif /* KERNO_CAPTURE_MAPS_BPF_H */

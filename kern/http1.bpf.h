@@ -38,6 +38,38 @@ struct flow {
 	__u8 legacy; /* pass key, not conn, to global functions (before 5.12) */
 };
 
+/*
+ * The connection of a legacy global function's key, looked up with the key
+ * in scratch memory: before 5.12 or so the whole call chain shares 512 bytes
+ * of stack (frames rounded up to 32), and the parse uses them all.
+ */
+static __always_inline struct kerno_conn *conn_by_key(__u64 conn_key)
+{
+	struct kerno_scratch *sc = get_scratch();
+
+	if (!sc)
+		return NULL;
+	sc->sock_key = conn_key;
+	return bpf_map_lookup_elem(&conns, &sc->sock_key);
+}
+
+/*
+ * The flow a legacy twin of a global function was given as scalars (before
+ * 5.12 global functions take no pointers): f, with its connection looked up
+ * by key. Returns that connection, NULL if it is gone.
+ */
+static __always_inline struct kerno_conn *flow_of_key(struct flow *f, __u64 conn_key,
+						      __u64 dir_tid, __u64 now)
+{
+	f->conn = conn_by_key(conn_key);
+	f->key = conn_key;
+	f->now = now;
+	f->dir = dir_tid >> 32;
+	f->tid = (__u32)dir_tid;
+	f->legacy = 1;
+	return f->conn;
+}
+
 /* The segment state in scratch, set for `len` bytes at ubuf carried by flow f. */
 static __always_inline struct seg_ctx *seg_begin(struct kerno_scratch *sc, const struct flow *f,
 						 __u64 ubuf, __u32 len)
@@ -1151,15 +1183,9 @@ __noinline int http1_parse(struct kerno_conn *c, __u64 dir_tid, __u64 now, __u64
 /* http1_parse() for kernels before 5.12: scalars only. */
 __noinline int http1_parse_legacy(__u64 conn_key, __u64 dir_tid, __u64 now, __u64 ubuf, __u32 len)
 {
-	struct flow f = {
-		.conn = bpf_map_lookup_elem(&conns, &conn_key),
-		.key = conn_key,
-		.now = now,
-		.dir = dir_tid >> 32,
-		.tid = (__u32)dir_tid,
-	};
+	struct flow f = {};
 
-	if (f.conn)
+	if (flow_of_key(&f, conn_key, dir_tid, now))
 		http1_parse_flow(&f, ubuf, len, true);
 	return 0;
 }

@@ -642,16 +642,9 @@ __noinline int proto_parse(struct kerno_conn *c, __u64 dir_tid, __u64 now, __u64
 
 __noinline int proto_parse_legacy(__u64 conn_key, __u64 dir_tid, __u64 now, __u64 ubuf, __u32 len)
 {
-	struct flow f = {
-		.conn = bpf_map_lookup_elem(&conns, &conn_key),
-		.key = conn_key,
-		.now = now,
-		.dir = dir_tid >> 32,
-		.tid = (__u32)dir_tid,
-		.legacy = 1,
-	};
+	struct flow f = {};
 
-	return f.conn ? proto_dispatch(&f, ubuf, len, true) : 1;
+	return flow_of_key(&f, conn_key, dir_tid, now) ? proto_dispatch(&f, ubuf, len, true) : 1;
 }
 
 /* Bytes not in user memory on a connection that is not HTTP/1.x. */

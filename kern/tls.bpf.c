@@ -113,16 +113,9 @@ __noinline int tls_h2(struct kerno_conn *c, __u64 dir_tid, __u64 now, __u64 ubuf
 
 __noinline int tls_h2_legacy(__u64 conn_key, __u64 dir_tid, __u64 now, __u64 ubuf, __u32 len)
 {
-	struct flow f = {
-		.conn = bpf_map_lookup_elem(&conns, &conn_key),
-		.key = conn_key,
-		.now = now,
-		.dir = dir_tid >> 32,
-		.tid = (__u32)dir_tid,
-		.legacy = 1,
-	};
+	struct flow f = {};
 
-	return f.conn ? tls_h2_flow(&f, ubuf, len, true) : 0;
+	return flow_of_key(&f, conn_key, dir_tid, now) ? tls_h2_flow(&f, ubuf, len, true) : 0;
 }
 
 /*
@@ -180,25 +173,15 @@ static __always_inline void tls_plaintext(void *ctx, __u64 sk, __u32 op, __u64 b
 		proto_give_up(c, dir_of(c, dir), KERNO_DROP_TAIL_CALL);
 }
 
-/*
- * The parser program: the job its probe left. One of another thread (if the
- * kernel preempted the probe in between) is counted, not parsed.
- */
+/* The parser program: the job its probe left (parse_job_claim()). */
 static __always_inline int tls_parse_job(const bool legacy)
 {
-	struct kerno_scratch *sc = get_scratch();
 	__u64 pid_tgid = bpf_get_current_pid_tgid(), key, dir_tid;
-	struct parse_job *j;
+	struct parse_job *j = parse_job_claim(pid_tgid);
 	struct kerno_conn *c;
 
-	if (!sc)
+	if (!j)
 		return 0;
-	j = &sc->job;
-	if (j->pid_tgid != pid_tgid) {
-		count(KERNO_DROP_TAIL_CALL);
-		return 0;
-	}
-	j->pid_tgid = 0;
 	key = j->key;
 	dir_tid = (__u64)(j->dir & 1) << 32 | (__u32)pid_tgid;
 	c = bpf_map_lookup_elem(&conns, &key);
