@@ -27,31 +27,15 @@ out=$cache/prefix
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 package=android-platform-external-boringssl
 
-# The URI of the system's Debian archive for its own release (deb822
-# stanzas or one-line entries).
-system_mirror() {
-	local codename=$1
-	{
-		awk -v want="$codename" '
-			function check() { if (match(" " suites " ", " " want " ") && uris) print uris
-					   uris = ""; suites = "" }
-			/^URIs:/ { uris = $2 }
-			/^Suites:/ { suites = $0 }
-			/^[[:space:]]*$/ { check() }
-			END { check() }' /etc/apt/sources.list.d/*.sources 2>/dev/null
-		if [ -f /etc/apt/sources.list ]; then
-			sed -E 's/\[[^]]*\]//' /etc/apt/sources.list |
-				awk -v want="$codename" '$1 == "deb" && $3 == want { print $2 }'
-		fi
-	} | head -n 1
-}
+# shellcheck source=../lib/debian_mirror.sh
+. "$here/../lib/debian_mirror.sh"
 
 fetch_source() {
 	local codename mirror apt_opts
 	# shellcheck source=/dev/null
 	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 	[ -n "$codename" ] || die "no VERSION_CODENAME in /etc/os-release"
-	mirror=${KERNO_DEBIAN_MIRROR:-$(system_mirror "$codename")}
+	mirror=${KERNO_DEBIAN_MIRROR:-$(debian_mirror "$codename")}
 	[ -n "$mirror" ] || die "no Debian archive in the system's apt sources: set KERNO_DEBIAN_MIRROR"
 	rm -rf "$cache/apt" "$cache/dl"
 	mkdir -p "$cache/apt/lists/partial" "$cache/apt/cache/archives/partial" "$cache/dl"

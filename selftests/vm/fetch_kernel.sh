@@ -23,29 +23,8 @@ suite=$1
 dir=$2/$suite
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 
-# The Debian archive this machine already uses: the URI of the deb822 stanza
-# or one-line entry that serves its own release's main suite.
-system_mirror() {
-	local codename
-	# shellcheck source=/dev/null
-	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-	[ -n "$codename" ] || return 1
-	{
-		# deb822 stanzas, fields in any order, separated by blank lines.
-		awk -v want="$codename" '
-			function check() { if (match(" " suites " ", " " want " ") && uris) print uris
-					   uris = ""; suites = "" }
-			/^URIs:/ { uris = $2 }
-			/^Suites:/ { suites = $0 }
-			/^[[:space:]]*$/ { check() }
-			END { check() }' /etc/apt/sources.list.d/*.sources 2>/dev/null
-		# One-line entries: deb [options] URI SUITE COMPONENT...
-		if [ -f /etc/apt/sources.list ]; then
-			sed -E 's/\[[^]]*\]//' /etc/apt/sources.list |
-				awk -v want="$codename" '$1 == "deb" && $3 == want { print $2 }'
-		fi
-	} | head -n 1
-}
+# shellcheck source=../lib/debian_mirror.sh
+. "$(dirname "$0")/../lib/debian_mirror.sh"
 
 APT_OPTS=()
 
@@ -57,7 +36,7 @@ apt_private() {
 
 fetch() {
 	local mirror image deb parts kver
-	mirror=${KERNO_VMTEST_MIRROR:-$(system_mirror)}
+	mirror=${KERNO_VMTEST_MIRROR:-$(debian_mirror)}
 	[ -n "$mirror" ] || die "no Debian archive in the system's apt sources: set KERNO_VMTEST_MIRROR"
 	mkdir -p "$dir/lists/partial" "$dir/apt-cache/archives/partial" "$dir/debs"
 	echo "deb [signed-by=$keyring] $mirror $suite main" >"$dir/sources.list"
