@@ -262,9 +262,13 @@ def run_h2_agent(port, stats):
     return run_agent(H2["port"], {k: [] for k in stats}, load_fn=load_h2)
 
 
-def prog_stats(port):
-    """One more agent run under load with kernel.bpf_stats_enabled=1: the
-    stats cost a little themselves, so the throughput rounds run without."""
+PROG_STATS_RUNS = int(os.environ.get("BENCH_PROG_STATS_RUNS", "3"))
+
+
+def prog_stats_once(port):
+    """One agent run under load with kernel.bpf_stats_enabled=1 (the stats
+    cost a little themselves, so the throughput rounds run without): per
+    program (name, type, run_cnt, run_time_ns), and the requests served."""
     data_dir = tempfile.mkdtemp(prefix="kerno-bench-")
     old = open("/proc/sys/kernel/bpf_stats_enabled").read().strip()
     agent = start_agent(data_dir)
@@ -276,12 +280,27 @@ def prog_stats(port):
         subprocess.run(["sysctl", "-q", "-w", f"kernel.bpf_stats_enabled={old}"], check=False)
         agent.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
-    rows = []
-    for p in progs:
-        cnt, ns = p.get("run_cnt", 0), p.get("run_time_ns", 0)
-        rows.append((p.get("name", "?"), p.get("type", "?"), cnt, ns / cnt if cnt else 0.0))
-    total_ns = sum(p.get("run_time_ns", 0) for p in progs)
-    return sorted(rows), total_ns / max(rps * SECONDS, 1)
+    return [(p.get("name", "?"), p.get("type", "?"), p.get("run_cnt", 0), p.get("run_time_ns", 0))
+            for p in progs], rps * SECONDS
+
+
+def prog_stats(port):
+    """PROG_STATS_RUNS agent runs under load (one run's average strays by 10 %
+    on a shared machine): per program its runs in all and the median, lowest
+    and highest of the runs' average run times; and the BPF time per request,
+    all programs, the median over the runs."""
+    per_prog, per_req = {}, []
+    for _ in range(PROG_STATS_RUNS):
+        progs, requests = prog_stats_once(port)
+        per_req.append(sum(ns for _, _, _, ns in progs) / max(requests, 1))
+        for name, ptype, cnt, ns in progs:
+            entry = per_prog.setdefault(name, [ptype, 0, []])
+            entry[1] += cnt
+            if cnt:
+                entry[2].append(ns / cnt)
+    rows = [(name, ptype, cnt, median(avgs) or 0.0, min(avgs or [0.0]), max(avgs or [0.0]))
+            for name, (ptype, cnt, avgs) in per_prog.items()]
+    return sorted(rows), median(per_req)
 
 
 PINGPONG = os.path.join(REPO, "build", "pingpong")
@@ -376,10 +395,12 @@ def report(rounds, stats, progs, bpf_ns_per_req, pp):
         f"| added per exchange by the hooks / by the capture's work (ns) | "
         f"{pp['floor'] - pp['none']:.0f} / {pp['agent'] - pp['floor']:.0f} |",
         "",
-        "| BPF program | type | run_cnt | avg run time (ns) |",
-        "| --- | --- | --- | --- |",
+        f"| BPF program | type | run_cnt ({PROG_STATS_RUNS} runs) | avg run time (ns), median of runs | "
+        "lowest / highest run |",
+        "| --- | --- | --- | --- | --- |",
     ]
-    lines += [f"| {name} | {ptype} | {cnt} | {avg:.0f} |" for name, ptype, cnt, avg in progs]
+    lines += [f"| {name} | {ptype} | {cnt} | {avg:.0f} | {lo:.0f} / {hi:.0f} |"
+              for name, ptype, cnt, avg, lo, hi in progs if cnt]
     lines += ["", "| round | none req/s | agent req/s | floor req/s | h2load ignored req/s | "
               "sys_exit agent req/s | sys_exit floor req/s | agent/none | floor/none | "
               "h2load ignored/none | sys_exit agent/none | sys_exit floor/none |",
