@@ -45,13 +45,15 @@ struct {
 } h2_streams SEC(".maps");
 
 /*
- * 16 MiB: a burst of small streams (h2load, 20000 requests: about 12 MB of
- * events over both ends) fits while the reader is descheduled on a busy node;
- * 4 MiB lost events in a test on an otherwise quiet 2-core machine.
+ * Sized by userspace (--h2-ringbuf-bytes, 4 MiB by default): the agent maps
+ * it twice (the reader's view wraps around), so its size counts double in
+ * the agent's RSS. A burst of small streams needs about 600 bytes a stream
+ * over both ends while the reader is descheduled; a full buffer is counted
+ * (h2_events_lost).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 24);
+	__uint(max_entries, 1 << 22);
 } h2_events SEC(".maps");
 
 /* An event being built: too big for the stack. */

@@ -367,6 +367,7 @@ static void span_capture_opts(const struct kerno_config *cfg, struct capture_opt
 	o->span_payload_bytes = cfg->span_payload_bytes;
 	o->span_payload_conns = cfg->span_payload_conns;
 	o->span_ringbuf_bytes = cfg->span_ringbuf_bytes;
+	o->h2_ringbuf_bytes = cfg->h2_ringbuf_bytes;
 }
 
 /*

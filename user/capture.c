@@ -317,10 +317,12 @@ static void choose_flavour(struct capture_bpf *skel, enum capture_hook h)
 	choose_parsers(skel, h);
 }
 
-const char *capture_check_span_opts(const struct capture_opts *o)
+const char *capture_check_ring_opts(const struct capture_opts *o)
 {
-	__u32 rb = o->span_ringbuf_bytes;
+	__u32 rb = o->span_ringbuf_bytes, h2 = o->h2_ringbuf_bytes;
 
+	if (h2 && (h2 < 4096 || (h2 & (h2 - 1))))
+		return "--h2-ringbuf-bytes must be a power of two of at least 4096";
 	if (!o->spans)
 		return NULL;
 	if (rb < 4096 || (rb & (rb - 1)))
@@ -422,6 +424,8 @@ static struct capture_bpf *open_and_load(const struct capture_opts *o, enum capt
 	}
 	choose_flavour(skel, h);
 	configure_spans(skel, o);
+	if (o->h2_ringbuf_bytes)
+		bpf_map__set_max_entries(skel->maps.h2_events, o->h2_ringbuf_bytes);
 	bpf_object__for_each_program(prog, skel->obj)
 	{
 		if (!stats || i >= STATS_LOG_PROGS)
@@ -528,8 +532,8 @@ int capture_start(struct capture *cap, const struct capture_opts *o, char *err, 
 	}
 	if (capture_disable_hooks(o->disable_hooks, err, errlen))
 		return -EINVAL;
-	if (capture_check_span_opts(o)) {
-		snprintf(err, errlen, "%s", capture_check_span_opts(o));
+	if (capture_check_ring_opts(o)) {
+		snprintf(err, errlen, "%s", capture_check_ring_opts(o));
 		return -EINVAL;
 	}
 	ret = kernel_supported(err, errlen);

@@ -60,6 +60,7 @@ struct capture_opts {
 	__u32 span_payload_bytes; /* first bytes kept per direction; 0: none */
 	__u32 span_payload_conns; /* connections whose request head is kept at once */
 	__u32 span_ringbuf_bytes; /* a power of two, at least a page */
+	__u32 h2_ringbuf_bytes; /* the same; 0: the map's own size */
 };
 
 /* Threshold of endpoints whose own distribution is not known yet (span_slow_ns 0). */
@@ -80,8 +81,8 @@ struct capture {
 	int h2_streams_fd; /* HTTP/2 streams open, by connection and stream id */
 };
 
-/* A one-line reason when the span options cannot work, else NULL. */
-const char *capture_check_span_opts(const struct capture_opts *o);
+/* A one-line reason when the span or ring buffer options cannot work, else NULL. */
+const char *capture_check_ring_opts(const struct capture_opts *o);
 
 /*
  * Open, configure, load and attach. On failure returns a negative errno and

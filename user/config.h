@@ -96,6 +96,7 @@ struct kerno_config {
 	long long span_payload_bytes;
 	long long span_payload_conns;
 	long long span_ringbuf_bytes;
+	long long h2_ringbuf_bytes;
 	/* Object storage in S3 (objstore_s3.c); no bucket: the local directory. */
 	char *s3_bucket;
 	char *s3_region;
