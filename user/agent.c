@@ -5,6 +5,7 @@
  * is flushed on exit, whatever ends the run.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -476,6 +477,11 @@ static int start(struct agent *a, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot set up draining: %s", strerror(-ret));
 		return ret;
 	}
+	/*
+	 * Loading parsed the kernel's BTF (megabytes of heap, freed since):
+	 * give those pages back before the ring buffers are mapped.
+	 */
+	malloc_trim(0);
 	ret = start_h2(a, err, errlen);
 	if (ret)
 		return ret;

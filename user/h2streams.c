@@ -14,6 +14,7 @@
 #include "h2streams.h"
 #include "hist.h"
 #include "proto_names.h"
+#include "ringbuf.h"
 
 /* How long the reader sleeps in poll when the kernel does not wake it. */
 #define POLL_MS 100
@@ -83,7 +84,7 @@ struct h2streams {
 	size_t series_size, n_series;
 	struct kerno_sample *out; /* what the last take returned */
 	__u64 drops[KERNO_DROP__COUNT];
-	struct ring_buffer *rb;
+	struct ringbuf *rb;
 	pthread_t thread;
 	pthread_cond_t synced; /* the reader read everything up to `want` */
 	__u64 want, done; /* reads asked for by h2streams_take() and made */
@@ -595,12 +596,12 @@ static void *thread_main(void *arg)
 			if (h->o.streams_fd >= 0)
 				sweep_streams(h, now);
 		}
-		ring_buffer__poll(h->rb, POLL_MS);
+		ringbuf_poll(h->rb, POLL_MS);
 		pthread_mutex_lock(&h->lock);
 		want = h->want;
 		pthread_mutex_unlock(&h->lock);
 		/* Below the wakeup threshold nobody is woken: take what waits anyway. */
-		ring_buffer__consume(h->rb);
+		ringbuf_consume(h->rb);
 		pthread_mutex_lock(&h->lock);
 		h->done = want;
 		pthread_cond_broadcast(&h->synced);
@@ -651,7 +652,7 @@ int h2streams_start(const struct h2streams_opts *o, struct h2streams **out, char
 	}
 	h->o.events_fd = o->events_fd;
 	h->o.streams_fd = o->streams_fd;
-	h->rb = ring_buffer__new(o->events_fd, on_event, h, NULL);
+	h->rb = ringbuf_new(o->events_fd, on_event, h);
 	if (!h->rb) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot read the HTTP/2 ring buffer: %s", strerror(-ret));
@@ -681,9 +682,9 @@ void h2streams_free(struct h2streams *h)
 	if (h->running) {
 		h->stop = 1;
 		pthread_join(h->thread, NULL);
-		ring_buffer__consume(h->rb);
+		ringbuf_consume(h->rb);
 	}
-	ring_buffer__free(h->rb);
+	ringbuf_free(h->rb);
 	for (i = 0; h->conns && i < h->conn_buckets; i++)
 		for (c = h->conns[i]; c; c = next) {
 			next = c->next;

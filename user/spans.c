@@ -14,6 +14,7 @@
 
 #include "names.h"
 #include "proto_names.h"
+#include "ringbuf.h"
 #include "span_late.h"
 #include "span_redact.h"
 #include "spans.h"
@@ -48,7 +49,7 @@ struct proc_name {
 
 struct spans {
 	struct spans_opts o;
-	struct ring_buffer *rb;
+	struct ringbuf *rb;
 	struct span_late *late; /* reader thread only */
 	pthread_t thread;
 	bool running;
@@ -514,7 +515,7 @@ static int on_event(void *ctx, void *data, size_t len)
 /* Everything in the ring buffer now, then what waited long enough for a link. */
 static void drain(struct spans *s, bool all)
 {
-	ring_buffer__consume(s->rb);
+	ringbuf_consume(s->rb);
 	span_late_expire(s->late, clock_ns(CLOCK_MONOTONIC), all);
 	sync_late_stats(s);
 }
@@ -537,7 +538,7 @@ static void *thread_main(void *arg)
 			nanosleep(&pause, NULL);
 			continue;
 		}
-		ring_buffer__poll(s->rb, POLL_MS);
+		ringbuf_poll(s->rb, POLL_MS);
 		/* Below the wakeup threshold the kernel wakes nobody: take what waits
 		 * anyway, so a quiet service's spans (and error groups' example
 		 * traces) are at most POLL_MS late. */
@@ -564,7 +565,7 @@ int spans_start(const struct spans_opts *o, struct spans **out, char *err, size_
 		snprintf(err, errlen, "cannot start the span reader: out of memory");
 		goto cleanup;
 	}
-	s->rb = ring_buffer__new(o->events_fd, on_event, s, NULL);
+	s->rb = ringbuf_new(o->events_fd, on_event, s);
 	if (!s->rb) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot read the span ring buffer: %s", strerror(-ret));
@@ -602,7 +603,7 @@ void spans_free(struct spans *s)
 	if (!s)
 		return;
 	spans_stop(s);
-	ring_buffer__free(s->rb);
+	ringbuf_free(s->rb);
 	span_late_free(s->late);
 	for (i = 0; i < KERNO_SPAN_ENDPOINTS; i++)
 		free(s->hists[i]);

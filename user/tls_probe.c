@@ -45,6 +45,7 @@
 #include "capture_load.h"
 #include "capture.skel.h"
 #include "tls.skel.h"
+#include "ringbuf.h"
 #include "tls_elf.h"
 #include "tls_probe.h"
 
@@ -69,7 +70,7 @@ struct pending {
 
 struct tls_probe {
 	struct tls_bpf *skel;
-	struct ring_buffer *rb;
+	struct ringbuf *rb;
 	char proc[256];
 	bool verbose;
 	pid_t self;
@@ -441,7 +442,7 @@ static void *follow_thread(void *arg)
 	int n;
 
 	while (!atomic_load(&tp->stop)) {
-		n = ring_buffer__poll(tp->rb, next_timeout_ms(tp));
+		n = ringbuf_poll(tp->rb, next_timeout_ms(tp));
 		if (n < 0 && n != -EINTR) {
 			fprintf(stderr, "kerno: exec notices: %s; new processes not followed\n",
 				strerror(-n));
@@ -589,7 +590,7 @@ static int load(struct tls_probe *tp, const struct capture *cap, char *err, size
 		snprintf(err, errlen, "cannot attach the exec() tracepoint: %s", strerror(-ret));
 		return ret;
 	}
-	tp->rb = ring_buffer__new(bpf_map__fd(tp->skel->maps.exec_events), on_exec, tp, NULL);
+	tp->rb = ringbuf_new(bpf_map__fd(tp->skel->maps.exec_events), on_exec, tp);
 	if (!tp->rb) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot read the exec() notices: %s", strerror(-ret));
@@ -683,7 +684,7 @@ void tls_probe_stop(struct tls_probe *tp)
 	while (tp->n_links)
 		bpf_link__destroy(tp->links[--tp->n_links]);
 	free(tp->links);
-	ring_buffer__free(tp->rb);
+	ringbuf_free(tp->rb);
 	tls_bpf__destroy(tp->skel);
 	free(tp->seen);
 	free(tp);
