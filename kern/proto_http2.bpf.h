@@ -34,7 +34,7 @@
 #define H2_END_STREAM 0x1
 #define H2_END_HEADERS 0x4
 
-/* Wake the reader once this much waits in the ring buffer, not before. */
+/* Wake the reader once this much waits in the ring buffer, not before; userspace caps it at an eighth of the ring. */
 const volatile __u64 h2_wakeup_bytes = 65536;
 
 struct {
@@ -45,11 +45,10 @@ struct {
 } h2_streams SEC(".maps");
 
 /*
- * Sized by userspace (--h2-ringbuf-bytes, 4 MiB by default): the agent maps
- * it twice (the reader's view wraps around), so its size counts double in
- * the agent's RSS. A burst of small streams needs about 600 bytes a stream
- * over both ends while the reader is descheduled; a full buffer is counted
- * (h2_events_lost).
+ * Sized by userspace (--h2-ringbuf-bytes, 4 MiB by default): every byte of
+ * it is in the agent's RSS (user/ringbuf.c). A burst of small streams needs
+ * about 600 bytes a stream over both ends while the reader is descheduled; a
+ * full buffer is counted (h2_events_lost).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -108,8 +107,15 @@ static __always_inline void h2_send(const struct kerno_conn *c, struct kerno_h2_
 
 	size = bounded_index(size, KERNO_H2_EVENT_HDR + KERNO_H2_PIECE + 1,
 			     KERNO_H2_EVENT_HDR + KERNO_H2_PIECE);
-	if (bpf_ringbuf_query(&h2_events, BPF_RB_AVAIL_DATA) + size >= h2_wakeup_bytes ||
-	    e->kind != KERNO_H2_EV_BLOCK)
+	/*
+	 * Forced past the threshold: the default (adaptive) wakeup only wakes a
+	 * reader that has read everything before this record, and a reader
+	 * asleep over records sent without wakeup never has. A full ring, whose
+	 * failed writes wake nobody, would then wait for the reader's timeout.
+	 */
+	if (bpf_ringbuf_query(&h2_events, BPF_RB_AVAIL_DATA) + size >= h2_wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	else if (e->kind != KERNO_H2_EV_BLOCK)
 		flags = 0;
 	if (bpf_ringbuf_output(&h2_events, e, size, flags))
 		count_conn(c, KERNO_DROP_H2_EVENTS_LOST);

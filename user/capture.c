@@ -393,6 +393,21 @@ static int set_ignore_list(struct capture_bpf *skel, const char *list)
 #define STATS_LOG_SIZE (1 << 20)
 #define STATS_LOG_PROGS 16
 
+/*
+ * The HTTP/2 ring's size, and how full it gets before the reader is woken
+ * (stream ends always wake it): at most an eighth of it, so a full ring,
+ * whose failed writes wake nobody, was announced before it filled.
+ */
+static void configure_h2_ring(struct capture_bpf *skel, const struct capture_opts *o)
+{
+	__u32 bytes = o->h2_ringbuf_bytes ? o->h2_ringbuf_bytes :
+					    bpf_map__max_entries(skel->maps.h2_events);
+
+	bpf_map__set_max_entries(skel->maps.h2_events, bytes);
+	if (skel->rodata->h2_wakeup_bytes > bytes / 8)
+		skel->rodata->h2_wakeup_bytes = bytes / 8;
+}
+
 static struct capture_bpf *open_and_load(const struct capture_opts *o, enum capture_hook h,
 					 int *err, char (*stats)[STATS_LOG_SIZE])
 {
@@ -424,8 +439,7 @@ static struct capture_bpf *open_and_load(const struct capture_opts *o, enum capt
 	}
 	choose_flavour(skel, h);
 	configure_spans(skel, o);
-	if (o->h2_ringbuf_bytes)
-		bpf_map__set_max_entries(skel->maps.h2_events, o->h2_ringbuf_bytes);
+	configure_h2_ring(skel, o);
 	bpf_object__for_each_program(prog, skel->obj)
 	{
 		if (!stats || i >= STATS_LOG_PROGS)

@@ -235,7 +235,7 @@ static void count_stream(struct h2streams *h, const struct kerno_h2_event *e,
 	k.role = e->role;
 	k.family = e->family;
 	memcpy(k.peer_addr, e->peer_addr, sizeof(k.peer_addr));
-	if (f && f->grpc) {
+	if (f->grpc) {
 		const char *p = f->path[0] == '/' ? f->path + 1 : f->path;
 		size_t n = strnlen(p, sizeof(k.path));
 
@@ -246,10 +246,9 @@ static void count_stream(struct h2streams *h, const struct kerno_h2_event *e,
 		k.method = reset;
 	} else {
 		k.proto = KERNO_P_HTTP2;
-		k.method = f ? method_of(f->method) : KERNO_M_OTHER;
-		k.status = f ? f->status : 0;
-		if (f)
-			h2_path_template(f->path, k.path, sizeof(k.path));
+		k.method = method_of(f->method);
+		k.status = f->status;
+		h2_path_template(f->path, k.path, sizeof(k.path));
 		k.code = reset;
 	}
 	series_add(h, &k, e->dur_ns);
@@ -380,7 +379,7 @@ static unsigned int request_dir(__u8 role)
 }
 
 /* A whole header block of direction dir: what it says joins its stream. */
-static void block_done(struct h2_conn *c, unsigned int dir)
+static void block_done(struct h2streams *h, struct h2_conn *c, unsigned int dir)
 {
 	struct h2_dir *d = &c->dir[dir];
 	struct h2_fields f = { 0 };
@@ -397,8 +396,10 @@ static void block_done(struct h2_conn *c, unsigned int dir)
 	if (dir == request_dir(c->role)) {
 		if (s)
 			return; /* the request's trailers */
-		if (c->n_streams == c->cap_streams && stream_room(c))
-			return; /* counted at its end, without fields */
+		if (c->n_streams == c->cap_streams && stream_room(c)) {
+			h->drops[KERNO_DROP_H2_STREAMS_FULL]++; /* not timed: no fields */
+			return;
+		}
 		s = &c->streams[c->n_streams++];
 		s->id = d->block_stream;
 		s->f = f;
@@ -417,7 +418,8 @@ static void block_done(struct h2_conn *c, unsigned int dir)
 }
 
 /* The header-block fragment of a whole frame payload (padding and priority left out). */
-static void frame_done(struct h2_conn *c, unsigned int dir, const struct kerno_h2_event *e)
+static void frame_done(struct h2streams *h, struct h2_conn *c, unsigned int dir,
+		       const struct kerno_h2_event *e)
 {
 	struct h2_dir *d = &c->dir[dir];
 	size_t start = 0, end = d->frame_len, pad = 0;
@@ -450,13 +452,13 @@ static void frame_done(struct h2_conn *c, unsigned int dir, const struct kerno_h
 	memcpy(d->block + d->block_len, d->frame + start, end - start);
 	d->block_len += end - start;
 	if (e->frame_flags & H2_END_HEADERS) {
-		block_done(c, dir);
+		block_done(h, c, dir);
 		d->block_ok = false;
 	}
 }
 
 /* One piece of a frame payload of a header block. */
-static void on_piece(struct h2_conn *c, const struct kerno_h2_event *e)
+static void on_piece(struct h2streams *h, struct h2_conn *c, const struct kerno_h2_event *e)
 {
 	unsigned int dir = e->dir & 1;
 	struct h2_dir *d = &c->dir[dir];
@@ -486,19 +488,26 @@ static void on_piece(struct h2_conn *c, const struct kerno_h2_event *e)
 	memcpy(d->frame + d->frame_len, e->data, e->len);
 	d->frame_len += e->len;
 	if (e->piece & KERNO_H2_PIECE_LAST) {
-		frame_done(c, dir, e);
+		frame_done(h, c, dir, e);
 		d->frame_ok = false;
 	}
 }
 
-/* A stream ended: counted now, with what its blocks said. */
+/*
+ * A stream ended: counted now, with what its blocks said. One whose request
+ * or response block never came (lost to a full ring buffer or table, counted
+ * there) is left out: its method, route or status is unknown. A reset stream
+ * may have had no response.
+ */
 static void on_end(struct h2streams *h, struct h2_conn *c, const struct kerno_h2_event *e)
 {
 	struct h2_stream *s = c ? stream_find(c, e->stream_id) : NULL;
 
-	count_stream(h, e, s ? &s->f : NULL);
-	if (s)
-		stream_remove(c, s);
+	if (!s)
+		return;
+	if (s->f.status || e->kind == KERNO_H2_EV_RESET)
+		count_stream(h, e, &s->f);
+	stream_remove(c, s);
 }
 
 int h2streams_event(struct h2streams *h, const void *data, size_t size)
@@ -522,7 +531,7 @@ int h2streams_event(struct h2streams *h, const void *data, size_t size)
 		c->last_ns = mono_ns();
 	if (e->kind == KERNO_H2_EV_BLOCK) {
 		if (c)
-			on_piece(c, e);
+			on_piece(h, c, e);
 	} else if (e->kind == KERNO_H2_EV_END || e->kind == KERNO_H2_EV_RESET) {
 		on_end(h, c, e);
 	}
