@@ -3,19 +3,23 @@ BoringSSL and Go crypto/tls, found in processes started after the agent."""
 
 import http.client
 import os
+import signal
 import ssl
 import subprocess
 import tempfile
 import time
 
 import hooks
+import httpclient
 import otlp
 import scale
 import test_spans
 import tlspeers
 from asserts import ASSERT_EQ, ASSERT_TRUE, FATAL, log
+from servers import PYTHON
 from test_http1 import check_no_parse_drops, client_counts, process_drops, server_counts
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 # The Done-when criteria: 1000 HTTPS requests per client.
 N = scale.requests(1000)
 SERVER = "http.server.request.duration"
@@ -224,6 +228,65 @@ def test_tls_first_request(ctx):
     check_no_parse_drops(points, list(exact))
     for name, pids in first.items():
         _check_first_of_file(points, pids, name)
+
+
+def test_tls_no_conn(ctx):
+    """TLS over memory BIOs, no socket under it (tlsmembio.py): its plaintext
+    belongs to no TCP connection the capture knows. Every SSL_write_ex and
+    SSL_read_ex call with data is counted as tls_no_conn, and nothing else."""
+    workdir = _workdir(ctx)
+    certs = tlspeers.Certs(workdir)
+    n = 50
+    agent = ctx.agent()
+    proc = subprocess.Popen([PYTHON, os.path.join(HERE, "tlsmembio.py"), certs.ca, certs.cert,
+                             certs.key, str(n)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    out, err = proc.communicate(timeout=120)
+    ASSERT_EQ((proc.returncode, out.strip()), (0, f"calls {4 * n}"),
+              f"tlsmembio.py's exit code and account: {err[-500:]}")
+    agent.stop()
+    points = agent.points()
+    # The process never touched a socket: the capture does not know it, and
+    # counts its drops for the node only (kern/tls.bpf.c, count_tgid()).
+    node = otlp.sum_values(otlp.select(points, "kerno.capture.drops", {"service.name": "kerno"}),
+                           "reason")
+    ASSERT_EQ(node.get("tls_no_conn"), 4 * n, "tls_no_conn on the node: every plaintext call")
+    ASSERT_EQ(process_drops(points, proc.pid), {}, "drops attributed to the unknown process")
+
+
+# The exec() notices' ring buffer (kern/tls.bpf.c, exec_events): 64 KiB of
+# 16-byte records, less one (a reservation that would fill it whole fails).
+EXEC_RING_NOTICES = 64 * 1024 // 16 - 1
+
+
+def test_tls_exec_lost(ctx):
+    """An agent that cannot run (stopped, as a starved container's would be)
+    while processes start: the exec() notices past what the ring buffer holds
+    are counted (exec_lost), and the agent goes on capturing once it runs."""
+    server = ctx.pyserver()
+    agent = ctx.agent()
+    execs = EXEC_RING_NOTICES + 1000
+    os.kill(agent.pid, signal.SIGSTOP)
+    try:
+        loop = subprocess.run(["/bin/sh", "-c", f"i=0; while [ $i -lt {execs} ]; do /bin/true; "
+                               "i=$((i + 1)); done"], timeout=300)
+    finally:
+        os.kill(agent.pid, signal.SIGCONT)
+    ASSERT_EQ(loop.returncode, 0, "exit code of the exec loop")
+    ASSERT_EQ(httpclient.get(server.port, "/ok", 3), [200] * 3, "statuses after the stop")
+    agent.stop()
+    points = agent.points()
+    node = otlp.sum_values(otlp.select(points, "kerno.capture.drops", {"service.name": "kerno"}),
+                           "reason")
+    log(f"exec_lost {node.get('exec_lost')} of at least {execs} execs")
+    # The loop's shell and its execs, less what the ring holds; a few more if
+    # other processes of this host started meanwhile.
+    lost = node.get("exec_lost", 0)
+    ASSERT_TRUE(execs + 1 - EXEC_RING_NOTICES <= lost <= execs + 1 - EXEC_RING_NOTICES + 20,
+                f"exec notices lost: the {execs + 1 - EXEC_RING_NOTICES} past the ring's "
+                f"{EXEC_RING_NOTICES}", str(lost))
+    ASSERT_EQ(server_counts(points, {"process.pid": server.pid}), {("GET", "/ok", 200): 3},
+              "the server's requests after the stop")
 
 
 def test_tls_every_flavour(ctx):
