@@ -328,10 +328,10 @@ fuzz-tls-elf: $(FUZZ_DIR)/fuzz_tls_elf
 .PHONY: fuzz-h2
 
 $(FUZZ_DIR)/fuzz_h2streams: selftests/fuzz/fuzz_h2streams.c user/h2streams.c user/h2hpack.c \
-			    user/h2streams.h user/h2hpack.h kern/proto.h
+			    user/ringbuf.c user/h2streams.h user/h2hpack.h user/ringbuf.h kern/proto.h
 	@mkdir -p $(FUZZ_DIR)
-	$(CLANG) $(KUBE_FUZZ_FLAGS) -Ikern $< user/h2streams.c user/h2hpack.c -o $@ -lnghttp2 -lbpf \
-		-pthread
+	$(CLANG) $(KUBE_FUZZ_FLAGS) -Ikern $< user/h2streams.c user/h2hpack.c user/ringbuf.c -o $@ \
+		-lnghttp2 -lbpf -pthread
 
 fuzz-h2: $(FUZZ_DIR)/fuzz_h2streams
 	@mkdir -p $(FUZZ_DIR)/corpus/h2streams

@@ -34,7 +34,10 @@
 #define H2_END_STREAM 0x1
 #define H2_END_HEADERS 0x4
 
-/* Wake the reader once this much waits in the ring buffer, not before; userspace caps it at an eighth of the ring. */
+/*
+ * Wake the reader once this much waits in the ring buffer, not before (at
+ * most an eighth of the ring: user/capture.c, configure_h2_ring()).
+ */
 const volatile __u64 h2_wakeup_bytes = 65536;
 
 struct {

@@ -395,8 +395,9 @@ static int set_ignore_list(struct capture_bpf *skel, const char *list)
 
 /*
  * The HTTP/2 ring's size, and how full it gets before the reader is woken
- * (stream ends always wake it): at most an eighth of it, so a full ring,
- * whose failed writes wake nobody, was announced before it filled.
+ * by force (kern/proto_http2.bpf.h, h2_send()): at most an eighth of it, so
+ * a full ring, whose failed writes wake nobody, was announced before it
+ * filled.
  */
 static void configure_h2_ring(struct capture_bpf *skel, const struct capture_opts *o)
 {

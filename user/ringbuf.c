@@ -21,7 +21,7 @@ struct ringbuf {
 	int epoll_fd;
 };
 
-/* A record's length field: the payload size, and whether it is still being written or was discarded. */
+/* A record's length field: its payload size, and two flags (still being written, discarded). */
 #define LEN_FLAGS (BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT)
 
 /* Bytes a record of payload len takes in the ring: header, payload, padding to 8. */

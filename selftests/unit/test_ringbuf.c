@@ -42,7 +42,7 @@ static void ring_init(struct ring *r)
 	r->mem.size = RING;
 }
 
-/* Commit a record of len bytes, each byte seed + i, with the header's flags; its header's offset. */
+/* Commit len bytes, byte i = seed + i, with the header's flags; returns the header's offset. */
 static size_t produce(struct ring *r, uint32_t len, uint8_t seed, uint32_t flags)
 {
 	size_t at = r->prod & (RING - 1), i;
@@ -99,8 +99,8 @@ static void test_wrapped_payload(void **state)
 	struct ring r;
 
 	ring_init(&r);
-	r.cons = r.prod =
-		40; /* a lap almost done: the next payload starts at 48, 16 bytes before the end */
+	/* A lap almost done: the next payload starts at 48, 16 bytes before the end. */
+	r.cons = r.prod = 40;
 	produce(&r, 30, 100, 0);
 	produce(&r, 3, 7, 0); /* after the wrap, in place again */
 	assert_int_equal(ringbuf_mem_consume(&r.mem, &r.bounce, on_record, &s), 2);
