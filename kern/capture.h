@@ -70,6 +70,7 @@ enum kerno_counter {
 	KERNO_DROP_H2_EVENTS_LOST, /* HTTP/2 header block piece or stream end lost: ring buffer full */
 	KERNO_DROP_H2_BLOCK_TRUNCATED, /* HTTP/2 header block over KERNO_H2_BLOCK_MAX: its end left out */
 	KERNO_DROP_TAIL_CALL, /* bytes not parsed: the tail call into the parser program failed */
+	KERNO_DROP_H2_NO_HEADERS, /* HTTP/2 stream ended, its header blocks not decoded (userspace) */
 	KERNO_DROP__COUNT,
 
 	KERNO_EV_ACCEPTED = KERNO_DROP__COUNT, /* server connections opened (handshake done) */

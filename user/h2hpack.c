@@ -11,9 +11,15 @@
 /* A literal whose name the table lost keeps its slot under this name. */
 static const uint8_t lost_name[] = "\x0cx-kerno-lost";
 
+/* Entries of the static table (RFC 7541, appendix A): indices above it are dynamic. */
+#define H2_STATIC_ENTRIES 61
+/* Every dynamic entry is the peer's: no block was lost yet. */
+#define H2_ALL_TRUSTED UINT32_MAX
+
 struct h2_hpack {
 	nghttp2_hd_inflater *inf;
 	uint64_t resets;
+	uint32_t trusted; /* newest dynamic entries known to match the peer's, since a gap */
 };
 
 static nghttp2_hd_inflater *inflater_new(void)
@@ -40,7 +46,27 @@ struct h2_hpack *h2_hpack_new(void)
 		free(h);
 		return NULL;
 	}
+	h->trusted = H2_ALL_TRUSTED;
 	return h;
+}
+
+void h2_hpack_gap(struct h2_hpack *h)
+{
+	if (h)
+		h->trusted = 0;
+}
+
+/* Does index idx name an entry our table lacks, or may hold other than the peer's? */
+static bool lacks(const struct h2_hpack *h, uint32_t idx, uint32_t have)
+{
+	return idx > have || (idx > H2_STATIC_ENTRIES && idx - H2_STATIC_ENTRIES > h->trusted);
+}
+
+/* A literal with incremental indexing went into both tables, at the same place. */
+static void added(struct h2_hpack *h)
+{
+	if (h->trusted != H2_ALL_TRUSTED)
+		h->trusted++;
 }
 
 void h2_hpack_free(struct h2_hpack *h)
@@ -185,6 +211,7 @@ static int one_field(struct h2_hpack *h, const uint8_t *in, size_t len, size_t *
 {
 	size_t start = *pos, value;
 	uint8_t b = in[start];
+	bool lost;
 	uint32_t idx, have = (uint32_t)nghttp2_hd_inflate_get_num_table_entries(h->inf);
 	unsigned int bits = (b & 0x80) ? 7 : (b & 0x40) ? 6 : (b & 0x20) ? 5 : 4;
 
@@ -193,7 +220,7 @@ static int one_field(struct h2_hpack *h, const uint8_t *in, size_t len, size_t *
 	if (b & 0x80) {
 		if (!idx)
 			return -1;
-		if (idx > have)
+		if (lacks(h, idx, have))
 			return 1; /* an indexed field the table lost */
 		return feed(h, in + start, *pos - start, 0, out);
 	}
@@ -204,7 +231,11 @@ static int one_field(struct h2_hpack *h, const uint8_t *in, size_t len, size_t *
 	value = *pos;
 	if (hp_str(in, len, pos))
 		return -1;
-	if (!idx || idx <= have)
+	/* The name's index is read against the table before this field joins it. */
+	lost = idx && lacks(h, idx, have);
+	if (b & 0x40)
+		added(h);
+	if (!lost)
 		return feed(h, in + start, *pos - start, 0, out);
 	if (!(b & 0x40))
 		return 1; /* not indexed: nothing in the table depends on it */
@@ -221,6 +252,7 @@ static int refuse(struct h2_hpack *h)
 	nghttp2_hd_inflater *fresh = inflater_new();
 
 	h->resets++;
+	h->trusted = 0; /* the refused block may have added entries */
 	if (fresh) {
 		nghttp2_hd_inflate_del(h->inf);
 		h->inf = fresh;

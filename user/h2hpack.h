@@ -7,8 +7,11 @@
  * a block was lost): each field representation is checked against the
  * inflater's table before it is fed to it, and one that names an entry the
  * table does not hold loses that field only (an indexed field is left out;
- * a literal keeps its place in the table under a placeholder name). A block
- * the inflater still refuses costs that block: the inflater starts afresh.
+ * a literal keeps its place in the table under a placeholder name). After a
+ * lost block (h2_hpack_gap()) only the entries added since are known to sit
+ * where the peer's table has them: one older may be another field now, so a
+ * reference to it is a lost field too, never a wrong one. A block the
+ * inflater still refuses costs that block: the inflater starts afresh.
  */
 #ifndef KERNO_H2HPACK_H
 #define KERNO_H2HPACK_H
@@ -42,6 +45,9 @@ void h2_hpack_free(struct h2_hpack *h);
  * whole), or -1 when the block was refused and the table started afresh.
  */
 int h2_hpack_block(struct h2_hpack *h, const uint8_t *in, size_t len, struct h2_fields *out);
+
+/* A block of this direction was lost: what it added to the peer's table is not in ours. */
+void h2_hpack_gap(struct h2_hpack *h);
 
 /* Blocks the inflater refused so far (each one a fresh start). */
 uint64_t h2_hpack_resets(const struct h2_hpack *h);

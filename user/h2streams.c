@@ -396,10 +396,8 @@ static void block_done(struct h2streams *h, struct h2_conn *c, unsigned int dir)
 	if (dir == request_dir(c->role)) {
 		if (s)
 			return; /* the request's trailers */
-		if (c->n_streams == c->cap_streams && stream_room(c)) {
-			h->drops[KERNO_DROP_H2_STREAMS_FULL]++; /* not timed: no fields */
-			return;
-		}
+		if (c->n_streams == c->cap_streams && stream_room(c))
+			return; /* h2_no_headers at its end */
 		s = &c->streams[c->n_streams++];
 		s->id = d->block_stream;
 		s->f = f;
@@ -417,6 +415,17 @@ static void block_done(struct h2streams *h, struct h2_conn *c, unsigned int dir)
 		s->f.grpc = true;
 }
 
+/*
+ * A header block of this direction will not be decoded: what it added to the
+ * peer's HPACK table is missing from ours from here on (h2hpack.h).
+ */
+static void block_lost(struct h2_dir *d)
+{
+	d->frame_ok = false;
+	d->block_ok = false;
+	h2_hpack_gap(d->hpack);
+}
+
 /* The header-block fragment of a whole frame payload (padding and priority left out). */
 static void frame_done(struct h2streams *h, struct h2_conn *c, unsigned int dir,
 		       const struct kerno_h2_event *e)
@@ -426,8 +435,10 @@ static void frame_done(struct h2streams *h, struct h2_conn *c, unsigned int dir,
 
 	if (e->frame_type != H2_CONTINUATION) {
 		if (e->frame_flags & H2_PADDED) {
-			if (!end)
+			if (!end) {
+				block_lost(d);
 				return;
+			}
 			pad = d->frame[0];
 			start = 1;
 		}
@@ -435,8 +446,10 @@ static void frame_done(struct h2streams *h, struct h2_conn *c, unsigned int dir,
 			start += 5;
 		if (e->frame_type == H2_PUSH_PROMISE)
 			start += 4;
-		if (start + pad > end)
+		if (start + pad > end) {
+			block_lost(d);
 			return;
+		}
 		end -= pad;
 		d->block_len = 0;
 		d->block_ok = true;
@@ -446,7 +459,7 @@ static void frame_done(struct h2streams *h, struct h2_conn *c, unsigned int dir,
 		return;
 	}
 	if (d->block_len + (end - start) > H2_FRAME_MAX) {
-		d->block_ok = false;
+		block_lost(d);
 		return;
 	}
 	memcpy(d->block + d->block_len, d->frame + start, end - start);
@@ -469,20 +482,18 @@ static void on_piece(struct h2streams *h, struct h2_conn *c, const struct kerno_
 		d->block = malloc(H2_FRAME_MAX);
 	if (!d->frame || !d->block)
 		return;
-	if (d->seq_known && e->seq != d->next_seq) {
-		/* Pieces lost (counted by the kernel): this block cannot be whole. */
-		d->frame_ok = false;
-		d->block_ok = false;
-	}
+	if (d->seq_known && e->seq != d->next_seq)
+		block_lost(d); /* pieces lost (counted by the kernel): this block cannot be whole */
 	d->seq_known = true;
 	d->next_seq = e->seq + 1;
 	if (e->piece & KERNO_H2_PIECE_FIRST) {
 		d->frame_len = 0;
 		d->frame_ok = true;
 	}
-	if (!d->frame_ok || d->frame_len + e->len > H2_FRAME_MAX ||
-	    (e->piece & KERNO_H2_PIECE_TRUNCATED)) {
-		d->frame_ok = false;
+	if (!d->frame_ok)
+		return;
+	if (d->frame_len + e->len > H2_FRAME_MAX || (e->piece & KERNO_H2_PIECE_TRUNCATED)) {
+		block_lost(d);
 		return;
 	}
 	memcpy(d->frame + d->frame_len, e->data, e->len);
@@ -495,19 +506,20 @@ static void on_piece(struct h2streams *h, struct h2_conn *c, const struct kerno_
 
 /*
  * A stream ended: counted now, with what its blocks said. One whose request
- * or response block never came (lost to a full ring buffer or table, counted
- * there) is left out: its method, route or status is unknown. A reset stream
- * may have had no response.
+ * or response block was not decoded (lost, or no room to keep it) is left
+ * out, counted as h2_no_headers: its method, route or status is unknown. A
+ * reset stream may have had no response.
  */
 static void on_end(struct h2streams *h, struct h2_conn *c, const struct kerno_h2_event *e)
 {
 	struct h2_stream *s = c ? stream_find(c, e->stream_id) : NULL;
 
-	if (!s)
-		return;
-	if (s->f.status || e->kind == KERNO_H2_EV_RESET)
+	if (s && (s->f.status || e->kind == KERNO_H2_EV_RESET))
 		count_stream(h, e, &s->f);
-	stream_remove(c, s);
+	else
+		h->drops[KERNO_DROP_H2_NO_HEADERS]++;
+	if (s)
+		stream_remove(c, s);
 }
 
 int h2streams_event(struct h2streams *h, const void *data, size_t size)
