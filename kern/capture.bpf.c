@@ -96,22 +96,30 @@ static __always_inline void read_endpoints(struct kerno_conn *c, struct sock *sk
 /*
  * Remember the name of the process behind a new connection; tell whether
  * it is on the ignore list (a connection looked at once, then left alone).
+ * The entry is made in scratch memory: over 200 bytes, it would take a
+ * frame of the call chain that kernels before 5.12 or so hold to 512 bytes.
  */
 static __always_inline int remember_proc(__u32 tgid, __u64 cgroup_id)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
-	struct kerno_proc p = { .cgroup_id = cgroup_id };
+	struct kerno_scratch *sc = get_scratch();
+	struct kerno_proc *p;
 	__u32 i, j;
 
-	BPF_CORE_READ_STR_INTO(&p.comm, task, group_leader, comm);
-	bpf_map_update_elem(&procs, &tgid, &p, BPF_NOEXIST);
+	if (!sc)
+		return 0;
+	p = &sc->new_proc;
+	__builtin_memset(p->comm, 0, sizeof(p->comm));
+	p->cgroup_id = cgroup_id;
+	BPF_CORE_READ_STR_INTO(&p->comm, task, group_leader, comm);
+	bpf_map_update_elem(&procs, &tgid, p, BPF_NOEXIST);
 	for (i = 0; i < KERNO_IGNORE_MAX; i++) {
 		if (!ignore_comm[i][0])
 			break;
-		for (j = 0; j < sizeof(p.comm); j++) {
-			if (ignore_comm[i][j] != p.comm[j])
+		for (j = 0; j < sizeof(p->comm); j++) {
+			if (ignore_comm[i][j] != p->comm[j])
 				break;
-			if (!p.comm[j])
+			if (!p->comm[j])
 				return 1;
 		}
 	}

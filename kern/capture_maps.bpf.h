@@ -134,6 +134,7 @@ struct kerno_scratch {
 	 * before 5.12 or so is 512 bytes for the whole call chain and is all used. */
 	struct kerno_h2_stream_key h2_key;
 	struct kerno_h2_stream h2_val;
+	struct kerno_proc new_proc; /* a procs entry being made (remember_proc()); drops stay zero */
 	struct kerno_conn zero_conn; /* stays zeroed: new entries */
 	struct kerno_series_val zero_series; /* stays zeroed: new series */
 	struct kerno_tcp_val zero_tcp; /* stays zeroed: new plain TCP series */
