@@ -379,7 +379,7 @@ static unsigned int request_dir(__u8 role)
 }
 
 /* A whole header block of direction dir: what it says joins its stream. */
-static void block_done(struct h2streams *h, struct h2_conn *c, unsigned int dir)
+static void block_done(struct h2_conn *c, unsigned int dir)
 {
 	struct h2_dir *d = &c->dir[dir];
 	struct h2_fields f = { 0 };
@@ -427,8 +427,7 @@ static void block_lost(struct h2_dir *d)
 }
 
 /* The header-block fragment of a whole frame payload (padding and priority left out). */
-static void frame_done(struct h2streams *h, struct h2_conn *c, unsigned int dir,
-		       const struct kerno_h2_event *e)
+static void frame_done(struct h2_conn *c, unsigned int dir, const struct kerno_h2_event *e)
 {
 	struct h2_dir *d = &c->dir[dir];
 	size_t start = 0, end = d->frame_len, pad = 0;
@@ -465,13 +464,13 @@ static void frame_done(struct h2streams *h, struct h2_conn *c, unsigned int dir,
 	memcpy(d->block + d->block_len, d->frame + start, end - start);
 	d->block_len += end - start;
 	if (e->frame_flags & H2_END_HEADERS) {
-		block_done(h, c, dir);
+		block_done(c, dir);
 		d->block_ok = false;
 	}
 }
 
 /* One piece of a frame payload of a header block. */
-static void on_piece(struct h2streams *h, struct h2_conn *c, const struct kerno_h2_event *e)
+static void on_piece(struct h2_conn *c, const struct kerno_h2_event *e)
 {
 	unsigned int dir = e->dir & 1;
 	struct h2_dir *d = &c->dir[dir];
@@ -499,7 +498,7 @@ static void on_piece(struct h2streams *h, struct h2_conn *c, const struct kerno_
 	memcpy(d->frame + d->frame_len, e->data, e->len);
 	d->frame_len += e->len;
 	if (e->piece & KERNO_H2_PIECE_LAST) {
-		frame_done(h, c, dir, e);
+		frame_done(c, dir, e);
 		d->frame_ok = false;
 	}
 }
@@ -543,7 +542,7 @@ int h2streams_event(struct h2streams *h, const void *data, size_t size)
 		c->last_ns = mono_ns();
 	if (e->kind == KERNO_H2_EV_BLOCK) {
 		if (c)
-			on_piece(h, c, e);
+			on_piece(c, e);
 	} else if (e->kind == KERNO_H2_EV_END || e->kind == KERNO_H2_EV_RESET) {
 		on_end(h, c, e);
 	}

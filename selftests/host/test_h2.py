@@ -108,6 +108,15 @@ def test_h2_tls(ctx):
     _h2_run(ctx, certs)
 
 
+def test_h2_bad_ringbuf_size(ctx):
+    """Not a power of two: a one-line message and exit code 2."""
+    out = subprocess.run([ctx.kerno, "run", "--h2-ringbuf-bytes", "5000", "--duration", "1"],
+                         capture_output=True, text=True, timeout=60)
+    ASSERT_EQ(out.returncode, 2, "exit code")
+    ASSERT_TRUE("--h2-ringbuf-bytes" in out.stderr, "message names the option", out.stderr)
+    ASSERT_EQ(len(out.stderr.strip().splitlines()), 1, f"one line on stderr: {out.stderr!r}")
+
+
 # Streams sent one connection at a time after the lossy burst (nghttp, h2c by prior knowledge).
 AFTER = 20
 
