@@ -58,8 +58,8 @@ static __always_inline struct kerno_conn *conn_by_key(__u64 conn_key)
  * 5.12 global functions take no pointers): f, with its connection looked up
  * by key. Returns that connection, NULL if it is gone.
  */
-static __always_inline struct kerno_conn *flow_of_key(struct flow *f, __u64 conn_key,
-						      __u64 dir_tid, __u64 now)
+static __always_inline struct kerno_conn *flow_of_key(struct flow *f, __u64 conn_key, __u64 dir_tid,
+						      __u64 now)
 {
 	f->conn = conn_by_key(conn_key);
 	f->key = conn_key;

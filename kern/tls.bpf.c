@@ -349,7 +349,10 @@ static __always_inline int go_read_enter(struct pt_regs *ctx)
 		return 0;
 	/* Receiver in RAX, the slice b in RBX (data), RCX (len), RDI (cap). */
 	call.sk = go_mark_tls(ctx->ax);
-	/* A stack growth runs the prologue again: the same call, replaced. */
+	/*
+	 * Probed past the stack check (tls_elf.c), so once per call. A call
+	 * whose return was missed (probes attached under it) is replaced.
+	 */
 	bpf_map_update_elem(&tls_go_calls, &key, &call, BPF_ANY);
 	return 0;
 }

@@ -37,7 +37,7 @@ struct spooled_batch {
 
 /* Create or reopen dir (mode 0700). 0, or a negative errno with a one-line reason in err. */
 int batch_spool_open(const char *dir, const struct seal_key *key, unsigned long long max_bytes,
-	       struct batch_spool **out, char *err, size_t errlen);
+		     struct batch_spool **out, char *err, size_t errlen);
 void batch_spool_close(struct batch_spool *s);
 
 /* Seal and store one batch for path. 0 or a negative errno (nothing stored). */

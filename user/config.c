@@ -93,7 +93,8 @@ const struct kerno_opt kerno_options[] = {
 	{ "span-ringbuf-bytes", KERNO_OPT_INT, "4194304", 4096, 1 << 30, OPT(span_ringbuf_bytes),
 	  "BYTES", "size of the kernel's span ring buffer, a power of two; full: counted drops" },
 	{ "h2-ringbuf-bytes", KERNO_OPT_INT, "4194304", 4096, 1 << 30, OPT(h2_ringbuf_bytes),
-	  "BYTES", "size of the kernel's HTTP/2 event ring buffer (header blocks, stream ends), "
+	  "BYTES",
+	  "size of the kernel's HTTP/2 event ring buffer (header blocks, stream ends), "
 	  "a power of two; full: counted drops (h2_events_lost)" },
 	{ "s3-bucket", KERNO_OPT_STR, NULL, 0, 0, OPT(s3_bucket), "NAME",
 	  "upload logs and traces to this S3 bucket (default: DATA_DIR/objects/)" },

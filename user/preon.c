@@ -285,9 +285,11 @@ static int setup(struct preon *p, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot write under %s: %s", cfg->data_dir, strerror(-ret));
 		return -EINVAL;
 	}
-	snprintf(keypath, sizeof(keypath), "%s/preon-spool.key", cfg->data_dir);
-	if (seal_key_load(cfg->preon_spool_key && *cfg->preon_spool_key ? cfg->preon_spool_key : keypath, &key, err,
-			  errlen))
+	if (cfg->preon_spool_key && *cfg->preon_spool_key)
+		snprintf(keypath, sizeof(keypath), "%s", cfg->preon_spool_key);
+	else
+		snprintf(keypath, sizeof(keypath), "%s/preon-spool.key", cfg->data_dir);
+	if (seal_key_load(keypath, &key, err, errlen))
 		return -EINVAL;
 	snprintf(path, sizeof(path), "%s/preon-spool", cfg->data_dir);
 	if (batch_spool_open(path, &key, cfg->preon_spool_max_bytes, &p->spool, err, errlen))

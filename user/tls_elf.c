@@ -24,6 +24,8 @@
 #define GO_FUNC_MAX_BYTES (64 * 1024)
 /* RET instructions probed per Go function, at most. */
 #define GO_MAX_RETS 24
+/* A Go prologue's stack check is within its first few instructions. */
+#define GO_PROLOGUE_INSNS 6
 
 struct sym_want {
 	const char *name;
@@ -184,44 +186,96 @@ static int add_point(struct tls_elf_info *info, enum tls_hook hook, uint64_t off
 	return 0;
 }
 
-/* Offsets of the RET instructions of the function at file offset off. */
-static int add_go_rets(int fd, uint64_t off, uint64_t size, struct tls_elf_info *info)
-{
-	const uint8_t *code;
-	uint8_t *buf;
-	size_t left = size;
-	uint64_t addr = off;
+/* One Go function's code, decoded with operand details. */
+struct go_func {
+	uint8_t *code;
+	uint64_t off; /* file offset of its first byte */
+	uint64_t size;
 	csh cs;
 	cs_insn *insn;
-	int rets = 0;
+};
 
+static void go_func_close(struct go_func *f)
+{
+	if (f->insn)
+		cs_free(f->insn, 1);
+	if (f->cs)
+		cs_close(&f->cs);
+	free(f->code);
+}
+
+static int go_func_open(struct go_func *f, int fd, uint64_t off, uint64_t size)
+{
+	memset(f, 0, sizeof(*f));
 	if (!size || size > GO_FUNC_MAX_BYTES)
 		return -1;
-	buf = malloc(size);
-	if (!buf)
-		return -1;
-	if (pread(fd, buf, size, (off_t)off) != (ssize_t)size ||
-	    cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) {
-		free(buf);
-		return -1;
-	}
-	insn = cs_malloc(cs);
-	code = buf;
-	while (insn && cs_disasm_iter(cs, &code, &left, &addr, insn)) {
-		if (insn->id != X86_INS_RET)
+	f->off = off;
+	f->size = size;
+	f->code = malloc(size);
+	if (!f->code || pread(fd, f->code, size, (off_t)off) != (ssize_t)size ||
+	    cs_open(CS_ARCH_X86, CS_MODE_64, &f->cs) != CS_ERR_OK ||
+	    cs_option(f->cs, CS_OPT_DETAIL, CS_OPT_ON) != CS_ERR_OK)
+		goto fail;
+	f->insn = cs_malloc(f->cs);
+	if (!f->insn)
+		goto fail;
+	return 0;
+fail:
+	go_func_close(f);
+	return -1;
+}
+
+/* Offsets of the RET instructions of f. */
+static int add_go_rets(struct go_func *f, struct tls_elf_info *info)
+{
+	const uint8_t *code = f->code;
+	size_t left = f->size;
+	uint64_t addr = f->off;
+	int rets = 0;
+
+	while (cs_disasm_iter(f->cs, &code, &left, &addr, f->insn)) {
+		if (f->insn->id != X86_INS_RET)
 			continue;
-		if (++rets > GO_MAX_RETS || add_point(info, TLS_HOOK_GO_RET, insn->address)) {
-			rets = -1;
-			break;
-		}
+		if (++rets > GO_MAX_RETS || add_point(info, TLS_HOOK_GO_RET, f->insn->address))
+			return -1;
 	}
 	/* Stopping short of the end would leave returns unprobed. */
-	if (left && rets >= 0)
-		rets = -1;
-	cs_free(insn, 1);
-	cs_close(&cs);
-	free(buf);
-	return rets > 0 ? 0 : -1;
+	return left || !rets ? -1 : 0;
+}
+
+/* `cmp reg, [r14 + 16]`: the stack pointer against g.stackguard0. */
+static bool is_stack_guard_cmp(const cs_insn *insn)
+{
+	const cs_x86 *x = &insn->detail->x86;
+
+	return insn->id == X86_INS_CMP && x->op_count == 2 && x->operands[1].type == X86_OP_MEM &&
+	       x->operands[1].mem.base == X86_REG_R14 &&
+	       x->operands[1].mem.index == X86_REG_INVALID && x->operands[1].mem.disp == 16;
+}
+
+/*
+ * Where f's body starts: past the prologue's stack check. A goroutine short
+ * of stack jumps from that check to runtime.morestack, which copies the
+ * stack and runs the function again from its first instruction, so a probe
+ * there fires twice for one call (and Write's bytes would be parsed twice).
+ * After the check's branch the arguments are still in their registers. A
+ * function without a check (NOSPLIT) is probed at its entry.
+ */
+static uint64_t go_body_offset(struct go_func *f)
+{
+	const uint8_t *code = f->code;
+	size_t left = f->size;
+	uint64_t addr = f->off;
+	bool compared = false;
+	int i;
+
+	for (i = 0; i < GO_PROLOGUE_INSNS && cs_disasm_iter(f->cs, &code, &left, &addr, f->insn);
+	     i++) {
+		if (compared)
+			return f->insn->id == X86_INS_JBE ? addr : f->off;
+		compared = is_stack_guard_cmp(f->insn);
+	}
+	return f->off;
 }
 
 static void fill_ssl(struct scan *s, struct tls_elf_info *info)
@@ -243,7 +297,9 @@ static void fill_ssl(struct scan *s, struct tls_elf_info *info)
 
 static void fill_go(struct scan *s, int fd, struct tls_elf_info *info)
 {
+	struct go_func f;
 	size_t i;
+	int err;
 
 	if (!s->go[0].addr || !s->go[1].addr || !s->go[2].addr)
 		return;
@@ -251,14 +307,21 @@ static void fill_go(struct scan *s, int fd, struct tls_elf_info *info)
 	info->go_minor = go_minor_version(s->elf);
 	if (info->go_minor < 17)
 		return;
-	/* Read's returns only: Write is parsed at its entry (kern/tls.bpf.c). */
-	if (add_go_rets(fd, file_offset(s->elf, s->go[0].addr), s->go[0].size, info)) {
-		info->n_points = 0;
-		return;
+	for (i = 0; i < N_GO; i++) {
+		if (go_func_open(&f, fd, file_offset(s->elf, s->go[i].addr), s->go[i].size))
+			goto fail;
+		/* Read's returns only: Write is parsed at its entry (kern/tls.bpf.c). */
+		err = go_syms[i].hook == TLS_HOOK_GO_READ ? add_go_rets(&f, info) : 0;
+		if (!err)
+			err = add_point(info, go_syms[i].hook, go_body_offset(&f));
+		go_func_close(&f);
+		if (err)
+			goto fail;
 	}
-	for (i = 0; i < N_GO; i++)
-		add_point(info, go_syms[i].hook, file_offset(s->elf, s->go[i].addr));
 	info->lib = TLS_LIB_GO;
+	return;
+fail:
+	info->n_points = 0;
 }
 
 int tls_elf_inspect(const char *path, struct tls_elf_info *info)

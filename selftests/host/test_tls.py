@@ -168,28 +168,43 @@ def test_tls_static_boringssl_nginx(ctx):
                 lambda d: [tlspeers.build_c_clients(d)["static-boringssl"]], warm_up=True)
 
 
-def test_tls_go_client_server(ctx):
-    """Go's crypto/tls on both sides: Go client against the Go server."""
+def _go_case(ctx, name, client):
+    """N requests from one of tlsgo's clients against the Go server, both
+    sides counted."""
     workdir = _workdir(ctx)
     certs = tlspeers.Certs(workdir)
-    client, server_bin = tlspeers.build_go(workdir)
+    go = tlspeers.build_go(workdir)
     agent = ctx.agent()
-    server = tlspeers.GoServer(ctx.cleanup, server_bin, certs)
-    if not _wait_probed(agent, server_bin):
-        FATAL(f"the agent did not probe {server_bin}:\n{agent.stderr_tail()}")
-    argv = [client, f"https://127.0.0.1:{server.port}", certs.ca]
-    warm = _warm_up(agent, argv, "Go client")
+    server = tlspeers.GoServer(ctx.cleanup, go["server"], certs)
+    if not _wait_probed(agent, go["server"]):
+        FATAL(f"the agent did not probe {go['server']}:\n{agent.stderr_tail()}")
+    argv = [go[client], f"https://127.0.0.1:{server.port}", certs.ca]
+    warm = _warm_up(agent, argv, name)
     pid, got = _run_client(argv + [str(N)] + [p for p, _ in tlspeers.PATHS], N)
-    log(f"Go client: {got}")
+    log(f"{name}: {got}")
     agent.stop()
     points = agent.points()
-    _check_client(points, pid, N, "Go client", got)
+    _check_client(points, pid, N, name, got)
     _check_first_of_file(points, *warm)
     expected = _expected(N)
     expected[("GET", "/ok", 200)] += len(warm[0])  # the server was probed before them
     ASSERT_EQ(server_counts(points, {"process.pid": server.pid}), expected,
               "Go server-side counts by (method, route, status)")
     check_no_parse_drops(points, [pid, server.pid])
+
+
+def test_tls_go_client_server(ctx):
+    """Go's crypto/tls on both sides: Go client against the Go server."""
+    _go_case(ctx, "Go client", "client")
+
+
+def test_tls_go_stack_growth(ctx):
+    """Each request written by a new goroutine one call deeper than the last:
+    some (*tls.Conn).Write finds its stack short and the runtime runs it
+    again from its first instruction. Its bytes are parsed once: the probe
+    sits past the prologue's stack check (tls_elf.c), else a request parsed
+    twice leaves every later response matched to the request before its own."""
+    _go_case(ctx, "Go deep-write client", "deepwrite")
 
 
 def test_tls_first_request(ctx):
@@ -201,7 +216,7 @@ def test_tls_first_request(ctx):
     workdir = _workdir(ctx)
     certs = tlspeers.Certs(workdir)
     clients = tlspeers.build_c_clients(workdir)
-    go_client, _ = tlspeers.build_go(workdir)
+    go_client = tlspeers.build_go(workdir)["client"]
     nginx = tlspeers.TlsNginx(ctx.cleanup, certs)
     agent = ctx.agent()
     argvs = {

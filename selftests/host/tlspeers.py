@@ -111,7 +111,8 @@ class TlsNginx:
 # agent, whatever tests ran before.
 _BUILT = {}
 BUILD_ROOT = os.path.join(HERE, "..", "..", "build", "tls-peers")
-SOURCES = ("tls_client.c", "tlsgo/go.mod", "tlsgo/client/main.go", "tlsgo/server/main.go")
+GO_PROGRAMS = ("client", "server", "deepwrite")
+SOURCES = ("tls_client.c", "tlsgo/go.mod") + tuple(f"tlsgo/{p}/main.go" for p in GO_PROGRAMS)
 
 
 def _build_dir():
@@ -166,8 +167,10 @@ def _static_boringssl():
 
 
 def build_go(workdir):
-    """(client, server) built from tlsgo/, copied into workdir."""
-    return tuple(_fresh_copy(p, workdir) for p in _cached("go", _build_go, ("client", "server")))
+    """{"client": path, "server": path, "deepwrite": path}: the programs of
+    tlsgo/, built, copied into workdir."""
+    paths = _cached("go", _build_go, GO_PROGRAMS)
+    return {name: _fresh_copy(path, workdir) for name, path in zip(GO_PROGRAMS, paths)}
 
 
 def _build_c_clients(workdir):
@@ -192,7 +195,7 @@ def _build_go(workdir):
     env = dict(os.environ, GOFLAGS="-mod=mod", GOPROXY="off",
                GOCACHE=os.path.join(gotmp, "cache"), GOPATH=os.path.join(gotmp, "path"))
     try:
-        _run(["go", "build", "-o", workdir + "/", "./client", "./server"],
+        _run(["go", "build", "-o", workdir + "/"] + [f"./{p}" for p in GO_PROGRAMS],
              cwd=os.path.join(HERE, "tlsgo"), env=env)
     finally:
         subprocess.run(["rm", "-rf", "--", gotmp], check=False)
