@@ -311,6 +311,7 @@ struct kerno_span_event {
 	__u16 req_len;
 	__u16 resp_len;
 	__u32 req_seq; /* the request's position on its connection (payload entries: the one held) */
+	__u32 code; /* a database's error detail: PostgreSQL's packed SQLSTATE (kern/proto.h), or 0 */
 	char path[KERNO_PATH_LEN];
 	char payload[2 * KERNO_SPAN_PAYLOAD_MAX];
 };

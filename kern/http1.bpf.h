@@ -491,7 +491,7 @@ static __always_inline void message_done(struct kerno_conn *c, struct kerno_http
 #ifndef ABL_RECORD
 			record(c, s, status, now);
 #endif
-			span_note_end(c, status, now);
+			span_note_end(c, status, 0, now);
 			tunnel |= s->method == KERNO_M_CONNECT && status / 100 == 2;
 			c->unanswered += s->dropped_after;
 			c->fifo_head++;

@@ -164,7 +164,7 @@ static __always_inline void proto_answer(struct kerno_conn *c, __u16 status, __u
 	if (c->proto == KERNO_P_REDIS)
 		__builtin_memcpy(k->path, s->path, sizeof(k->path));
 	proto_series_add(sc, c, k, now - s->start_ns);
-	span_note_db_end(c, status, now);
+	span_note_db_end(c, status, k->code, now);
 	count(KERNO_EV_REQUESTS);
 	c->unanswered += s->dropped_after;
 	c->fifo_head++;

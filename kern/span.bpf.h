@@ -80,7 +80,7 @@ static __always_inline void span_note_response_start(struct seg_ctx *x, struct k
 {
 }
 
-static __always_inline void span_note_end(struct kerno_conn *c, __u16 status, __u64 now)
+static __always_inline void span_note_end(struct kerno_conn *c, __u16 status, __u32 code, __u64 now)
 {
 }
 
@@ -89,7 +89,8 @@ static __always_inline void span_note_db_request(struct seg_ctx *x, struct kerno
 {
 }
 
-static __always_inline void span_note_db_end(struct kerno_conn *c, __u16 status, __u64 now)
+static __always_inline void span_note_db_end(struct kerno_conn *c, __u16 status, __u32 code,
+					     __u64 now)
 {
 }
 #else /* __bpf__ */
@@ -175,11 +176,12 @@ struct span_op {
 	__u64 ubuf; /* user address of the message's first byte (starts) */
 	__u32 avail; /* bytes of the segment from there */
 	__u32 seq; /* the request's position on the connection */
+	__u32 code; /* a database's error detail (ends) */
 	__u16 status;
 	__u8 kind; /* enum span_op_kind */
 	__u8 slot; /* its FIFO slot */
 	__u8 alone; /* no other request was waiting (request start) */
-	__u8 pad[7];
+	__u8 pad[3];
 };
 
 /* Ops of one program run, at most (a read ends at most KERNO_FIFO_LEN responses). */
@@ -596,8 +598,11 @@ static __always_inline void span_note_db_request(struct seg_ctx *x, struct kerno
 	op->avail = !x->kept && x->off < x->len ? x->len - x->off : 0;
 }
 
-/* The response to the oldest waiting request ended (before the FIFO moves on). */
-static __always_inline void span_note_end(struct kerno_conn *c, __u16 status, __u64 now)
+/*
+ * The response to the oldest waiting request ended (before the FIFO moves
+ * on), with status and, for a database, its detail (struct kerno_span_event).
+ */
+static __always_inline void span_note_end(struct kerno_conn *c, __u16 status, __u32 code, __u64 now)
 {
 	struct span_op *op;
 
@@ -609,14 +614,16 @@ static __always_inline void span_note_end(struct kerno_conn *c, __u16 status, __
 	op->slot = c->fifo_head & (KERNO_FIFO_LEN - 1);
 	op->seq = c->fifo_head;
 	op->status = status;
+	op->code = code;
 	op->now = now;
 }
 
 /* A database client's response to its oldest waiting request ended. */
-static __always_inline void span_note_db_end(struct kerno_conn *c, __u16 status, __u64 now)
+static __always_inline void span_note_db_end(struct kerno_conn *c, __u16 status, __u32 code,
+					     __u64 now)
 {
 	if (c->role == KERNO_ROLE_CLIENT && c->proto != KERNO_P_DNS)
-		span_note_end(c, status, now);
+		span_note_end(c, status, code, now);
 }
 
 static __always_inline int span_hex(char ch)
@@ -867,6 +874,7 @@ static __always_inline void span_fill(struct kerno_span_event *e, const struct k
 	e->local_port = c->local_port;
 	e->peer_port = c->peer_port;
 	e->status = op->status;
+	e->code = op->code;
 	e->req_seq = op->seq;
 	e->role = c->role;
 	e->method = s->method;

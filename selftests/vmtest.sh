@@ -71,7 +71,7 @@ VM_SKIP=(test_harness_ test_deploy_ test_logs_ test_s3_ test_uplink_ws_ test_nan
 	test_latency_percentiles test_top test_errors_process
 	test_errors_http test_errors_raw_tp test_errors_disabled test_errors_postgres
 	test_errors_mariadb test_errors_redis test_errors_dns test_spans_stitching_
-	test_spans_sampling test_spans_redaction test_spans_ringbuf test_spans_bad
+	test_spans_sampling test_spans_redaction test_spans_ringbuf test_spans_bad test_spans_db_errors
 	test_h2_events_lost test_tls_exec_lost)
 # Modules the initramfs loads to reach the host's root filesystem.
 BOOT_MODULES=(virtio_pci 9pnet_virtio 9p overlay)

@@ -219,7 +219,11 @@ static const char *db_operation(const struct kerno_span_event *ev, char *buf, si
 	return kerno_sql_op_name(ev->method);
 }
 
-/* A database span's error: the Redis prefix, the MySQL number; a PostgreSQL failure's code is not kept. */
+/*
+ * A database span's error: the Redis prefix, the MySQL number, the
+ * PostgreSQL SQLSTATE; "_OTHER" for a PostgreSQL failure whose
+ * ErrorResponse showed no SQLSTATE in the bytes the kernel saw.
+ */
 static const char *db_error(const struct kerno_span_event *ev, char *buf, size_t size)
 {
 	if (!ev->status)
@@ -230,6 +234,8 @@ static const char *db_error(const struct kerno_span_event *ev, char *buf, size_t
 		snprintf(buf, size, "%u", ev->status);
 		return buf;
 	}
+	if (size > KERNO_SQLSTATE_LEN && kerno_sqlstate(ev->code, buf))
+		return buf;
 	return "_OTHER";
 }
 
@@ -255,7 +261,7 @@ static json_t *db_span_attributes(const struct kerno_span_event *ev, struct strb
 		ret |= add_str(attrs, "db.operation.name", op);
 	if (err) {
 		ret |= add_str(attrs, "error.type", err);
-		if (ev->proto != KERNO_P_PGSQL)
+		if (ev->proto != KERNO_P_PGSQL || err == err_buf)
 			ret |= add_str(attrs, "db.response.status_code", err);
 	}
 	ret |= add_str(attrs, "server.address", peer);

@@ -439,6 +439,52 @@ def test_spans_redaction(ctx):
               "the body canary not in the uplink")
 
 
+def _db_error_spans(spans, pid, system):
+    """{(operation, error.type, db.response.status_code): count} of the
+    error spans of one client process's requests to a database system."""
+    got = {}
+    for s in spans:
+        a = s["attrs"]
+        if (s["kind"] == 3 and s["resource"]["process.pid"] == pid
+                and a.get("db.system.name") == system and "error.type" in a):
+            ASSERT_TRUE("error" in a["kerno.sample.reason"], f"{system} error span sampled as an error",
+                        a["kerno.sample.reason"])
+            key = (a.get("db.operation.name"), a["error.type"], a.get("db.response.status_code"))
+            got[key] = got.get(key, 0) + 1
+    return got
+
+
+def test_spans_db_errors(ctx):
+    """A database's failures, each kept as a span of its client that names
+    the error: PostgreSQL's SQLSTATE, Redis's error prefix."""
+    pg = dbpeers.Postgres(ctx.cleanup)
+    redis = dbpeers.Redis(ctx.cleanup)
+    agent = ctx.agent(extra_args=["--span-rate-cap", "0"])
+    sql = os.path.join(pg.dir, "spans.sql")
+    with open(sql, "w") as f:
+        f.write("SELECT 1/0;\n" * 3 + "SELECT * FROM kerno_no_such_table;\n" * 2 + "SELECT 1;\n" * 5)
+    psql_pid, out, rc = dbpeers.run_client(["psql", "-X", "-q", "-f", sql, "-h", "127.0.0.1", "-p",
+                                            str(pg.port), "-U", pg.USER, "postgres"])
+    ASSERT_EQ((out.count("division by zero"), out.count("does not exist")), (3, 2),
+              "errors psql printed (22012, 42P01)")
+    script = "SET kerno:str v\n" + "LPUSH kerno:str x\n" * 3 + "NOSUCHCMD a\n" * 2
+    cli = subprocess.Popen(["redis-cli", "-h", "127.0.0.1", "-p", str(redis.port)],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    out, _ = cli.communicate(script, timeout=60)
+    ASSERT_EQ((out.count("WRONGTYPE"), out.count("ERR unknown command")), (3, 2),
+              "error replies redis-cli printed")
+    dbpeers.settle()
+    agent.stop()
+    spans = read_spans(agent.data_dir)
+    check_accounting(agent.points(), spans)
+    ASSERT_EQ(_db_error_spans(spans, psql_pid, "postgresql"),
+              {("SELECT", "22012", "22012"): 3, ("SELECT", "42P01", "42P01"): 2},
+              "psql's error spans by (operation, error.type, db.response.status_code)")
+    ASSERT_EQ(_db_error_spans(spans, cli.pid, "redis"),
+              {("LPUSH", "WRONGTYPE", "WRONGTYPE"): 3, ("NOSUCHCMD", "ERR", "ERR"): 2},
+              "redis-cli's error spans by (operation, error.type, db.response.status_code)")
+
+
 # ---- (d) a ring buffer too small ---------------------------------------------
 
 def test_spans_ringbuf_too_small(ctx):
