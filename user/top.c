@@ -3,7 +3,9 @@
  * `kerno top` opens the series map a running agent pinned and reads it
  * without changing it (no idle deletion: the agent owns the map), so any
  * number of viewers can run beside the agent. Each screen shows the
- * endpoints that moved during the last refresh period.
+ * endpoints that moved during the last refresh period: the series the
+ * kernel aggregates (HTTP/1.x, PostgreSQL, MySQL, Redis, DNS). HTTP/2 and
+ * gRPC are decoded and aggregated by the agent itself, not in that map.
  */
 #include <errno.h>
 #include <math.h>
@@ -18,13 +20,14 @@
 #include "histogram.h"
 #include "names.h"
 #include "procnames.h"
+#include "proto_names.h"
 #include "top.h"
 
 #define TOP_ROWS 40
 
 /* One line of the table: every status of one endpoint of one process. */
 struct top_row {
-	struct kerno_series_key key; /* status zeroed */
+	struct kerno_series_key key; /* status (and a database's error code) zeroed */
 	__u64 count;
 	__u64 errors;
 	__u32 buckets[KERNO_HIST_BUCKETS];
@@ -37,9 +40,49 @@ static void on_signal(int sig)
 	top_stop = 1;
 }
 
+/*
+ * A failed request, as the metrics' error.type says (otlp.c): an HTTP 5xx
+ * (and a 4xx on the client's side), a database's error reply, a DNS rcode
+ * other than NOERROR.
+ */
 static int is_error(const struct kerno_series_key *k)
 {
-	return k->status >= 500 || (k->role == KERNO_ROLE_CLIENT && k->status >= 400);
+	if (k->proto == KERNO_P_HTTP1)
+		return k->status >= 500 || (k->role == KERNO_ROLE_CLIENT && k->status >= 400);
+	return k->status != 0;
+}
+
+static const char *proto_name(const struct kerno_series_key *k)
+{
+	const char *db = kerno_db_system(k->proto);
+
+	if (db)
+		return db;
+	return k->proto == KERNO_P_DNS ? "dns" : "http";
+}
+
+/* What the requests of a row do: HTTP method, SQL operation, Redis command, DNS query type. */
+static const char *operation(const struct kerno_series_key *k, char *buf, size_t size)
+{
+	const char *op;
+
+	switch (k->proto) {
+	case KERNO_P_HTTP1:
+		return kerno_method_name(k->method);
+	case KERNO_P_REDIS:
+		op = kerno_redis_command(k->path, KERNO_PATH_LEN, buf, size);
+		break;
+	case KERNO_P_PGSQL:
+	case KERNO_P_MYSQL:
+		op = kerno_sql_op_name(k->method);
+		break;
+	case KERNO_P_DNS:
+		op = k->code ? kerno_dns_type_name(k->code, buf, size) : NULL;
+		break;
+	default:
+		op = NULL;
+	}
+	return op ? op : "_OTHER";
 }
 
 static size_t merge(const struct kerno_sample *s, long n, struct top_row *rows, size_t max)
@@ -52,6 +95,8 @@ static size_t merge(const struct kerno_sample *s, long n, struct top_row *rows, 
 		struct kerno_series_key k = s[j].key;
 
 		k.status = 0;
+		if (k.proto != KERNO_P_DNS)
+			k.code = 0; /* the SQLSTATE of an error: one row per operation */
 		for (i = 0; i < nrows; i++)
 			if (!memcmp(&rows[i].key, &k, sizeof(k)))
 				break;
@@ -91,18 +136,23 @@ static void show(struct top_row *rows, size_t n, double secs, struct proc_names 
 	size_t i;
 
 	qsort(rows, n, sizeof(rows[0]), by_rate);
-	printf("%-7s %-15s %-6s %-7s %-32s %6s %9s %7s %9s %9s\n", "PID", "PROCESS", "ROLE",
-	       "METHOD", "ENDPOINT", "PORT", "REQ/S", "ERR%", "P50(ms)", "P99(ms)");
+	printf("%-7s %-15s %-6s %-10s %-9s %-32s %6s %9s %7s %9s %9s\n", "PID", "PROCESS", "ROLE",
+	       "PROTO", "OPERATION", "ENDPOINT", "PORT", "REQ/S", "ERR%", "P50(ms)", "P99(ms)");
 	for (i = 0; i < n && i < TOP_ROWS; i++) {
 		const struct top_row *r = &rows[i];
-		char path[3 * KERNO_PATH_LEN + 1];
+		char path[3 * KERNO_PATH_LEN + 1], op[KERNO_PATH_LEN + 1];
 
 		if (proc_names_lookup(names, r->key.tgid, &pi))
 			snprintf(pi.exe, sizeof(pi.exe), "?");
-		otlp_escape_path(r->key.path, strnlen(r->key.path, KERNO_PATH_LEN), path);
-		printf("%-7u %-15.15s %-6s %-7s %-32.32s %6u %9.1f %6.1f%%", r->key.tgid, pi.exe,
-		       kerno_role_name(r->key.role), kerno_method_name(r->key.method), path,
-		       r->key.server_port, r->count / secs, 100.0 * r->errors / r->count);
+		/* Only HTTP has endpoints; a Redis row's path is its command. */
+		if (r->key.proto == KERNO_P_HTTP1)
+			otlp_escape_path(r->key.path, strnlen(r->key.path, KERNO_PATH_LEN), path);
+		else
+			snprintf(path, sizeof(path), "-");
+		printf("%-7u %-15.15s %-6s %-10s %-9.16s %-32.32s %6u %9.1f %6.1f%%", r->key.tgid,
+		       pi.exe, kerno_role_name(r->key.role), proto_name(&r->key),
+		       operation(&r->key, op, sizeof(op)), path, r->key.server_port,
+		       r->count / secs, 100.0 * r->errors / r->count);
 		print_ms(kerno_hist_quantile(r->buckets, r->count, 0.50));
 		print_ms(kerno_hist_quantile(r->buckets, r->count, 0.99));
 		printf("\n");
