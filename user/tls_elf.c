@@ -207,7 +207,8 @@ static void go_func_close(struct go_func *f)
 static int go_func_open(struct go_func *f, int fd, uint64_t off, uint64_t size)
 {
 	memset(f, 0, sizeof(*f));
-	if (!size || size > GO_FUNC_MAX_BYTES)
+	/* off 0: the symbol is outside every executable segment. */
+	if (!off || !size || size > GO_FUNC_MAX_BYTES)
 		return -1;
 	f->off = off;
 	f->size = size;

@@ -112,7 +112,8 @@ class TlsNginx:
 _BUILT = {}
 BUILD_ROOT = os.path.join(HERE, "..", "..", "build", "tls-peers")
 GO_PROGRAMS = ("client", "server", "deepwrite")
-SOURCES = ("tls_client.c", "tlsgo/go.mod") + tuple(f"tlsgo/{p}/main.go" for p in GO_PROGRAMS)
+SOURCES = (("tls_client.c", "tlsgo/go.mod", "tlsgo/clientargs/clientargs.go")
+           + tuple(f"tlsgo/{p}/main.go" for p in GO_PROGRAMS))
 
 
 def _build_dir():

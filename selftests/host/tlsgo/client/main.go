@@ -7,50 +7,23 @@ package main
 
 import (
 	"crypto/tls"
-	"crypto/x509"
-	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"sort"
-	"strconv"
+
+	"kerno.test/tlsgo/clientargs"
 )
 
 func main() {
-	if len(os.Args) < 5 {
-		fmt.Fprintln(os.Stderr, "usage: client URL_BASE CA_FILE COUNT PATH...")
-		os.Exit(2)
-	}
-	pem, err := os.ReadFile(os.Args[2])
-	if err != nil {
-		panic(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	count, _ := strconv.Atoi(os.Args[3])
-	paths := os.Args[4:]
+	args := clientargs.Parse("client")
 	// HTTP/1.1 only: the capture under test parses HTTP/1.x.
 	client := &http.Client{Transport: &http.Transport{
-		TLSClientConfig:   &tls.Config{RootCAs: pool},
+		TLSClientConfig:   &tls.Config{RootCAs: args.Roots},
 		ForceAttemptHTTP2: false,
 		TLSNextProto:      map[string]func(string, *tls.Conn) http.RoundTripper{},
 	}}
 	counts := map[int]int{}
-	for i := 0; i < count; i++ {
-		resp, err := client.Get(os.Args[1] + paths[i%len(paths)])
-		if err != nil {
-			panic(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		counts[resp.StatusCode]++
+	for i := 0; i < args.Count; i++ {
+		resp, err := client.Get(args.Base + args.Paths[i%len(args.Paths)])
+		clientargs.Tally(counts, resp, err)
 	}
-	var codes []int
-	for c := range counts {
-		codes = append(codes, c)
-	}
-	sort.Ints(codes)
-	for _, c := range codes {
-		fmt.Printf("%d %d\n", c, counts[c])
-	}
+	clientargs.Report(counts)
 }

@@ -14,14 +14,11 @@ package main
 import (
 	"bufio"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"sort"
-	"strconv"
+
+	"kerno.test/tlsgo/clientargs"
 )
 
 // descend calls write from depth frames below its caller.
@@ -36,33 +33,22 @@ func descend(depth int, write func()) {
 }
 
 func main() {
-	if len(os.Args) < 5 {
-		fmt.Fprintln(os.Stderr, "usage: deepwrite URL_BASE CA_FILE COUNT PATH...")
-		os.Exit(2)
-	}
-	base, err := url.Parse(os.Args[1])
+	args := clientargs.Parse("deepwrite")
+	base, err := url.Parse(args.Base)
 	if err != nil {
 		panic(err)
 	}
-	pem, err := os.ReadFile(os.Args[2])
-	if err != nil {
-		panic(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	count, _ := strconv.Atoi(os.Args[3])
-	paths := os.Args[4:]
-	conn, err := tls.Dial("tcp", base.Host, &tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}})
+	conn, err := tls.Dial("tcp", base.Host, &tls.Config{RootCAs: args.Roots, NextProtos: []string{"http/1.1"}})
 	if err != nil {
 		panic(err)
 	}
 	defer conn.Close()
 	reader := bufio.NewReader(conn)
 	counts := map[int]int{}
-	for i := 0; i < count; i++ {
+	for i := 0; i < args.Count; i++ {
 		// Made here: the goroutine's first call deeper than Write's
 		// prologue must be Write's own.
-		req := []byte(fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", paths[i%len(paths)], base.Host))
+		req := []byte(fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", args.Paths[i%len(args.Paths)], base.Host))
 		done := make(chan error, 1)
 		go descend(i, func() {
 			_, err := conn.Write(req)
@@ -72,19 +58,7 @@ func main() {
 			panic(err)
 		}
 		resp, err := http.ReadResponse(reader, nil)
-		if err != nil {
-			panic(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		counts[resp.StatusCode]++
+		clientargs.Tally(counts, resp, err)
 	}
-	var codes []int
-	for c := range counts {
-		codes = append(codes, c)
-	}
-	sort.Ints(codes)
-	for _, c := range codes {
-		fmt.Printf("%d %d\n", c, counts[c])
-	}
+	clientargs.Report(counts)
 }
