@@ -173,27 +173,17 @@ static int attr_peer(json_t *attrs, const struct kerno_series_key *k)
 /* db.* attributes of a Redis, PostgreSQL or MySQL series. */
 static int db_attrs(json_t *attrs, const struct kerno_series_key *k, bool folded)
 {
-	char name[KERNO_PATH_LEN + 1], state[KERNO_SQLSTATE_LEN + 1], num[12];
-	const char *op = NULL, *status = NULL;
+	char name[KERNO_PATH_LEN + 1], num[12];
+	const char *op = NULL;
+	const char *status = kerno_db_error(k->proto, k->status, k->code, num, sizeof(num));
 	int err = attr_str(attrs, "db.system.name", kerno_db_system(k->proto));
 
 	if (k->proto == KERNO_P_REDIS) {
 		memcpy(name, k->path, KERNO_PATH_LEN);
 		name[KERNO_PATH_LEN] = '\0';
 		op = name[0] ? name : NULL;
-		status = kerno_redis_error_name(k->status);
-	} else if (k->proto == KERNO_P_PGSQL) {
-		op = kerno_sql_op_name(k->method);
-		if (k->status && kerno_sqlstate(k->code, state))
-			status = state;
-		else if (k->status)
-			status = "_OTHER";
 	} else {
 		op = kerno_sql_op_name(k->method);
-		if (k->status) {
-			snprintf(num, sizeof(num), "%u", k->status);
-			status = num;
-		}
 	}
 	if (op && !folded)
 		err |= attr_str(attrs, "db.operation.name", op);

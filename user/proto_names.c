@@ -114,6 +114,19 @@ bool kerno_sqlstate(__u32 code, char *buf)
 	return code == 0;
 }
 
+const char *kerno_db_error(unsigned int proto, unsigned int status, __u32 code, char *buf,
+			   size_t size)
+{
+	if (!status)
+		return NULL;
+	if (proto == KERNO_P_REDIS)
+		return kerno_redis_error_name(status);
+	if (proto == KERNO_P_PGSQL)
+		return size > KERNO_SQLSTATE_LEN && kerno_sqlstate(code, buf) ? buf : "_OTHER";
+	snprintf(buf, size, "%u", status);
+	return buf;
+}
+
 const char *kerno_dns_type_name(unsigned int qtype, char *buf, size_t size)
 {
 	static const struct {

@@ -34,6 +34,15 @@ const char *kerno_redis_command(const char *path, size_t len, char *buf, size_t 
 /* A packed SQLSTATE (kern/proto.h) into buf (6 bytes); false if code is not one. */
 bool kerno_sqlstate(__u32 code, char *buf);
 
+/*
+ * A database response's db.response.status_code (and error.type), from a
+ * series' or span's status and code: the Redis error prefix, the PostgreSQL
+ * SQLSTATE ("_OTHER" when the kernel did not see it), the MySQL error number,
+ * in buf (12 bytes) where it is not a constant; NULL for no error.
+ */
+const char *kerno_db_error(unsigned int proto, unsigned int status, __u32 code, char *buf,
+			   size_t size);
+
 /* DNS query type name ("AAAA"), or its number in buf (8 bytes). */
 const char *kerno_dns_type_name(unsigned int qtype, char *buf, size_t size);
 

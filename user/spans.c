@@ -220,26 +220,6 @@ static const char *db_operation(const struct kerno_span_event *ev, char *buf, si
 }
 
 /*
- * A database span's error: the Redis prefix, the MySQL number, the
- * PostgreSQL SQLSTATE; "_OTHER" for a PostgreSQL failure whose
- * ErrorResponse showed no SQLSTATE in the bytes the kernel saw.
- */
-static const char *db_error(const struct kerno_span_event *ev, char *buf, size_t size)
-{
-	if (!ev->status)
-		return NULL;
-	if (ev->proto == KERNO_P_REDIS)
-		return kerno_redis_error_name(ev->status);
-	if (ev->proto == KERNO_P_MYSQL) {
-		snprintf(buf, size, "%u", ev->status);
-		return buf;
-	}
-	if (size > KERNO_SQLSTATE_LEN && kerno_sqlstate(ev->code, buf))
-		return buf;
-	return "_OTHER";
-}
-
-/*
  * A database client's span: db.* attributes, the server, and the statement
  * redacted (literals and comments replaced) from the request's first bytes;
  * never the raw bytes, nor anything of the response (rows).
@@ -248,7 +228,7 @@ static json_t *db_span_attributes(const struct kerno_span_event *ev, struct strb
 {
 	char peer[64], reason[48], op_buf[32], err_buf[12];
 	const char *op = db_operation(ev, op_buf, sizeof(op_buf));
-	const char *err = db_error(ev, err_buf, sizeof(err_buf));
+	const char *err = kerno_db_error(ev->proto, ev->status, ev->code, err_buf, sizeof(err_buf));
 	json_t *attrs = json_array();
 	int ret;
 
@@ -261,8 +241,7 @@ static json_t *db_span_attributes(const struct kerno_span_event *ev, struct strb
 		ret |= add_str(attrs, "db.operation.name", op);
 	if (err) {
 		ret |= add_str(attrs, "error.type", err);
-		if (ev->proto != KERNO_P_PGSQL || err == err_buf)
-			ret |= add_str(attrs, "db.response.status_code", err);
+		ret |= add_str(attrs, "db.response.status_code", err);
 	}
 	ret |= add_str(attrs, "server.address", peer);
 	ret |= add_int(attrs, "server.port", ev->peer_port);
