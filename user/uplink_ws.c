@@ -46,6 +46,7 @@ struct uplink_ws {
 	/* The delivery thread's own. */
 	struct ws_client *c;
 	bool resumed, closing, failed;
+	bool done; /* the stopping close has begun: nothing more is queued or connected */
 	unsigned long long next_seq; /* next to send on this connection */
 	unsigned long long reconnects, connections;
 	unsigned int attempt; /* failed connections in a row */
@@ -513,15 +514,22 @@ static void *delivery_thread(void *arg)
 		now = now_ms();
 		if (!w->flush_deadline && stopping(w))
 			w->flush_deadline = now + w->o.flush_secs * 1000;
-		if (now >= w->next_heartbeat) {
+		if (now >= w->next_heartbeat && !w->done) {
 			heartbeat(w, now);
 			w->next_heartbeat = now + w->o.heartbeat_secs * 1000;
 		}
-		if (w->flush_deadline && flushed(w, w->flush_deadline)) {
-			if (!w->c)
-				break;
-			start_close(w, 1001, "agent stopping");
+		/*
+		 * Once the stopping close has begun, whatever is queued after it
+		 * stays on disk for the next run: connecting again to deliver it
+		 * would only delay the exit.
+		 */
+		if (!w->done && w->flush_deadline && flushed(w, w->flush_deadline)) {
+			w->done = true;
+			if (w->c)
+				start_close(w, 1001, "agent stopping");
 		}
+		if (w->done && !w->c)
+			break;
 		if (w->c) {
 			run_conn(w, next_timeout(w, now));
 			continue;

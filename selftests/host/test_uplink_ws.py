@@ -264,6 +264,30 @@ def test_uplink_ws_never_close(ctx):
     ASSERT_EQ(hellos[0], 1, "the first run's hello is seq 1")
 
 
+def test_uplink_ws_slow_close(ctx):
+    """A server that answers the stopping close 1.5 s late, with heartbeats
+    due every second: the agent waits for the answer on its one connection
+    and exits; a heartbeat falling due meanwhile is not queued, so it is no
+    reason to connect again."""
+    _no_proxy_env(ctx)
+    pki = Pki(ctx.cleanup)
+    server = WsServer(ctx.cleanup, pki)
+    server.start("slowclose")
+    agent = CloudAgent(ctx.kerno, ctx.cleanup, server, heartbeat=1)
+    server.wait_event(lambda e: e["ev"] == "envelope" and e["type"] == "heartbeat", 15,
+                      "a heartbeat")
+    agent.stop()
+    server.wait_event(lambda e: e["ev"] == "close_answered", 5, "the late answer to the close")
+    server.wait_event(lambda e: e["ev"] == "eof", 5, "the agent hanging up")
+    connects = [e for e in server.events() if e["ev"] == "connect"]
+    if not ASSERT_EQ(len(connects), 1, "connections to the server"):
+        print(f"    agent stderr (tail):\n{agent.stderr_tail(8)}", flush=True)
+    ASSERT_TRUE("did not answer the close frame" not in agent.stderr(),
+                "the close was answered before --cloud-close-timeout (2 s)", agent.stderr_tail(5))
+    check_in_order(server, agent_last_seq(agent))
+    ASSERT_EQ(agent.queued(), [], "envelopes left in the agent's queue")
+
+
 def test_uplink_ws_proxy(ctx):
     """HTTPS_PROXY: the agent tunnels through an HTTP CONNECT proxy on
     loopback; TLS is end to end (verified against the server's name), and

@@ -25,6 +25,8 @@ agent's recovery is tested too:
   badaccept   answers the upgrade with a wrong Sec-WebSocket-Accept (raw)
   neverclose  takes envelopes without acking them and never answers the
               agent's close frame (raw, every connection)
+  slowclose   acks every envelope but answers the agent's close frame
+              only after 1.5 s (raw, every connection)
 """
 
 import argparse
@@ -209,21 +211,26 @@ class RawServer:
         fields = await self.read_head(reader)
         key = fields.get("sec-websocket-key", "")
         good = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
-        accept = good if self.args.mode == "neverclose" else base64.b64encode(b"x" * 20).decode()
+        accept = good if self.args.mode != "badaccept" else base64.b64encode(b"x" * 20).decode()
         writer.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                       "Connection: Upgrade\r\nSec-WebSocket-Protocol: " + SUBPROTOCOL + "\r\n"
                       "Sec-WebSocket-Accept: " + accept + "\r\n\r\n").encode())
         stream = fields.get("kerno-stream", "")
         self.store.event(ev="connect", stream=stream, raw=self.args.mode)
-        if self.args.mode == "neverclose":
-            msg = ack(self.store.last.get(stream, 0)).encode()
-            writer.write(bytes([0x81, len(msg)]) + msg)
+        if self.args.mode != "badaccept":
+            self.send_ack(writer, self.store.last.get(stream, 0))
         await writer.drain()
-        await self.read_until_eof(reader, writer)
+        await self.read_until_eof(reader, writer, stream)
         writer.close()
 
-    async def read_until_eof(self, reader, writer):
-        """Takes envelopes (never acked) and answers pings, but not the close."""
+    @staticmethod
+    def send_ack(writer, seq):
+        msg = ack(seq).encode()
+        writer.write(bytes([0x81, len(msg)]) + msg)
+
+    async def read_until_eof(self, reader, writer, stream):
+        """Takes envelopes (acked in slowclose mode only) and answers pings;
+        the close is answered late (slowclose) or never (neverclose)."""
         after = 0
         loop = asyncio.get_running_loop()
         close_at = None
@@ -231,7 +238,9 @@ class RawServer:
             while True:
                 opcode, data, masked = await self.read_frame(reader)
                 after += 1
-                if opcode == OP_TEXT:
+                if opcode == OP_TEXT and self.args.mode == "slowclose":
+                    self.send_ack(writer, self.store.accept(stream, data.decode()))
+                elif opcode == OP_TEXT:
                     self.store.event(ev="unacked", seq=json.loads(data)["seq"], masked=masked)
                 elif opcode == 0x9:
                     writer.write(bytes([0x8A, len(data)]) + data)
@@ -239,6 +248,11 @@ class RawServer:
                     close_at = loop.time()
                     code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else None
                     self.store.event(ev="close_frame", code=code, masked=masked)
+                    if self.args.mode == "slowclose":
+                        await asyncio.sleep(1.5)
+                        writer.write(bytes([0x88, len(data)]) + data)
+                        self.store.event(ev="close_answered")
+                await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
             pass
         self.store.event(ev="eof", frames=after,
@@ -274,7 +288,8 @@ def main():
     args = parser.parse_args()
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(args.cert, args.key)
-    server = RawServer(args) if args.mode in ("badaccept", "neverclose") else Server(args)
+    raw = ("badaccept", "neverclose", "slowclose")
+    server = RawServer(args) if args.mode in raw else Server(args)
     asyncio.run(server.serve(tls))
 
 
