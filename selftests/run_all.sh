@@ -8,12 +8,17 @@
 # Installs nothing: run selftests/setup.sh first.
 set -uo pipefail
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 LOG_DIR=$(mktemp -d /tmp/kerno-tests.XXXXXX)
 passed=0
 failed=0
 
+elapsed() {
+	printf '%dm%02ds' $((SECONDS / 60)) $((SECONDS % 60))
+}
+
 finish() {
+	echo "suite took $(elapsed)"
 	echo "$passed passed, $failed failed"
 	if [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
 		exit 1
@@ -41,7 +46,7 @@ check_tools() {
 
 # A build failure is one failed "test": nothing after it can run.
 build() {
-	echo "== make -j2 $*"
+	echo "== make -j2 $* (at $(elapsed))"
 	if ! make -j2 "$@" >"$LOG_DIR/build.log" 2>&1; then
 		tail -n 40 "$LOG_DIR/build.log"
 		echo "run_all.sh: make $* failed (full log: $LOG_DIR/build.log)" >&2
@@ -75,14 +80,14 @@ check_tools
 build SAN=1
 build
 
-echo "== unit tests (ASan+UBSan)"
+echo "== unit tests (ASan+UBSan) (at $(elapsed))"
 make --no-print-directory SAN=1 unit-test 2>&1 | tee "$LOG_DIR/unit.log"
 add_counts "$LOG_DIR/unit.log" "${PIPESTATUS[0]}"
 
 # A make target that counts as one test: passed if it exits 0.
 gate() {
 	local target=$1 log="$LOG_DIR/$1.log"
-	echo "== make $target"
+	echo "== make $target (at $(elapsed))"
 	if make --no-print-directory "$target" >"$log" 2>&1; then
 		echo "$target: ok"
 		passed=$((passed + 1))
@@ -96,11 +101,11 @@ gate() {
 gate lint       # cppcheck and clang-tidy over user/
 gate fuzz-smoke # libFuzzer: the HTTP/1.x parser 20 s; WebSocket, S3 and log parsers 10 s each
 
-echo "== host tests against build-san/kerno (ASan+UBSan)"
+echo "== host tests against build-san/kerno (ASan+UBSan) (at $(elapsed))"
 /usr/bin/python3 selftests/host/runner.py --kerno build-san/kerno "$@" 2>&1 | tee "$LOG_DIR/host.log"
 add_counts "$LOG_DIR/host.log" "${PIPESTATUS[0]}"
 
-echo "== VM tests: Debian kernels under QEMU (TCG) against build/kerno"
+echo "== VM tests: Debian kernels under QEMU (TCG) against build/kerno (at $(elapsed))"
 selftests/vmtest.sh --kerno build/kerno "$@" 2>&1 | tee "$LOG_DIR/vm.log"
 add_counts "$LOG_DIR/vm.log" "${PIPESTATUS[0]}"
 

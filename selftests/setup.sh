@@ -82,4 +82,4 @@ fi
 if ! mountpoint -q /sys/fs/bpf; then
 	mount -t bpf bpf /sys/fs/bpf
 fi
-echo "setup.sh: ready"
+echo "setup.sh: ready after $SECONDS s"

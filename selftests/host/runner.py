@@ -7,7 +7,7 @@ argument, the per-test context. They attach the real BPF programs through
 
     runner.py [--kerno PATH] [-t NAME]... [-x NAME]... [-v] [--list]
 
-Prints `#N name: OK|FAIL` per test and ends with `N passed, N failed`; the
+Prints `#N name: OK|FAIL (SECONDS)` per test and ends with `N passed, N failed`; the
 exit code is 1 if any test failed (or none ran).
 """
 
@@ -121,8 +121,7 @@ def main():
         start = time.monotonic()
         ok = run_one(func, kerno)
         took = time.monotonic() - start
-        print(f"#{num} {name}: {'OK' if ok else 'FAIL'}" + (f" ({took:.1f}s)" if args.verbose else ""),
-              flush=True)
+        print(f"#{num} {name}: {'OK' if ok else 'FAIL'} ({took:.1f}s)", flush=True)
         passed, failed = passed + ok, failed + (not ok)
     print(f"{passed} passed, {failed} failed", flush=True)
     return 1 if failed or not passed else 0
