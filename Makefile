@@ -124,16 +124,30 @@ format:
 
 LINT_CFLAGS = $(filter-out $(SAN_FLAGS),$(CFLAGS))
 
+# Each tool and each file is its own target so that lint uses both cores;
+# -Otarget keeps every file's findings together.
+TIDY_FILES := $(filter-out $(SKEL_USERS),$(wildcard user/*.c))
+LINT_RUNS := lint-cppcheck $(patsubst user/%.c,lint-tidy-%,$(TIDY_FILES) $(SKEL_USERS))
+
+lint: $(SKELS)
+	$(MAKE) --no-print-directory -j2 -Otarget $(LINT_RUNS)
+
 # cppcheck is not given skel/: the skeletons embed the BPF objects as huge
 # string literals, which it would spend minutes on.
-lint: $(SKELS)
+lint-cppcheck:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--suppress=missingIncludeSystem --suppress=missingInclude --inline-suppr \
 		-D__x86_64__ -Ikern -Iuser user/
-	clang-tidy --quiet $(filter-out $(SKEL_USERS),$(wildcard user/*.c)) -- $(LINT_CFLAGS)
-	@# bpftool's skeleton frees its object through bpf_object__destroy_skeleton(),
-	@# which the analyzer cannot follow: its leak check is off for the loaders.
-	clang-tidy --quiet --checks=-clang-analyzer-unix.Malloc $(SKEL_USERS) -- $(LINT_CFLAGS)
+
+$(patsubst user/%.c,lint-tidy-%,$(TIDY_FILES)): lint-tidy-%:
+	clang-tidy --quiet user/$*.c -- $(LINT_CFLAGS)
+
+# bpftool's skeleton frees its object through bpf_object__destroy_skeleton(),
+# which the analyzer cannot follow: its leak check is off for the loaders.
+$(patsubst user/%.c,lint-tidy-%,$(SKEL_USERS)): lint-tidy-%:
+	clang-tidy --quiet --checks=-clang-analyzer-unix.Malloc user/$*.c -- $(LINT_CFLAGS)
+
+.PHONY: $(LINT_RUNS)
 
 clean:
 	rm -rf build build-san skel/*.skel.h
@@ -173,16 +187,22 @@ fuzz: $(FUZZ_DIR)/fuzz_http1
 		-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/ \
 		$(FUZZ_DIR)/corpus/http1 $(FUZZ_CORPUS)
 
+# Every fuzzer of the project for a few seconds (the HTTP/1.x parser 20, the
+# rest 10 each), two at a time: one per core.
+SMOKE_10 := fuzz-ws fuzz-s3 fuzz-logs fuzz-kubewatch fuzz-otlpmerge fuzz-span-redact \
+	    fuzz-tls-elf fuzz-h2
+SMOKE_RUNS := smoke-fuzz $(addprefix smoke-,$(SMOKE_10))
+
 fuzz-smoke:
+	$(MAKE) --no-print-directory -j2 -Otarget $(SMOKE_RUNS)
+
+smoke-fuzz:
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
-	$(MAKE) --no-print-directory fuzz-ws FUZZ_SECONDS=10
-	$(MAKE) --no-print-directory fuzz-s3 FUZZ_SECONDS=10
-	$(MAKE) --no-print-directory fuzz-logs FUZZ_SECONDS=10
-	$(MAKE) --no-print-directory fuzz-kubewatch FUZZ_SECONDS=10
-	$(MAKE) --no-print-directory fuzz-otlpmerge FUZZ_SECONDS=10
-	$(MAKE) --no-print-directory fuzz-span-redact FUZZ_SECONDS=10
-	$(MAKE) --no-print-directory fuzz-tls-elf FUZZ_SECONDS=10
-	$(MAKE) --no-print-directory fuzz-h2 FUZZ_SECONDS=10
+
+$(addprefix smoke-,$(SMOKE_10)): smoke-%:
+	$(MAKE) --no-print-directory $* FUZZ_SECONDS=10
+
+.PHONY: $(SMOKE_RUNS)
 # ---- end of the HTTP/1.x parser block ----
 
 # ---- WebSocket uplink: what the server sends, before and after the handshake ----
