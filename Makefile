@@ -77,6 +77,19 @@ $(OUT)/kerno: user/main.c $(OUT)/libkerno.a $(USER_HDRS) | $(OUT)
 $(OUT)/unit/%: selftests/unit/%.c $(OUT)/libkerno.a | $(OUT)/unit
 	$(CC) $(CFLAGS) $< $(OUT)/libkerno.a -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
 
+# Go executables in miniature for test_tls_elf (selftests/unit/fixtures/go_tls.S).
+GO_FIXTURES := $(addprefix $(OUT)/fixtures/,go_tls go_tls_116 go_tls_odd go_tls_noret)
+$(OUT)/fixtures/go_tls: FIXTURE_DEFS :=
+$(OUT)/fixtures/go_tls_116: FIXTURE_DEFS := -DGO_MINOR=16
+$(OUT)/fixtures/go_tls_odd: FIXTURE_DEFS := -DODD_CHECK
+$(OUT)/fixtures/go_tls_noret: FIXTURE_DEFS := -DNO_RET
+
+$(GO_FIXTURES): selftests/unit/fixtures/go_tls.S
+	@mkdir -p $(@D)
+	$(CC) -nostdlib -static -no-pie -Wl,--build-id=none $(FIXTURE_DEFS) $< -o $@
+
+$(OUT)/unit/test_tls_elf: $(GO_FIXTURES)
+
 s3-tools: $(S3_TOOLS)
 
 $(OUT)/%_tool: selftests/s3/%_tool.c $(OUT)/libkerno.a $(USER_HDRS) | $(OUT)
