@@ -142,27 +142,28 @@ static void test_go_other_branch_probes_the_entry(void **state)
 	assert_int_equal(point(&info, TLS_HOOK_GO_READ), sym_offset(path, "fixture_read_body"));
 }
 
-/* Before Go 1.17 the arguments are on the stack, which the probes do not read. */
-static void test_go_before_1_17_not_probed(void **state)
+/* An executable whose Go functions cannot be followed: no probe, no library. */
+static void assert_not_probed(const char *name, int go_minor)
 {
 	struct tls_elf_info info;
 	char path[PATH_MAX];
 
-	inspect("go_tls_116", &info, path, sizeof(path));
+	inspect(name, &info, path, sizeof(path));
 	assert_int_equal(info.lib, TLS_LIB_NONE);
-	assert_int_equal(info.go_minor, 16);
+	assert_int_equal(info.go_minor, go_minor);
 	assert_int_equal(info.n_points, 0);
+}
+
+/* Before Go 1.17 the arguments are on the stack, which the probes do not read. */
+static void test_go_before_1_17_not_probed(void **state)
+{
+	assert_not_probed("go_tls_116", 16);
 }
 
 /* A Read whose returns cannot all be found is not probed at all. */
 static void test_go_read_without_ret_not_probed(void **state)
 {
-	struct tls_elf_info info;
-	char path[PATH_MAX];
-
-	inspect("go_tls_noret", &info, path, sizeof(path));
-	assert_int_equal(info.lib, TLS_LIB_NONE);
-	assert_int_equal(info.n_points, 0);
+	assert_not_probed("go_tls_noret", 21);
 }
 
 static void test_not_elf(void **state)
