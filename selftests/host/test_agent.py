@@ -199,13 +199,19 @@ def test_uplink_contract(ctx):
 
 
 def test_top(ctx):
-    """kerno top beside a running agent: the nginx and Redis rows show
-    exactly the requests made in its one refresh period, as a rate, with the
-    error share, each named in its protocol's terms."""
+    """kerno top beside a running agent: the nginx, Redis, PostgreSQL and DNS
+    rows show exactly the requests made in its one refresh period, as a
+    rate, with the error share, each named in its protocol's terms."""
     nginx = ctx.nginx()
     redis = dbpeers.Redis(ctx.cleanup)
+    pg = dbpeers.Postgres(ctx.cleanup)
+    dns = dbpeers.Dnsmasq(ctx.cleanup)
     agent = ctx.agent()
-    refresh, n_ok, n_fail, n_set, n_bad = 3, 300, 100, 30, 12
+    refresh, n_ok, n_fail, n_set, n_bad = 5, 300, 100, 30, 12
+    n_select, n_div0, n_names, n_nx = 20, 10, 15, 5
+    sql = os.path.join(pg.dir, "top.sql")
+    with open(sql, "w") as f:
+        f.write("SELECT 1;\n" * n_select + "SELECT 1/0;\n" * n_div0)
     top = subprocess.Popen([ctx.kerno, "top", "--refresh", str(refresh), "--iterations", "1"],
                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)
@@ -220,6 +226,12 @@ def test_top(ctx):
                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     replies, _ = cli.communicate("SET kerno:top v\n" * n_set + "NOSUCHCMD a\n" * n_bad, timeout=30)
     ASSERT_EQ(replies.count("ERR unknown command"), n_bad, "ERR replies redis-cli printed")
+    psql_pid, out, _ = dbpeers.run_client(["psql", "-X", "-q", "-f", sql, "-h", "127.0.0.1",
+                                           "-p", str(pg.port), "-U", pg.USER, "postgres"])
+    ASSERT_EQ(out.count("division by zero"), n_div0, "errors psql printed")
+    dig_pid, out = dbpeers.dig(dns, [f"h{i}.ok.test" for i in range(n_names)] +
+                               [f"h{i}.nx.test" for i in range(n_nx)])
+    ASSERT_EQ(out.count("status: NXDOMAIN"), n_nx, "NXDOMAIN answers dig printed")
     out, _ = top.communicate(timeout=refresh + 10)
     ASSERT_EQ(top.returncode, 0, "kerno top exit code")
     agent.stop()
@@ -238,12 +250,25 @@ def test_top(ctx):
             ASSERT_EQ((float(row[7]), row[8]), (round(n / refresh, 1), err),
                       f"REQ/S and ERR% of {key}")
 
+    def share(errors, n):
+        return f"{100.0 * errors / n:.1f}%"
+
     worker = nginx.worker_pids()[0]
     check((worker, "server", "http", "GET", "/ok"), n_ok, "0.0%")
     check((worker, "server", "http", "GET", "/fail"), n_fail, "100.0%")
     for pid, role in ((redis.pid, "server"), (cli.pid, "client")):
         check((pid, role, "redis", "SET", "-"), n_set, "0.0%")
         check((pid, role, "redis", "NOSUCHCMD", "-"), n_bad, "100.0%")
+    # Every SQLSTATE of an operation is one row; the backend that served psql has exited.
+    n_sql = n_select + n_div0
+    check((psql_pid, "client", "postgresql", "SELECT", "-"), n_sql, share(n_div0, n_sql))
+    backend = [k for k in found if k[1:] == ("server", "postgresql", "SELECT", "-")]
+    ASSERT_EQ(len(backend), 1, f"PostgreSQL server rows in {out!r}")
+    for key in backend:
+        check(key, n_sql, share(n_div0, n_sql))
+    n_dns = n_names + n_nx
+    for pid, role in ((dig_pid, "client"), (dns.pid, "server")):
+        check((pid, role, "dns", "A", "-"), n_dns, share(n_nx, n_dns))
 
 
 def test_verifier_report(ctx):
