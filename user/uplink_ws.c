@@ -417,7 +417,10 @@ static void check_timers(struct uplink_ws *w, long long now)
 		drop_conn(w, ws_conn_error(ws_client_conn(w->c))[0] ?
 				     ws_conn_error(ws_client_conn(w->c)) :
 				     "closed by this agent (close handshake complete)");
-	} else if (w->closing && now >= w->close_deadline) {
+	} else if (w->closing) {
+		/* Its deadline alone ends the close handshake: no pings, no dead-peer verdict. */
+		if (now < w->close_deadline)
+			return;
 		say(w,
 		    "the server did not answer the close frame within %lld s: closing the TCP "
 		    "connection",
@@ -480,7 +483,7 @@ static int next_timeout(const struct uplink_ws *w, long long now)
 	long long t = w->next_heartbeat - now, ping = w->o.ping_secs * 1000;
 	long long due = w->ping_ms > w->rx_ms ? w->rx_ms + 2 * ping : w->rx_ms + ping;
 
-	if (due - now < t)
+	if (!w->closing && due - now < t)
 		t = due - now;
 	if (!w->resumed && w->resume_deadline - now < t)
 		t = w->resume_deadline - now;
@@ -640,6 +643,19 @@ fail:
 	return ret;
 }
 
+/* At exit: what the server has not acknowledged stays queued, and the log says how much. */
+static void report_kept(struct uplink_ws *w)
+{
+	struct uplink_queue_stats s;
+
+	uplink_queue_stats(w->q, &s);
+	if (s.envelopes)
+		say(w,
+		    "stopping with %llu envelopes (%llu bytes, seq %llu to %llu) not acknowledged: "
+		    "kept in %s for the next run",
+		    s.envelopes, s.bytes, s.first_seq, s.last_seq, w->o.queue_dir);
+}
+
 void uplink_ws_close(struct uplink_ws *w)
 {
 	if (!w)
@@ -650,6 +666,7 @@ void uplink_ws_close(struct uplink_ws *w)
 		pthread_mutex_unlock(&w->lock);
 		wake(w);
 		pthread_join(w->thread, NULL);
+		report_kept(w);
 	}
 	ws_client_free(w->c);
 	uplink_queue_close(w->q);

@@ -7,6 +7,7 @@ server does (crash, misbehave, stall) in between."""
 
 import glob
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -264,6 +265,30 @@ def test_uplink_ws_never_close(ctx):
     ASSERT_EQ(hellos[0], 1, "the first run's hello is seq 1")
 
 
+def test_uplink_ws_close_outlasts_ping(ctx):
+    """A server that answers neither pings nor the close, the agent stopped
+    just after its ping: the close waits out --cloud-close-timeout (2 s),
+    though the dead-peer verdict (no answer for twice --cloud-ping, 4 s)
+    would fall due sooner: once the close is sent, its deadline alone
+    decides."""
+    _no_proxy_env(ctx)
+    pki = Pki(ctx.cleanup)
+    server = WsServer(ctx.cleanup, pki)
+    server.start("deaf")
+    agent = CloudAgentPending(ctx.kerno, ctx.cleanup, server,
+                              extra=["--cloud-flush-timeout", "0"])
+    server.wait_event(lambda e: e["ev"] == "ping", 15, "the agent's ping")
+    agent.stop()
+    frame = server.wait_event(lambda e: e["ev"] == "close_frame", 5, "the agent's close frame")
+    ASSERT_EQ(frame["code"], 1001, "close code")
+    eof = server.wait_event(lambda e: e["ev"] == "eof", 5, "the agent hanging up")
+    ASSERT_TRUE(1.5 <= eof["after_close_s"] <= 3.5, "TCP closed --cloud-close-timeout (2 s) "
+                "after the unanswered close", f"{eof['after_close_s']:.2f}s")
+    ASSERT_TRUE("did not answer the close frame within 2 s" in agent.stderr() and
+                "dead peer" not in agent.stderr(), "the close timeout ended it, not a ping",
+                agent.stderr_tail(5))
+
+
 def test_uplink_ws_slow_close(ctx):
     """A server that answers the stopping close 1.5 s late, with heartbeats
     due every second: the agent waits for the answer on its one connection
@@ -425,9 +450,17 @@ def test_uplink_ws_unreachable_stop(ctx):
     took = time.monotonic() - start
     ASSERT_TRUE(took < 4, "stop time with the cloud unreachable (flush timeout 2 s)",
                 f"{took:.1f}s")
-    ASSERT_GE(len(agent.queued()), 3, "envelopes kept for the next run")
+    kept = agent.queued()
+    ASSERT_GE(len(kept), 3, "envelopes kept for the next run")
     ASSERT_TRUE("cannot connect: 127.0.0.1:" in agent.stderr(), "the agent says why",
                 agent.stderr_tail(3))
+    queue = os.path.join(agent.cloud_dir, "uplink", "queue")
+    said = re.search(r"stopping with (\d+) envelopes \((\d+) bytes, seq (\d+) to (\d+)\) not "
+                     r"acknowledged: kept in (\S+) for the next run", agent.stderr())
+    ASSERT_EQ(said and (tuple(int(g) for g in said.groups()[:4]), said.group(5)),
+              ((len(kept), sum(os.path.getsize(os.path.join(queue, f"{seq:020d}.env")) for seq in kept),
+                kept[0], kept[-1]), queue) if kept else None,
+              "what the agent says it keeps (envelopes, bytes, first and last seq, where)")
 
 
 SQL_CANARY = "sqlc4nary5d2"

@@ -27,6 +27,8 @@ agent's recovery is tested too:
               agent's close frame (raw, every connection)
   slowclose   acks every envelope but answers the agent's close frame
               only after 1.5 s (raw, every connection)
+  deaf        like neverclose, and answers no ping either (raw, every
+              connection)
 """
 
 import argparse
@@ -229,8 +231,8 @@ class RawServer:
         writer.write(bytes([0x81, len(msg)]) + msg)
 
     async def read_until_eof(self, reader, writer, stream):
-        """Takes envelopes (acked in slowclose mode only) and answers pings;
-        the close is answered late (slowclose) or never (neverclose)."""
+        """Takes envelopes (acked in slowclose mode only) and answers pings
+        (but in deaf mode); the close is answered late (slowclose) or never."""
         after = 0
         loop = asyncio.get_running_loop()
         close_at = None
@@ -243,7 +245,9 @@ class RawServer:
                 elif opcode == OP_TEXT:
                     self.store.event(ev="unacked", seq=json.loads(data)["seq"], masked=masked)
                 elif opcode == 0x9:
-                    writer.write(bytes([0x8A, len(data)]) + data)
+                    self.store.event(ev="ping")
+                    if self.args.mode != "deaf":
+                        writer.write(bytes([0x8A, len(data)]) + data)
                 elif opcode == OP_CLOSE:
                     close_at = loop.time()
                     code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else None
@@ -288,7 +292,7 @@ def main():
     args = parser.parse_args()
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(args.cert, args.key)
-    raw = ("badaccept", "neverclose", "slowclose")
+    raw = ("badaccept", "neverclose", "slowclose", "deaf")
     server = RawServer(args) if args.mode in raw else Server(args)
     asyncio.run(server.serve(tls))
 
