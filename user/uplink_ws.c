@@ -480,15 +480,18 @@ static void run_conn(struct uplink_ws *w, int timeout)
 
 static int next_timeout(const struct uplink_ws *w, long long now)
 {
-	long long t = w->next_heartbeat - now, ping = w->o.ping_secs * 1000;
-	long long due = w->ping_ms > w->rx_ms ? w->rx_ms + 2 * ping : w->rx_ms + ping;
+	long long ping = w->o.ping_secs * 1000, t;
 
-	if (!w->closing && due - now < t)
-		t = due - now;
-	if (!w->resumed && w->resume_deadline - now < t)
-		t = w->resume_deadline - now;
-	if (w->closing && w->close_deadline - now < t)
-		t = w->close_deadline - now;
+	if (w->closing) {
+		t = w->close_deadline - now; /* its only timer (check_timers()) */
+	} else {
+		t = (w->ping_ms > w->rx_ms ? w->rx_ms + 2 * ping : w->rx_ms + ping) - now;
+		if (!w->resumed && w->resume_deadline - now < t)
+			t = w->resume_deadline - now;
+	}
+	/* Once done no heartbeat is due: an overdue one would make this a busy loop. */
+	if (!w->done && w->next_heartbeat - now < t)
+		t = w->next_heartbeat - now;
 	return t < 0 ? 0 : t > 60000 ? 60000 : (int)t;
 }
 

@@ -8,6 +8,7 @@ server does (crash, misbehave, stall) in between."""
 import glob
 import os
 import re
+import signal
 import subprocess
 import tempfile
 import time
@@ -227,26 +228,45 @@ def test_uplink_ws_bad_accept_wrong_ca(ctx):
     ASSERT_EQ(server.received()[0]["type"], "hello", "first envelope delivered")
 
 
-def test_uplink_ws_never_close(ctx):
-    """A server that takes envelopes without acking them and never answers
-    the close: the agent closes the TCP connection after --cloud-close-timeout,
-    exits cleanly, and the unacknowledged envelopes survive the restart to
-    be delivered by the next run, once each, in order."""
+def _cpu_seconds(pid):
+    """User and system CPU time process pid has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _start_pending(ctx, mode, flush_secs):
+    """A scripted server in `mode` and an agent started against it, given
+    flush_secs to have its envelopes acknowledged when it stops."""
     _no_proxy_env(ctx)
-    pki = Pki(ctx.cleanup)
-    server = WsServer(ctx.cleanup, pki)
-    server.start("neverclose")
+    server = WsServer(ctx.cleanup, Pki(ctx.cleanup))
+    server.start(mode)
     agent = CloudAgentPending(ctx.kerno, ctx.cleanup, server,
-                              extra=["--cloud-flush-timeout", "1"])
-    server.wait_event(lambda e: e["ev"] == "unacked" and e["seq"] >= 3, 15, "envelopes")
-    start = time.monotonic()
-    agent.stop()
-    took = time.monotonic() - start
+                              extra=["--cloud-flush-timeout", str(flush_secs)])
+    return server, agent
+
+
+def _check_unanswered_close(server):
+    """The agent's close frame (1001, masked), unanswered by the server, and
+    the agent hanging up --cloud-close-timeout (2 s) after it."""
     frame = server.wait_event(lambda e: e["ev"] == "close_frame", 5, "the agent's close frame")
     ASSERT_EQ((frame["code"], frame["masked"]), (1001, True), "close frame (code, masked)")
     eof = server.wait_event(lambda e: e["ev"] == "eof", 5, "the agent hanging up")
     ASSERT_TRUE(1.5 <= eof["after_close_s"] <= 3.5, "TCP closed --cloud-close-timeout (2 s) "
                 "after the unanswered close", f"{eof['after_close_s']:.2f}s")
+
+
+def test_uplink_ws_never_close(ctx):
+    """A server that takes envelopes without acking them and never answers
+    the close: the agent closes the TCP connection after --cloud-close-timeout,
+    exits cleanly, and the unacknowledged envelopes survive the restart to
+    be delivered by the next run, once each, in order."""
+    server, agent = _start_pending(ctx, "neverclose", 1)
+    server.wait_event(lambda e: e["ev"] == "unacked" and e["seq"] >= 3, 15, "envelopes")
+    start = time.monotonic()
+    agent.stop()
+    took = time.monotonic() - start
+    _check_unanswered_close(server)
     ASSERT_TRUE(took < 8, "agent exit time with a server that never closes", f"{took:.1f}s")
     ASSERT_TRUE("did not answer the close frame within 2 s" in agent.stderr(),
                 "the agent says so", agent.stderr_tail(5))
@@ -271,19 +291,10 @@ def test_uplink_ws_close_outlasts_ping(ctx):
     though the dead-peer verdict (no answer for twice --cloud-ping, 4 s)
     would fall due sooner: once the close is sent, its deadline alone
     decides."""
-    _no_proxy_env(ctx)
-    pki = Pki(ctx.cleanup)
-    server = WsServer(ctx.cleanup, pki)
-    server.start("deaf")
-    agent = CloudAgentPending(ctx.kerno, ctx.cleanup, server,
-                              extra=["--cloud-flush-timeout", "0"])
+    server, agent = _start_pending(ctx, "deaf", 0)
     server.wait_event(lambda e: e["ev"] == "ping", 15, "the agent's ping")
     agent.stop()
-    frame = server.wait_event(lambda e: e["ev"] == "close_frame", 5, "the agent's close frame")
-    ASSERT_EQ(frame["code"], 1001, "close code")
-    eof = server.wait_event(lambda e: e["ev"] == "eof", 5, "the agent hanging up")
-    ASSERT_TRUE(1.5 <= eof["after_close_s"] <= 3.5, "TCP closed --cloud-close-timeout (2 s) "
-                "after the unanswered close", f"{eof['after_close_s']:.2f}s")
+    _check_unanswered_close(server)
     ASSERT_TRUE("did not answer the close frame within 2 s" in agent.stderr() and
                 "dead peer" not in agent.stderr(), "the close timeout ended it, not a ping",
                 agent.stderr_tail(5))
@@ -291,9 +302,9 @@ def test_uplink_ws_close_outlasts_ping(ctx):
 
 def test_uplink_ws_slow_close(ctx):
     """A server that answers the stopping close 1.5 s late, with heartbeats
-    due every second: the agent waits for the answer on its one connection
-    and exits; a heartbeat falling due meanwhile is not queued, so it is no
-    reason to connect again."""
+    due every second: the agent waits for the answer, idle, on its one
+    connection and exits; a heartbeat falling due meanwhile is not queued,
+    so it is no reason to connect again."""
     _no_proxy_env(ctx)
     pki = Pki(ctx.cleanup)
     server = WsServer(ctx.cleanup, pki)
@@ -301,6 +312,13 @@ def test_uplink_ws_slow_close(ctx):
     agent = CloudAgent(ctx.kerno, ctx.cleanup, server, heartbeat=1)
     server.wait_event(lambda e: e["ev"] == "envelope" and e["type"] == "heartbeat", 15,
                       "a heartbeat")
+    agent.proc.send_signal(signal.SIGTERM)
+    server.wait_event(lambda e: e["ev"] == "close_frame", 5, "the agent's close frame")
+    before = _cpu_seconds(agent.pid)
+    time.sleep(1)
+    waiting = _cpu_seconds(agent.pid) - before
+    ASSERT_TRUE(waiting <= 0.2, "CPU seconds the agent spends in 1 s of waiting for the answer",
+                f"{waiting:.2f}")
     agent.stop()
     server.wait_event(lambda e: e["ev"] == "close_answered", 5, "the late answer to the close")
     server.wait_event(lambda e: e["ev"] == "eof", 5, "the agent hanging up")
