@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Kerno's whole test suite (`make test`): builds the agent twice (ASan+UBSan
 # into build-san/, plain into build/), runs the unit tests against the
-# sanitizer build, make lint, fuzzing smoke runs (HTTP/1.x parser 20 s; WebSocket, S3 client
-# and log parsers 10 s each), then the host tests with the sanitizer-built agent, then the same
+# sanitizer build, make lint, fuzzing smoke runs (every target, two at a time: the HTTP/1.x
+# parser 20 s, the others 10 s each), then the host tests with the sanitizer-built agent, then the same
 # BPF tests inside Debian kernels under QEMU with the plain agent (selftests/vmtest.sh).
 # Ends with one line `N passed, N failed` summing all suites.
 # Installs nothing: run selftests/setup.sh first.
@@ -99,7 +99,7 @@ gate() {
 }
 
 gate lint       # cppcheck and clang-tidy over user/
-gate fuzz-smoke # libFuzzer: the HTTP/1.x parser 20 s; WebSocket, S3 and log parsers 10 s each
+gate fuzz-smoke # libFuzzer, two at a time: the HTTP/1.x parser 20 s, every other target 10 s
 
 echo "== host tests against build-san/kerno (ASan+UBSan) (at $(elapsed))"
 /usr/bin/python3 selftests/host/runner.py --kerno build-san/kerno "$@" 2>&1 | tee "$LOG_DIR/host.log"

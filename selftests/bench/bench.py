@@ -42,7 +42,7 @@ import bpfids  # noqa: E402
 import h2load  # noqa: E402
 import otlp  # noqa: E402
 import tlspeers  # noqa: E402
-from servers import Nginx, free_port, spawn, wait_listening  # noqa: E402
+from servers import Nginx, cpu_seconds, free_port, spawn, wait_listening  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
@@ -51,16 +51,6 @@ KERNO = os.path.abspath(os.environ.get("KERNO", os.path.join(REPO, "build", "ker
 # Separate cores for server and load generator, unless BENCH_PIN=0.
 PIN = os.environ.get("BENCH_PIN", "1") != "0"
 NGINX_CPU, LOAD_CPU = (0, 1) if PIN else (None, None)
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid):
-    """utime + stime of a process, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
 def vm_hwm_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:

@@ -36,6 +36,13 @@ def wait_listening(port, proc, timeout=10.0):
     return False
 
 
+def cpu_seconds(pid):
+    """User and system CPU time process pid has used so far, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stop_group(proc, timeout=10.0):
     """SIGTERM the process group, then SIGKILL it if it does not go."""
     if proc.poll() is None:

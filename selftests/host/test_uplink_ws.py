@@ -17,6 +17,7 @@ import dbpeers
 import httpclient
 import test_spans
 from asserts import ASSERT_EQ, ASSERT_GE, ASSERT_GT, ASSERT_TRUE, Fatal, log
+from servers import cpu_seconds
 from test_agent import check_usage_error, run_cli
 from uplinkws import (ConnectProxy, CloudAgent, CloudAgentPending, Load, Pki, WsServer,
                       agent_sockets, seqs_of)
@@ -228,13 +229,6 @@ def test_uplink_ws_bad_accept_wrong_ca(ctx):
     ASSERT_EQ(server.received()[0]["type"], "hello", "first envelope delivered")
 
 
-def _cpu_seconds(pid):
-    """User and system CPU time process pid has used so far."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _start_pending(ctx, mode, flush_secs):
     """A scripted server in `mode` and an agent started against it, given
     flush_secs to have its envelopes acknowledged when it stops."""
@@ -314,9 +308,9 @@ def test_uplink_ws_slow_close(ctx):
                       "a heartbeat")
     agent.proc.send_signal(signal.SIGTERM)
     server.wait_event(lambda e: e["ev"] == "close_frame", 5, "the agent's close frame")
-    before = _cpu_seconds(agent.pid)
+    before = cpu_seconds(agent.pid)
     time.sleep(1)
-    waiting = _cpu_seconds(agent.pid) - before
+    waiting = cpu_seconds(agent.pid) - before
     ASSERT_TRUE(waiting <= 0.2, "CPU seconds the agent spends in 1 s of waiting for the answer",
                 f"{waiting:.2f}")
     agent.stop()

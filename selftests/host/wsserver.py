@@ -44,7 +44,7 @@ import sys
 
 import websockets
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
-from websockets.frames import OP_BINARY, OP_CLOSE, OP_CONT, OP_TEXT
+from websockets.frames import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT
 
 SUBPROTOCOL = "kerno-uplink.v1"
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -226,9 +226,12 @@ class RawServer:
         writer.close()
 
     @staticmethod
-    def send_ack(writer, seq):
-        msg = ack(seq).encode()
-        writer.write(bytes([0x81, len(msg)]) + msg)
+    def send_frame(writer, opcode, payload):
+        """One unfragmented, unmasked frame of under 126 bytes, as a server sends it."""
+        writer.write(bytes([0x80 | opcode, len(payload)]) + payload)
+
+    def send_ack(self, writer, seq):
+        self.send_frame(writer, OP_TEXT, ack(seq).encode())
 
     async def read_until_eof(self, reader, writer, stream):
         """Takes envelopes (acked in slowclose mode only) and answers pings
@@ -244,17 +247,17 @@ class RawServer:
                     self.send_ack(writer, self.store.accept(stream, data.decode()))
                 elif opcode == OP_TEXT:
                     self.store.event(ev="unacked", seq=json.loads(data)["seq"], masked=masked)
-                elif opcode == 0x9:
+                elif opcode == OP_PING:
                     self.store.event(ev="ping")
                     if self.args.mode != "deaf":
-                        writer.write(bytes([0x8A, len(data)]) + data)
+                        self.send_frame(writer, OP_PONG, data)
                 elif opcode == OP_CLOSE:
                     close_at = loop.time()
                     code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else None
                     self.store.event(ev="close_frame", code=code, masked=masked)
                     if self.args.mode == "slowclose":
                         await asyncio.sleep(1.5)
-                        writer.write(bytes([0x88, len(data)]) + data)
+                        self.send_frame(writer, OP_CLOSE, data)
                         self.store.event(ev="close_answered")
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
