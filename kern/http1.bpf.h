@@ -421,7 +421,7 @@ static __always_inline void template_path(struct kerno_scratch *sc, __u32 src_of
 	out = t->out;
 	if (out < KERNO_PATH_LEN)
 		bpf_probe_read_kernel(sc->tmpl + out, KERNO_PATH_LEN - out, &sc->zero_series);
-	__builtin_memcpy(dst, sc->tmpl, KERNO_PATH_LEN);
+	copy_words(dst, sc->tmpl, KERNO_PATH_LEN);
 }
 
 static __always_inline void record(struct kerno_conn *c, struct kerno_req_slot *s, __u16 status,
@@ -889,7 +889,7 @@ static __always_inline void assemble_line(struct seg_ctx *x, struct kerno_http_d
 	__u32 have = d->part_len;
 
 	if (!have) {
-		__builtin_memcpy(sc->line, sc->win + (pos & (KERNO_WIN - 1)), KERNO_LINE_VIEW);
+		copy_words(sc->line, sc->win + (pos & (KERNO_WIN - 1)), KERNO_LINE_VIEW);
 		return;
 	}
 	__builtin_memcpy(sc->line, d->part, KERNO_LINE_KEEP);

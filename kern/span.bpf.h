@@ -193,6 +193,8 @@ struct span_op {
  * notes what happened (span_note_*(), a few stores into scratch memory) and
  * the program does the span work once the parse has returned
  * (span_flush()). Map keys and working words live in scratch memory too.
+ * Each op looks the scratch up once and hands it down: a lookup is a helper
+ * call, which the compiler cannot merge, and a span's work made a dozen.
  */
 struct span_scratch {
 	__u32 n_ops;
@@ -223,32 +225,20 @@ static __always_inline struct span_scratch *span_scratch_get(void)
 }
 
 /* Keys for lookups, in scratch memory (see struct span_scratch). */
-static __always_inline __u64 *span_conn_key(__u64 id)
+static __always_inline __u64 *span_conn_key(struct span_scratch *ss, __u64 id)
 {
-	struct span_scratch *ss = span_scratch_get();
-
-	if (!ss)
-		return NULL;
 	ss->conn_key = id;
 	return &ss->conn_key;
 }
 
-static __always_inline __u32 *span_tid_key(__u32 tid)
+static __always_inline __u32 *span_tid_key(struct span_scratch *ss, __u32 tid)
 {
-	struct span_scratch *ss = span_scratch_get();
-
-	if (!ss)
-		return NULL;
 	ss->tid_key = tid;
 	return &ss->tid_key;
 }
 
-static __always_inline __u32 *span_slot_key(__u32 slot)
+static __always_inline __u32 *span_slot_key(struct span_scratch *ss, __u32 slot)
 {
-	struct span_scratch *ss = span_scratch_get();
-
-	if (!ss)
-		return NULL;
 	ss->slot_key = slot;
 	return &ss->slot_key;
 }
@@ -261,13 +251,10 @@ static __always_inline __u32 *span_slot_key(__u32 slot)
  * the thread that ran meanwhile: the thread id mixed in before the finalizer
  * (a bijection) keeps their ids apart.
  */
-static __always_inline __u64 span_rand64(__u32 tid)
+static __always_inline __u64 span_rand64(struct span_scratch *ss, __u32 tid)
 {
-	struct span_scratch *ss = span_scratch_get();
 	__u64 z;
 
-	if (!ss)
-		return (__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32();
 	if (!ss->rng)
 		ss->rng = (__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32();
 	z = ss->rng + 0x9e3779b97f4a7c15ULL;
@@ -278,10 +265,10 @@ static __always_inline __u64 span_rand64(__u32 tid)
 	return z ^ (z >> 31);
 }
 
-static __always_inline void span_new_trace(struct kerno_req_slot *s)
+static __always_inline void span_new_trace(struct span_scratch *ss, struct kerno_req_slot *s)
 {
-	*(__u64 *)s->trace_id = span_rand64(s->tid);
-	*(__u64 *)(s->trace_id + 8) = span_rand64(s->tid);
+	*(__u64 *)s->trace_id = span_rand64(ss, s->tid);
+	*(__u64 *)(s->trace_id + 8) = span_rand64(ss, s->tid);
 }
 
 static __always_inline void span_copy_trace(__u8 *dst, const __u8 *src)
@@ -303,17 +290,14 @@ static __always_inline int span_in_baseline(const __u8 *trace_id)
 }
 
 /* The connection's two ends, client first, in scratch (a map key off the stack). */
-static __always_inline struct kerno_span_link_key *span_link_key(struct kerno_conn *c)
+static __always_inline struct kerno_span_link_key *span_link_key(struct span_scratch *ss,
+								 struct kerno_conn *c)
 {
-	struct span_scratch *ss = span_scratch_get();
-	struct kerno_span_link_key *k;
+	struct kerno_span_link_key *k = &ss->lk;
 	int server = c->role == KERNO_ROLE_SERVER;
 
-	if (!ss)
-		return NULL;
-	k = &ss->lk;
-	__builtin_memcpy(k->client_addr, server ? c->peer_addr : c->local_addr, 16);
-	__builtin_memcpy(k->server_addr, server ? c->local_addr : c->peer_addr, 16);
+	copy_words(k->client_addr, server ? c->peer_addr : c->local_addr, 16);
+	copy_words(k->server_addr, server ? c->local_addr : c->peer_addr, 16);
 	k->client_port = server ? c->peer_port : c->local_port;
 	k->server_port = server ? c->local_port : c->peer_port;
 	k->pad = 0;
@@ -327,15 +311,12 @@ static __always_inline int span_is_db(const struct kerno_conn *c)
 }
 
 /* A client span: the server side of its connection, on this node, continues it. */
-static __always_inline void span_link_store(struct kerno_conn *c, struct kerno_req_slot *s,
-					    __u32 seq, __u64 now)
+static __always_inline void span_link_store(struct span_scratch *ss, struct kerno_conn *c,
+					    struct kerno_req_slot *s, __u32 seq, __u64 now)
 {
-	struct kerno_span_link_key *k = span_link_key(c);
-	struct span_scratch *ss = span_scratch_get();
+	struct kerno_span_link_key *k = span_link_key(ss, c);
 	struct kerno_span_link *l;
 
-	if (!k || !ss)
-		return;
 	l = bpf_map_lookup_elem(&span_links, k);
 	if (l) {
 		span_copy_trace(l->trace_id, s->trace_id);
@@ -362,14 +343,12 @@ static __always_inline void span_link_store(struct kerno_conn *c, struct kerno_r
  * client's hook may run after this side read the bytes): looked at again at
  * the end.
  */
-static __always_inline void span_link_lookup(struct kerno_conn *c, struct kerno_req_slot *s,
-					     __u32 seq)
+static __always_inline void span_link_lookup(struct span_scratch *ss, struct kerno_conn *c,
+					     struct kerno_req_slot *s, __u32 seq)
 {
-	struct kerno_span_link_key *k = span_link_key(c);
+	struct kerno_span_link_key *k = span_link_key(ss, c);
 	struct kerno_span_link *l;
 
-	if (!k)
-		return;
 	l = bpf_map_lookup_elem(&span_links, k);
 	if (!l) {
 		/* On one host the client's hook may not have run yet. */
@@ -396,15 +375,14 @@ static __always_inline void span_link_lookup(struct kerno_conn *c, struct kerno_
 }
 
 /* Keep the first bytes of a request (op says where they are in user memory). */
-static __always_inline void span_capture_request(struct kerno_conn *c, struct kerno_req_slot *s,
-						 const struct span_op *op)
+static __always_inline void span_capture_request(struct span_scratch *ss, struct kerno_conn *c,
+						 struct kerno_req_slot *s, const struct span_op *op)
 {
-	struct span_scratch *ss = span_scratch_get();
-	__u64 *key = span_conn_key(c->id);
+	__u64 *key = span_conn_key(ss, c->id);
 	struct kerno_span_event *e;
 	__u32 n;
 
-	if (!ss || !key || !op->alone)
+	if (!op->alone)
 		return;
 	e = bpf_map_lookup_elem(&span_payloads, key);
 	if (!e) {
@@ -432,7 +410,8 @@ static __always_inline void span_capture_request(struct kerno_conn *c, struct ke
  * must then keep its provisional trace id too (span_end()), so it learns,
  * through its own record, that a child took it.
  */
-static __always_inline void span_adopt_late(struct kerno_thread_span *t, struct kerno_req_slot *s)
+static __always_inline void span_adopt_late(struct span_scratch *ss, struct kerno_thread_span *t,
+					    struct kerno_req_slot *s)
 {
 	__u64 span_id = t->span_id;
 	__u32 *tid;
@@ -441,8 +420,9 @@ static __always_inline void span_adopt_late(struct kerno_thread_span *t, struct 
 	t->active |= KERNO_TS_ADOPTED;
 	if (t->server_tid == s->tid)
 		return;
-	tid = span_tid_key(t->server_tid); /* a thread or process it created: mark the server's */
-	t = tid ? bpf_map_lookup_elem(&span_threads, tid) : NULL;
+	/* A thread or process it created: mark the server's. */
+	tid = span_tid_key(ss, t->server_tid);
+	t = bpf_map_lookup_elem(&span_threads, tid);
 	if (t && t->span_id == span_id)
 		t->active |= KERNO_TS_ADOPTED;
 }
@@ -451,8 +431,8 @@ static __always_inline void span_adopt_late(struct kerno_thread_span *t, struct 
  * A request's start line was parsed into slot s. A traceparent header may
  * have set its ids already (KERNO_SPAN_F_TRACEPARENT): the header wins.
  */
-static __noinline void span_request_start(struct kerno_conn *c, struct kerno_req_slot *s,
-					  const struct span_op *op)
+static __noinline void span_request_start(struct span_scratch *ss, struct kerno_conn *c,
+					  struct kerno_req_slot *s, const struct span_op *op)
 {
 	int traced = s->span_flags & KERNO_SPAN_F_TRACEPARENT;
 	struct kerno_thread_span *t;
@@ -460,37 +440,37 @@ static __noinline void span_request_start(struct kerno_conn *c, struct kerno_req
 
 	s->slow_ns = 0;
 	if (c->role == KERNO_ROLE_SERVER) {
-		s->span_id = span_rand64(s->tid) | 1;
+		s->span_id = span_rand64(ss, s->tid) | 1;
 		if (!traced) {
 			s->parent_id = 0;
 			/* A trace of its own only when no client span of this node sent it (yet). */
-			span_link_lookup(c, s, op->seq);
+			span_link_lookup(ss, c, s, op->seq);
 			if (!(s->span_flags & KERNO_SPAN_F_LINKED))
-				span_new_trace(s);
+				span_new_trace(ss, s);
 		}
 	} else {
-		tid = span_tid_key(s->tid);
-		t = tid ? bpf_map_lookup_elem(&span_threads, tid) : NULL;
+		tid = span_tid_key(ss, s->tid);
+		t = bpf_map_lookup_elem(&span_threads, tid);
 		if (!traced) {
-			s->span_id = span_rand64(s->tid) | 1;
+			s->span_id = span_rand64(ss, s->tid) | 1;
 			if (t && t->active)
 				span_copy_trace(s->trace_id, t->trace_id);
 			else
-				span_new_trace(s);
+				span_new_trace(ss, s);
 		}
 		s->parent_id = 0;
 		if (t && t->active && span_same_trace(s->trace_id, t->trace_id)) {
 			s->parent_id = t->span_id;
 			s->span_flags |= KERNO_SPAN_F_THREAD;
 			if (t->active & KERNO_TS_LATE)
-				span_adopt_late(t, s);
+				span_adopt_late(ss, t, s);
 		}
 		/* No server on this node parses a database's requests into spans. */
 		if (!span_is_db(c))
-			span_link_store(c, s, op->seq, op->now);
+			span_link_store(ss, c, s, op->seq, op->now);
 	}
 	if (span_payload_bytes)
-		span_capture_request(c, s, op);
+		span_capture_request(ss, c, s, op);
 }
 
 /* Room for one more op of this run, or NULL (counted). */
@@ -695,10 +675,9 @@ static __noinline void span_traceparent(struct kerno_conn *c, struct kerno_http_
 }
 
 /* A server request's header block ended: its thread now serves this span. */
-static __noinline void span_request_published(struct kerno_conn *c, struct kerno_req_slot *s,
-					      const struct span_op *op)
+static __noinline void span_request_published(struct span_scratch *ss, struct kerno_conn *c,
+					      struct kerno_req_slot *s, const struct span_op *op)
 {
-	struct span_scratch *ss;
 	struct kerno_thread_span *t;
 	__u32 *tid, state = KERNO_TS_ACTIVE;
 
@@ -706,12 +685,10 @@ static __noinline void span_request_published(struct kerno_conn *c, struct kerno
 		return;
 	/* Before the thread's children take its trace: the client's hook may have run by now. */
 	if (s->span_flags & KERNO_SPAN_F_LINK_RETRY)
-		span_link_lookup(c, s, op->seq);
+		span_link_lookup(ss, c, s, op->seq);
 	if (s->span_flags & (KERNO_SPAN_F_LINK_RETRY | KERNO_SPAN_F_TRACE_LATE))
 		state |= KERNO_TS_LATE;
-	tid = span_tid_key(s->tid);
-	if (!tid)
-		return;
+	tid = span_tid_key(ss, s->tid);
 	t = bpf_map_lookup_elem(&span_threads, tid);
 	if (t) {
 		span_copy_trace(t->trace_id, s->trace_id);
@@ -720,9 +697,6 @@ static __noinline void span_request_published(struct kerno_conn *c, struct kerno
 		t->server_tid = s->tid;
 		return;
 	}
-	ss = span_scratch_get();
-	if (!ss)
-		return;
 	span_copy_trace(ss->ts.trace_id, s->trace_id);
 	ss->ts.span_id = s->span_id;
 	ss->ts.active = state;
@@ -738,15 +712,13 @@ static __always_inline __u32 span_endpoint(const struct kerno_conn *c,
 	return kerno_endpoint_slot(c->tgid, port, c->role, s->method, (const __u64 *)s->path);
 }
 
-static __always_inline __u64 span_threshold(__u32 slot)
+static __always_inline __u64 span_threshold(struct span_scratch *ss, __u32 slot)
 {
-	__u32 *key;
 	__u64 *t;
 
 	if (!span_slow_auto)
 		return span_slow_ns;
-	key = span_slot_key(slot);
-	t = key ? bpf_map_lookup_elem(&span_slow, key) : NULL;
+	t = bpf_map_lookup_elem(&span_slow, span_slot_key(ss, slot));
 	return t && *t ? *t : span_slow_ns;
 }
 
@@ -755,21 +727,19 @@ static __always_inline __u64 span_threshold(__u32 slot)
  * threshold, and keep the response's first bytes if the span is sure to be
  * sampled already.
  */
-static __noinline void span_response_start(struct kerno_conn *c, struct kerno_req_slot *s,
-					   const struct span_op *op)
+static __noinline void span_response_start(struct span_scratch *ss, struct kerno_conn *c,
+					   struct kerno_req_slot *s, const struct span_op *op)
 {
 	struct kerno_span_event *e;
 	__u32 n, off;
-	__u64 *key;
 
-	s->slow_ns = span_threshold(span_endpoint(c, s));
+	s->slow_ns = span_threshold(ss, span_endpoint(c, s));
 	if (!span_payload_bytes || !(s->span_flags & KERNO_SPAN_F_REQ_PAYLOAD))
 		return;
 	if (op->status < 400 && !span_in_baseline(s->trace_id) &&
 	    op->now - s->start_ns < s->slow_ns)
 		return;
-	key = span_conn_key(c->id);
-	e = key ? bpf_map_lookup_elem(&span_payloads, key) : NULL;
+	e = bpf_map_lookup_elem(&span_payloads, span_conn_key(ss, c->id));
 	if (!e || e->req_seq != op->seq)
 		return;
 	n = op->avail;
@@ -784,16 +754,14 @@ static __noinline void span_response_start(struct kerno_conn *c, struct kerno_re
 }
 
 /* The endpoint's rate cap: may one more span of it be kept this second? */
-static __always_inline int span_cap_ok(__u32 slot, __u64 now)
+static __always_inline int span_cap_ok(struct span_scratch *ss, __u32 slot, __u64 now)
 {
 	struct kerno_span_cap *cap;
 	__u64 second = now >> 30; /* about a second, without a division */
-	__u32 *key;
 
 	if (!span_rate_cap)
 		return 1;
-	key = span_slot_key(slot);
-	cap = key ? bpf_map_lookup_elem(&span_caps, key) : NULL;
+	cap = bpf_map_lookup_elem(&span_caps, span_slot_key(ss, slot));
 	if (!cap)
 		return 1;
 	if (cap->second != second) {
@@ -827,10 +795,10 @@ static __always_inline __u8 span_reason(const struct kerno_conn *c, const struct
 }
 
 /* A server span ended: its thread serves it no more. Returns the record's last state. */
-static __always_inline __u32 span_thread_end(const struct kerno_req_slot *s)
+static __always_inline __u32 span_thread_end(struct span_scratch *ss,
+					     const struct kerno_req_slot *s)
 {
-	__u32 *tid = span_tid_key(s->tid);
-	struct kerno_thread_span *t = tid ? bpf_map_lookup_elem(&span_threads, tid) : NULL;
+	struct kerno_thread_span *t = bpf_map_lookup_elem(&span_threads, span_tid_key(ss, s->tid));
 	__u32 state = 0;
 
 	if (t && t->span_id == s->span_id) {
@@ -845,14 +813,15 @@ static __always_inline __u32 span_thread_end(const struct kerno_req_slot *s)
  * hook may have run since), unless a child already took its provisional
  * trace id: then, as when the link is still missing, userspace links it.
  */
-static __always_inline void span_link_end(struct kerno_conn *c, struct kerno_req_slot *s, __u32 seq)
+static __always_inline void span_link_end(struct span_scratch *ss, struct kerno_conn *c,
+					  struct kerno_req_slot *s, __u32 seq)
 {
-	__u32 state = span_thread_end(s);
+	__u32 state = span_thread_end(ss, s);
 
 	if (!(s->span_flags & KERNO_SPAN_F_LINK_RETRY))
 		return;
 	if (!(state & KERNO_TS_ADOPTED))
-		span_link_lookup(c, s, seq);
+		span_link_lookup(ss, c, s, seq);
 	if (s->span_flags & KERNO_SPAN_F_LINK_RETRY)
 		s->span_flags |= KERNO_SPAN_F_LINK_LATE;
 }
@@ -886,35 +855,31 @@ static __always_inline void span_fill(struct kerno_span_event *e, const struct k
 }
 
 /* The response to slot s ended with `status` at `now`: sample, and send if kept. */
-static __noinline void span_end(struct kerno_conn *c, struct kerno_req_slot *s,
-				const struct span_op *op)
+static __noinline void span_end(struct span_scratch *ss, struct kerno_conn *c,
+				struct kerno_req_slot *s, const struct span_op *op)
 {
-	struct span_scratch *ss = span_scratch_get();
 	struct kerno_span_event *e = NULL;
-	__u64 *key, size, flags = BPF_RB_NO_WAKEUP, now = op->now;
+	__u64 size, flags = BPF_RB_NO_WAKEUP, now = op->now;
 	__u16 status = op->status;
 	__u32 slot;
 	__u8 reason;
 
-	if (!ss)
-		return;
 	if (c->role == KERNO_ROLE_SERVER)
-		span_link_end(c, s, op->seq);
+		span_link_end(ss, c, s, op->seq);
 	/* A database response has no start to look the threshold up at. */
 	if (span_is_db(c))
-		s->slow_ns = span_threshold(span_endpoint(c, s));
+		s->slow_ns = span_threshold(ss, span_endpoint(c, s));
 	reason = span_reason(c, s, status, now);
 	if (!reason)
 		return;
 	slot = span_endpoint(c, s);
-	if (!span_cap_ok(slot, now)) {
+	if (!span_cap_ok(ss, slot, now)) {
 		count(KERNO_EV_SPANS_CAPPED);
 		return;
 	}
 	count(KERNO_EV_SPANS_SAMPLED);
 	if (span_payload_bytes && (s->span_flags & KERNO_SPAN_F_REQ_PAYLOAD)) {
-		key = span_conn_key(c->id);
-		e = key ? bpf_map_lookup_elem(&span_payloads, key) : NULL;
+		e = bpf_map_lookup_elem(&span_payloads, span_conn_key(ss, c->id));
 		if (e && e->req_seq != op->seq)
 			e = NULL;
 	}
@@ -935,22 +900,23 @@ static __noinline void span_end(struct kerno_conn *c, struct kerno_req_slot *s,
 }
 
 /* One op of the parse's, for the connection c it was noted on. */
-static __always_inline void span_do(struct kerno_conn *c, const struct span_op *op)
+static __always_inline void span_do(struct span_scratch *ss, struct kerno_conn *c,
+				    const struct span_op *op)
 {
 	struct kerno_req_slot *s = &c->fifo[op->slot & (KERNO_FIFO_LEN - 1)];
 
 	switch (op->kind) {
 	case SPAN_OP_REQUEST_START:
-		span_request_start(c, s, op);
+		span_request_start(ss, c, s, op);
 		break;
 	case SPAN_OP_PUBLISHED:
-		span_request_published(c, s, op);
+		span_request_published(ss, c, s, op);
 		break;
 	case SPAN_OP_RESPONSE_START:
-		span_response_start(c, s, op);
+		span_response_start(ss, c, s, op);
 		break;
 	case SPAN_OP_END:
-		span_end(c, s, op);
+		span_end(ss, c, s, op);
 		break;
 	}
 }
@@ -965,7 +931,7 @@ __noinline int span_do_op(struct kerno_conn *c, __u32 i)
 	struct span_scratch *ss = span_scratch_get();
 
 	if (ss && c)
-		span_do(c, &ss->ops[i & (SPAN_OPS - 1)]);
+		span_do(ss, c, &ss->ops[i & (SPAN_OPS - 1)]);
 	return 0;
 }
 
@@ -975,7 +941,7 @@ __noinline int span_do_op_legacy(__u64 conn_key, __u32 i)
 	struct span_scratch *ss = span_scratch_get();
 
 	if (ss && c)
-		span_do(c, &ss->ops[i & (SPAN_OPS - 1)]);
+		span_do(ss, c, &ss->ops[i & (SPAN_OPS - 1)]);
 	return 0;
 }
 
