@@ -519,6 +519,7 @@ static void finish(struct agent *a)
 	capture_stop(&a->cap);
 	if (a->names.cache)
 		procinfo_cache_free(a->names.cache);
+	proc_names_free(&a->names);
 	if (a->up)
 		uplink_close(a->up);
 	if (tls_stopping)
