@@ -30,7 +30,7 @@
 #   KERNO_VMTEST_KERNELS  default for --kernels ("bookworm bullseye";
 #                         trixie and sid work too)
 #   KERNO_VMTEST_CACHE    download cache (/var/cache/kerno-vmtest)
-#   KERNO_VMTEST_TIMEOUT  seconds per kernel before the guest is killed (1200)
+#   KERNO_VMTEST_TIMEOUT  seconds per kernel before the guest is killed (2700)
 #   KERNO_VMTEST_MEM      guest memory (4G)
 #   KERNO_VMTEST_JOBS     guests run at once (2: a TCG guest keeps about one
 #                         core busy; 1 runs them one after the other)
@@ -42,10 +42,11 @@ cd "$(dirname "$0")/.." || exit 2
 REPO=$(pwd)
 VM_DIR=$REPO/selftests/vm
 CACHE=${KERNO_VMTEST_CACHE:-/var/cache/kerno-vmtest}
-# Each guest must finish within this. Measured with the two side by side on
-# the shared 2-core development machine under other load (average 8 to 10):
-# 945 s (6.1) and 879 s (5.10) for 35 tests each, 15 min 46 s in all.
-TIMEOUT=${KERNO_VMTEST_TIMEOUT:-1200}
+# A guard against a hung guest, not a time budget: machines of the same kind
+# differ about twofold under TCG. With the two guests side by side, the 6.1
+# guest's whole run took 745 s on one (45 tests) and did not finish 28 tests
+# within 1200 s on a slower one, where the 5.10 guest did 31.
+TIMEOUT=${KERNO_VMTEST_TIMEOUT:-2700}
 MEM=${KERNO_VMTEST_MEM:-4G}
 JOBS=${KERNO_VMTEST_JOBS:-2}
 SCALE=${KERNO_TEST_SCALE:-0.05}
@@ -66,8 +67,12 @@ SCALE=${KERNO_TEST_SCALE:-0.05}
 # spans' tests, whose peers the protocol tests already run there; and the
 # tests of full ring buffers (HTTP/2 events, exec notices: thousands of
 # streams or processes), whose accounting is the kernel's own on every
-# version. `selftests/vmtest.sh -t NAME` runs any of them in the VM.
+# version; and the agent's flush on a signal and its envelope contract,
+# userspace on every kernel (a minute each under emulation, where the agent
+# starts in about 20 s). `selftests/vmtest.sh -t NAME` runs any of them in
+# the VM.
 VM_SKIP=(test_harness_ test_deploy_ test_logs_ test_s3_ test_uplink_ws_ test_nanobe_ test_kube_
+	test_signal_flush test_uplink_contract
 	test_latency_percentiles test_top test_errors_process
 	test_errors_http test_errors_raw_tp test_errors_disabled test_errors_postgres
 	test_errors_mariadb test_errors_redis test_errors_dns test_spans_stitching_
