@@ -33,13 +33,16 @@ class H2loadResult:
 
 
 def run(url, n=None, clients=20, pipeline=1, duration=None, warmup=None, cpu=None,
-        timeout=300):
+        timeout=300, log_file=None):
     """Runs `h2load --h1` to completion; returns an H2loadResult with its pid.
-    `url` may be a list: h2load then sends to each in turn."""
+    `url` may be a list: h2load then sends to each in turn. With log_file,
+    h2load writes a line per request there (see request_times())."""
     argv = ["h2load", "--h1", "-t", "1", "-c", str(clients), "-m", str(pipeline)]
     argv += ["-n", str(n)] if n else ["-D", str(duration)]
     if warmup:
         argv += ["--warm-up-time", str(warmup)]
+    if log_file:
+        argv += ["--log-file", log_file]
     argv += url if isinstance(url, (list, tuple)) else [url]
     if cpu is not None:
         argv = ["taskset", "-c", str(cpu)] + argv
@@ -54,3 +57,10 @@ def run(url, n=None, clients=20, pipeline=1, duration=None, warmup=None, cpu=Non
     if proc.returncode != 0:
         raise RuntimeError(f"h2load exited {proc.returncode}:\n{out}")
     return H2loadResult(out, proc.pid)
+
+
+def request_times(log_file):
+    """Seconds from each request's start to its response's end, from the
+    --log-file h2load wrote (start in us since the epoch, status, us)."""
+    with open(log_file) as f:
+        return [int(line.split("\t")[2]) / 1e6 for line in f if line.strip()]

@@ -15,7 +15,9 @@ stdout once it accepts connections.
 
 Endpoints (any method unless noted):
   /ok             200 "ok"
-  /delay          200 "ok" after DELAY_S
+  /delay          200 "ok" DELAY_S after the request arrived
+  /delay-log      200, each /delay request's time from arrival to response
+                  sent so far, in microseconds, one per line
   /chunked        200, body sent as several chunks
   /split          200, whole response written one byte per send()
   /head           200 with Content-Length 1234 (HEAD sends no body)
@@ -34,6 +36,10 @@ import threading
 import time
 
 DELAY_S = 0.020
+# Microseconds from arrival to response sent, per /delay request: what the
+# server really took, for the latency test to compare the agent's figures
+# with (list.append is atomic in CPython).
+DELAY_LOG = []
 MAX_LINE = 8192
 MAX_HEADERS = 100
 REASONS = {100: "Continue", 200: "OK", 204: "No Content", 304: "Not Modified",
@@ -50,11 +56,13 @@ class Conn:
     def __init__(self, sock):
         self.sock = sock
         self.buf = b""
+        self.arrived = time.monotonic()  # when the last recv() returned data
 
     def fill(self):
         data = self.sock.recv(65536)
         if not data:
             raise EOFError
+        self.arrived = time.monotonic()
         self.buf += data
 
     def readline(self):
@@ -141,8 +149,13 @@ def handle(conn, method, path, headers):
         return True
     read_body(conn, headers)
     if path == "/delay":
-        time.sleep(DELAY_S)
+        # From the request's arrival, where the kernel starts timing it, not
+        # from the end of the parse above.
+        time.sleep(max(0.0, conn.arrived + DELAY_S - time.monotonic()))
         sock.sendall(simple(200))
+        DELAY_LOG.append(round((time.monotonic() - conn.arrived) * 1e6))
+    elif path == "/delay-log":
+        sock.sendall(simple(200, "".join(f"{us}\n" for us in DELAY_LOG).encode()))
     elif path == "/ok":
         sock.sendall(simple(200))
     elif path == "/chunked":

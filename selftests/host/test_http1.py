@@ -1,8 +1,11 @@
 """Exact HTTP/1.x RED metrics: counts, statuses, latency, message shapes."""
 
 import json
+import math
 import os
+import shutil
 import subprocess
+import tempfile
 
 import bpfids
 import h2load
@@ -144,27 +147,47 @@ def test_http1_syscalls_raw_tp(ctx):
     _syscall_variants(ctx, "raw_tp")
 
 
+def order_statistic(values, q):
+    """The q-quantile of values: the smallest with at least q of them at or below it."""
+    ranked = sorted(values)
+    return ranked[max(math.ceil(q * len(ranked)), 1) - 1]
+
+
 def test_latency_percentiles(ctx):
-    """A server with a fixed 20 ms delay: p50 and p99 within 10 % of 20 ms."""
+    """A server with a fixed 20 ms delay: the p50 reported on each side is
+    within 10 % of 20 ms, and the p50 and p99 within 10 % of the true ones,
+    which the server and h2load time themselves (a shared 2-core machine
+    adds a real tail: p99 of 22 to 28 ms measured)."""
     server = ctx.pyserver()
     agent = ctx.agent()
     # One connection at a time: the server's own scheduling jitter under
     # concurrency would otherwise widen the true p99 beyond what is measured.
     n = 200
-    res = h2load.run(f"http://127.0.0.1:{server.port}/delay", n=n, clients=1)
+    log_dir = tempfile.mkdtemp(prefix="kerno-latency-")
+    ctx.cleanup.callback(shutil.rmtree, log_dir, ignore_errors=True)
+    log_file = os.path.join(log_dir, "h2load-requests.tsv")
+    res = h2load.run(f"http://127.0.0.1:{server.port}/delay", n=n, clients=1,
+                     log_file=log_file)
     ASSERT_EQ(res.status_classes["2xx"], n, "h2load 2xx responses from /delay")
     agent.stop()
+    with httpclient.Client(server.port) as c:
+        served = [int(us) / 1e6 for us in c.request("GET", "/delay-log").body.split()]
+    truth = {"server": served, "client": h2load.request_times(log_file)}
     points = agent.points()
     for side, metric, where in (("server", SERVER, {"process.pid": server.pid}),
                                 ("client", CLIENT, {"process.pid": res.pid})):
+        ASSERT_EQ(len(truth[side]), n, f"{side}'s own timings of /delay requests")
         sel = otlp.select(points, metric, where)
         ASSERT_EQ(otlp.total_count(sel), n, f"{side}-side count of /delay requests")
-        if not sel:
+        if not sel or len(truth[side]) != n:
             continue
         buckets = otlp.merged_buckets(sel)
         log(f"{side} buckets (s): {buckets}")
-        for q in (0.50, 0.99):
-            ASSERT_WITHIN(otlp.percentile(buckets, q), 0.020, 0.10, f"{side}-side p{q * 100:.0f} (s)")
+        reported = {q: otlp.percentile(buckets, q) for q in (0.50, 0.99)}
+        ASSERT_WITHIN(reported[0.50], 0.020, 0.10, f"{side}-side p50 (s)")
+        for q, value in reported.items():
+            true = order_statistic(truth[side], q)
+            ASSERT_WITHIN(value, true, 0.10, f"{side}-side p{q * 100:.0f} (s) against the true one")
 
 
 def test_http1_shapes(ctx):
