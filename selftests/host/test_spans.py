@@ -150,7 +150,11 @@ def _stitching(ctx, agent_args=(), dbs=False):
     agent.stop()
     spans = read_spans(agent.data_dir)
     points = agent.points()
-    check_accounting(points, spans)
+    _, drops = check_accounting(points, spans)
+    # A span op pushed out of the per-CPU scratch by a program nested on the
+    # same CPU (a connection's state change in softirq) is counted in
+    # span_lost: a missing span must be one of those, never a silent loss.
+    lost = drops.get("span_lost", 0)
 
     def by(kind, path_prefix, mine):
         """Spans of this run's tiers only (mine(span)): the machine may be running
@@ -176,8 +180,10 @@ def _stitching(ctx, agent_args=(), dbs=False):
     back_counts = otlp.counts_by(otlp.select(points, SERVER, {"process.pid": back.pid}),
                                  "http.response.status_code")
     log(f"back server-side metrics: {back_counts}")
-    ASSERT_EQ((len(fronts), len(clients), len(backs)), (n, n, n),
-              "front server, front client and back server spans, one per request")
+    got = (len(fronts), len(clients), len(backs))
+    ASSERT_TRUE(max(got) <= n and 3 * n - sum(got) <= lost,
+                f"front server, front client and back server spans, one per request, but for "
+                f"span ops counted lost ({lost})", f"{got} of {n} each")
     right = 0
     wrong = []
     for i in range(n):
@@ -199,7 +205,9 @@ def _stitching(ctx, agent_args=(), dbs=False):
             if fronts.get(i, {}).get("traceId") == trace
             and fronts[i]["parentSpanId"] == parent
             and backs.get(i, {}).get("traceId") == trace]
-    ASSERT_EQ(len(kept), len(given), "incoming traceparent trace ids preserved end to end")
+    ASSERT_TRUE(len(given) - len(kept) <= lost,
+                "incoming traceparent trace ids preserved end to end",
+                f"{len(kept)} of {len(given)}, span ops lost {lost}")
     # The test's own client spans wrote those traceparents: they name the
     # header's parent id as their own span id, so the front's parent exists.
     mine = {s["spanId"] for s in spans if s["kind"] == 3
@@ -210,7 +218,7 @@ def _stitching(ctx, agent_args=(), dbs=False):
                             "http.response.status_code")
     ASSERT_EQ(counts, {(200,): n}, "front server-side metrics: every request counted")
     if dbs:
-        _check_db_children(agent, spans, fronts, front.pid, n)
+        _check_db_children(agent, spans, fronts, front.pid, n, lost)
     return fronts
 
 
@@ -218,15 +226,17 @@ def _stitching(ctx, agent_args=(), dbs=False):
 PG_SHAPE = "SELECT ? AS c, ? AS n"
 
 
-def _check_db_children(agent, spans, fronts, front_pid, n):
+def _check_db_children(agent, spans, fronts, front_pid, n, lost):
     """The front's Redis and PostgreSQL requests: one client span each per
-    request, children of the server span they were made for, the statement
-    redacted, its literal nowhere."""
+    request (but for span ops counted lost), children of the server span they
+    were made for, the statement redacted, its literal nowhere."""
     by_id = {f["spanId"]: f for f in fronts.values()}
     for system, op in (("redis", "SET"), ("postgresql", "SELECT")):
         mine = [s for s in spans if s["kind"] == 3 and s["attrs"].get("db.system.name") == system
                 and s["resource"]["process.pid"] == front_pid]
-        ASSERT_EQ(len(mine), n, f"{system} client spans of the front, one per request")
+        ASSERT_TRUE(n - lost <= len(mine) <= n,
+                    f"{system} client spans of the front, one per request, but for span ops "
+                    f"counted lost ({lost})", f"{len(mine)} of {n}")
         ASSERT_EQ(sorted({(s["name"], s["attrs"].get("db.operation.name"),
                            s["attrs"].get("kerno.parent.source")) for s in mine}),
                   [(op, op, "thread")], f"{system} spans: name, operation, parent source")
