@@ -16,6 +16,7 @@
 #include <sys/utsname.h>
 
 #include "agent.h"
+#include "clock.h"
 #include "capture_load.h"
 #include "drain.h"
 #include "errgroups.h"
@@ -49,14 +50,6 @@ static void install_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-}
-
-static __u64 now_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 /* Sleep until the monotonic deadline or a signal, whichever comes first. */
@@ -248,7 +241,7 @@ static int flush_interval(struct agent *a)
 	in.samples = samples;
 	in.n_samples = n;
 	in.start_ns = a->interval_start;
-	in.end_ns = now_ns(CLOCK_REALTIME);
+	in.end_ns = clock_ns(CLOCK_REALTIME);
 	in.host = a->cfg->host_name;
 	in.counters = counters;
 	in.proc_drops = proc_drops;
@@ -517,8 +510,6 @@ static void finish(struct agent *a)
 	if (!tls_stopping)
 		tls_probe_stop(a->tls);
 	capture_stop(&a->cap);
-	if (a->names.cache)
-		procinfo_cache_free(a->names.cache);
 	proc_names_free(&a->names);
 	if (a->up)
 		uplink_close(a->up);
@@ -529,7 +520,7 @@ static void finish(struct agent *a)
 static int loop(struct agent *a)
 {
 	const struct kerno_config *cfg = a->cfg;
-	__u64 t0 = now_ns(CLOCK_MONOTONIC), next = t0, end = 0;
+	__u64 t0 = clock_ns(CLOCK_MONOTONIC), next = t0, end = 0;
 	bool last;
 	int ret;
 
@@ -540,7 +531,7 @@ static int loop(struct agent *a)
 		if (end && next > end)
 			next = end;
 		sleep_until(next);
-		last = stop_signal || (end && now_ns(CLOCK_MONOTONIC) >= end);
+		last = stop_signal || (end && clock_ns(CLOCK_MONOTONIC) >= end);
 		/* Logs are stored and checkpointed first: the last envelopes then count them. */
 		if (last) {
 			logs_stop(a->logs);
@@ -621,7 +612,7 @@ int agent_run_ops(const struct kerno_config *cfg, const struct agent_ops *ops)
 		return 2;
 	}
 	install_signals();
-	a.interval_start = now_ns(CLOCK_REALTIME);
+	a.interval_start = clock_ns(CLOCK_REALTIME);
 	ret = start(&a, err, sizeof(err));
 	if (!ret)
 		ret = send_hello(&a);

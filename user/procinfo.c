@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "procinfo.h"
 
 #define DEFAULT_CAP 4096
@@ -107,14 +108,6 @@ int procinfo_container_id_from_cgroup(const char *text, char out[PROCINFO_CID_LE
 		line = nl ? nl + 1 : NULL;
 	}
 	return -ENOENT;
-}
-
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 /* Read up to size-1 bytes of a small /proc file, NUL-terminated. -errno on failure. */
@@ -296,7 +289,7 @@ static void insert(struct procinfo_cache *c, __u32 pid, const struct procinfo *i
 
 int procinfo_lookup(struct procinfo_cache *c, __u32 pid, struct procinfo *out)
 {
-	__u64 now = now_ns();
+	__u64 now = clock_ns(CLOCK_MONOTONIC);
 	__u32 idx = find(c, pid);
 	struct procinfo info;
 	int err;

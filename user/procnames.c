@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <bpf/bpf.h>
 
+#include "clock.h"
 #include "procnames.h"
 #include "../kern/capture.h"
 
@@ -42,14 +42,6 @@ static __u64 exited_since(const struct proc_names *pn, __u32 pid, __u64 now)
 	return e ? e->since_ns : now;
 }
 
-static __u64 monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 /* Append pid to the list of exited processes being built; -ENOMEM if it cannot grow. */
 static int list_exited(struct proc_exited **list, size_t *n, size_t *cap, __u32 pid, __u64 since)
 {
@@ -70,7 +62,7 @@ void proc_names_prune(struct proc_names *pn)
 {
 	struct proc_exited *kept = NULL;
 	size_t n_kept = 0, cap = 0;
-	__u64 now = monotonic_ns(), since;
+	__u64 now = clock_ns(CLOCK_MONOTONIC), since;
 	__u32 pid, next;
 	int err;
 
@@ -98,6 +90,9 @@ void proc_names_prune(struct proc_names *pn)
 
 void proc_names_free(struct proc_names *pn)
 {
+	if (pn->cache)
+		procinfo_cache_free(pn->cache);
+	pn->cache = NULL;
 	free(pn->exited);
 	pn->exited = NULL;
 	pn->n_exited = 0;

@@ -36,6 +36,7 @@ int proc_names_lookup(void *ctx, __u32 pid, struct procinfo *out);
 #define PROC_NAME_GRACE_S 30
 void proc_names_prune(struct proc_names *pn);
 
+/* Free the cache and the list of exited processes (not procs_fd: its owner closes it). */
 void proc_names_free(struct proc_names *pn);
 
 #endif /* KERNO_PROCNAMES_H */

@@ -17,6 +17,7 @@
 #include "ringbuf.h"
 #include "span_late.h"
 #include "span_redact.h"
+#include "clock.h"
 #include "spans.h"
 
 /* How long the reader sleeps in poll when the kernel does not wake it. */
@@ -62,14 +63,6 @@ struct spans {
 	struct proc_name names[NAMES]; /* reader thread only */
 	struct endpoint_hist *hists[KERNO_SPAN_ENDPOINTS]; /* agent thread only */
 };
-
-static __u64 clock_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 static json_t *u64_str(__u64 v)
 {

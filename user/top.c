@@ -210,8 +210,7 @@ int top_run(const struct kerno_config *cfg)
 	ret = 0;
 cleanup:
 	drain_free(&d);
-	if (names.cache)
-		procinfo_cache_free(names.cache);
+	proc_names_free(&names);
 	if (names.procs_fd >= 0)
 		close(names.procs_fd);
 	if (fd >= 0)

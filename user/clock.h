@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* A clock in nanoseconds: CLOCK_MONOTONIC is also bpf_ktime_get_ns()'s clock. */
+#ifndef KERNO_CLOCK_H
+#define KERNO_CLOCK_H
+
+#include <time.h>
+#include <linux/types.h>
+
+static inline __u64 clock_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+#endif /* KERNO_CLOCK_H */
