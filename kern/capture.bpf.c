@@ -988,6 +988,7 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
 {
 	__u64 key = (__u64)sk;
 	struct kerno_conn *c;
+	int set_aside = 0;
 
 	/* connect(): runs in the connecting thread. */
 	if (newstate == TCP_SYN_SENT) {
@@ -1008,11 +1009,16 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
 		return 0;
+	/* Often in softirq, on top of another run on this CPU: see span_run_set_aside(). */
+	if (spans_enabled)
+		set_aside = span_run_set_aside();
 	proto_close(c, bpf_ktime_get_ns());
 	http1_close(c, bpf_ktime_get_ns());
 	/* By key, as before 5.12, on every kernel: one flavour of the program. */
-	if (spans_enabled)
+	if (spans_enabled) {
 		span_flush_legacy(scalar_key(key));
+		span_run_put_back(set_aside);
+	}
 	bpf_map_delete_elem(&conns, &key);
 	count(KERNO_EV_CLOSED);
 	return 0;

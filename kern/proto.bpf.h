@@ -56,12 +56,10 @@ static __always_inline struct kerno_proto_dir *pdir_of(struct kerno_conn *c, __u
 	return &c->pdir[dir & 1];
 }
 
-/* The series key of c's traffic, in scratch (it is too big for older stacks). */
-static __always_inline struct kerno_series_key *proto_key(struct kerno_scratch *sc,
+/* c's series key, into k (scratch memory on the data path: too big for older stacks). */
+static __always_inline struct kerno_series_key *proto_key(struct kerno_series_key *k,
 							  struct kerno_conn *c, __u8 proto)
 {
-	struct kerno_series_key *k = &sc->key;
-
 	__builtin_memset(k, 0, sizeof(*k));
 	k->cgroup_id = c->cgroup_id;
 	k->tgid = c->tgid;
@@ -154,7 +152,7 @@ static __always_inline void proto_answer(struct kerno_conn *c, __u16 status, __u
 		return;
 	}
 	s = &c->fifo[c->fifo_head & (KERNO_FIFO_LEN - 1)];
-	k = proto_key(sc, c, c->proto);
+	k = proto_key(&sc->key, c, c->proto);
 	k->method = s->method;
 	k->status = status;
 	if (c->proto == KERNO_P_DNS)
@@ -673,6 +671,11 @@ static __always_inline void proto_skip_opaque(struct kerno_conn *c, __u32 dir, _
  */
 static __always_inline void proto_close(struct kerno_conn *c, __u64 now)
 {
+	/*
+	 * On the stack, not in scratch: a close in softirq can interrupt a
+	 * data-path run on this CPU that is building its own key there.
+	 */
+	struct kerno_series_key key;
 	struct kerno_scratch *sc;
 	struct kerno_series_key *k;
 	struct kerno_tcp_val *v;
@@ -691,7 +694,7 @@ static __always_inline void proto_close(struct kerno_conn *c, __u64 now)
 		return;
 	if (c->role == KERNO_ROLE_UNKNOWN)
 		c->role = c->local_port < c->peer_port ? KERNO_ROLE_SERVER : KERNO_ROLE_CLIENT;
-	k = proto_key(sc, c, KERNO_P_TCP);
+	k = proto_key(&key, c, KERNO_P_TCP);
 	v = bpf_map_lookup_elem(&tcp_series, k);
 	if (!v) {
 		bpf_map_update_elem(&tcp_series, k, &sc->zero_tcp, BPF_NOEXIST);

@@ -74,15 +74,10 @@ static __always_inline void h2_conn_ref(struct kerno_h2_conn_ref *r, const struc
 	r->pad = 0;
 }
 
-/* The event in scratch, its header filled for c; NULL if none. */
-static __always_inline struct kerno_h2_event *h2_event(const struct kerno_conn *c, __u8 kind,
-						       __u32 stream_id, __u32 dir)
+/* The header of event e, for c. */
+static __always_inline void h2_fill(struct kerno_h2_event *e, const struct kerno_conn *c, __u8 kind,
+				    __u32 stream_id, __u32 dir)
 {
-	__u32 zero = 0;
-	struct kerno_h2_event *e = bpf_map_lookup_elem(&h2_scratch, &zero);
-
-	if (!e)
-		return NULL;
 	h2_conn_ref(&e->conn, c);
 	e->kind = kind;
 	e->stream_id = stream_id;
@@ -100,27 +95,40 @@ static __always_inline struct kerno_h2_event *h2_event(const struct kerno_conn *
 	e->frame_flags = 0;
 	e->piece = 0;
 	e->pad = 0;
+}
+
+/* The event in scratch, its header filled for c; NULL if none. */
+static __always_inline struct kerno_h2_event *h2_event(const struct kerno_conn *c, __u8 kind,
+						       __u32 stream_id, __u32 dir)
+{
+	__u32 zero = 0;
+	struct kerno_h2_event *e = bpf_map_lookup_elem(&h2_scratch, &zero);
+
+	if (e)
+		h2_fill(e, c, kind, stream_id, dir);
 	return e;
+}
+
+/*
+ * Wakeup flags for an event of size bytes. Forced past the threshold: the
+ * default (adaptive) wakeup only wakes a reader that has read everything
+ * before this record, and a reader asleep over records sent without wakeup
+ * never has. A full ring, whose failed writes wake nobody, would then wait
+ * for the reader's timeout.
+ */
+static __always_inline __u64 h2_wakeup(__u32 size, __u8 kind)
+{
+	if (bpf_ringbuf_query(&h2_events, BPF_RB_AVAIL_DATA) + size >= h2_wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return kind == KERNO_H2_EV_BLOCK ? BPF_RB_NO_WAKEUP : 0;
 }
 
 static __always_inline void h2_send(const struct kerno_conn *c, struct kerno_h2_event *e,
 				    __u32 size)
 {
-	__u64 flags = BPF_RB_NO_WAKEUP;
-
 	size = bounded_index(size, KERNO_H2_EVENT_HDR + KERNO_H2_PIECE + 1,
 			     KERNO_H2_EVENT_HDR + KERNO_H2_PIECE);
-	/*
-	 * Forced past the threshold: the default (adaptive) wakeup only wakes a
-	 * reader that has read everything before this record, and a reader
-	 * asleep over records sent without wakeup never has. A full ring, whose
-	 * failed writes wake nobody, would then wait for the reader's timeout.
-	 */
-	if (bpf_ringbuf_query(&h2_events, BPF_RB_AVAIL_DATA) + size >= h2_wakeup_bytes)
-		flags = BPF_RB_FORCE_WAKEUP;
-	else if (e->kind != KERNO_H2_EV_BLOCK)
-		flags = 0;
-	if (bpf_ringbuf_output(&h2_events, e, size, flags))
+	if (bpf_ringbuf_output(&h2_events, e, size, h2_wakeup(size, e->kind)))
 		count_conn(c, KERNO_DROP_H2_EVENTS_LOST);
 }
 
@@ -372,16 +380,26 @@ static __always_inline void h2_begin(struct kerno_conn *c)
 	}
 }
 
-/* The connection closes: userspace lets go of its decoders and open streams. */
+/*
+ * The connection closes: userspace lets go of its decoders and open streams.
+ * The event, a header only, is written in the ring itself: a close in
+ * softirq may interrupt a run that is building an event in h2_scratch.
+ */
 static __always_inline void h2_close(const struct kerno_conn *c)
 {
 	struct kerno_h2_event *e;
+	__u64 flags;
 
 	if (c->proto != KERNO_P_HTTP2)
 		return;
-	e = h2_event(c, KERNO_H2_EV_CLOSE, 0, 0);
-	if (e)
-		h2_send(c, e, KERNO_H2_EVENT_HDR);
+	flags = h2_wakeup(KERNO_H2_EVENT_HDR, KERNO_H2_EV_CLOSE);
+	e = bpf_ringbuf_reserve(&h2_events, KERNO_H2_EVENT_HDR, 0);
+	if (!e) {
+		count_conn(c, KERNO_DROP_H2_EVENTS_LOST);
+		return;
+	}
+	h2_fill(e, c, KERNO_H2_EV_CLOSE, 0, 0);
+	bpf_ringbuf_submit(e, flags);
 }
 
 #endif /* KERNO_PROTO_HTTP2_BPF_H */

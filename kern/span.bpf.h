@@ -210,9 +210,10 @@ struct span_scratch {
 	struct kerno_span_event ev; /* a span without payload; new span_payloads entries */
 };
 
+/* Entry 0: the run under way; entry 1: an interrupted run's, set aside (span_run_set_aside()). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct span_scratch);
 } span_scratch SEC(".maps");
@@ -222,6 +223,38 @@ static __always_inline struct span_scratch *span_scratch_get(void)
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&span_scratch, &zero);
+}
+
+/*
+ * A connection's close often runs in softirq, on top of a run on the same
+ * CPU (a data-path run, or a close in process context; softirqs do not nest).
+ * The scratch is that run's while it has ops noted: span_flush_ops() clears
+ * n_ops only once it has done them all. The close then sets the whole entry
+ * aside, does its own span work in it, and puts it back
+ * (span_run_put_back()). Only a run that is interrupted pays for the copy.
+ * Returns whether it set one aside.
+ */
+static __always_inline int span_run_set_aside(void)
+{
+	__u32 zero = 0, one = 1;
+	struct span_scratch *ss = bpf_map_lookup_elem(&span_scratch, &zero);
+	struct span_scratch *aside = bpf_map_lookup_elem(&span_scratch, &one);
+
+	if (!ss || !aside || !ss->n_ops)
+		return 0;
+	bpf_probe_read_kernel(aside, sizeof(*aside), ss);
+	ss->n_ops = 0;
+	return 1;
+}
+
+static __always_inline void span_run_put_back(int set_aside)
+{
+	__u32 zero = 0, one = 1;
+	struct span_scratch *ss = bpf_map_lookup_elem(&span_scratch, &zero);
+	struct span_scratch *aside = bpf_map_lookup_elem(&span_scratch, &one);
+
+	if (set_aside && ss && aside)
+		bpf_probe_read_kernel(ss, sizeof(*ss), aside);
 }
 
 /* Keys for lookups, in scratch memory (see struct span_scratch). */
@@ -958,7 +991,6 @@ static __always_inline void span_flush_ops(struct kerno_conn *c, __u64 conn_key,
 	if (!ss || !c)
 		return;
 	n = ss->n_ops;
-	ss->n_ops = 0;
 	for (i = 0; i < SPAN_OPS; i++) {
 		if (i >= n)
 			break;
@@ -971,6 +1003,8 @@ static __always_inline void span_flush_ops(struct kerno_conn *c, __u64 conn_key,
 		else
 			span_do_op(c, i);
 	}
+	/* Last: until then the scratch is in use (span_run_set_aside()). */
+	ss->n_ops = 0;
 }
 
 /* Global, so the verifier checks the span work once; legacy twin by key as elsewhere. */
@@ -995,16 +1029,14 @@ int BPF_PROG(kerno_span_fork, struct task_struct *parent, struct task_struct *ch
 {
 	__u32 ptid = (__u32)bpf_get_current_pid_tgid(), ctid;
 	struct kerno_thread_span *t = bpf_map_lookup_elem(&span_threads, &ptid);
-	struct span_scratch *ss;
+	/* On the stack (this program's is shallow), not in scratch: a close may interrupt it. */
+	struct kerno_thread_span ts;
 
 	if (!spans_enabled || !t || !t->active)
 		return 0;
-	ss = span_scratch_get();
-	if (!ss)
-		return 0;
-	ss->ts = *t;
+	ts = *t;
 	ctid = BPF_CORE_READ(child, pid);
-	bpf_map_update_elem(&span_threads, &ctid, &ss->ts, BPF_ANY);
+	bpf_map_update_elem(&span_threads, &ctid, &ts, BPF_ANY);
 	return 0;
 }
 
