@@ -112,7 +112,8 @@ static __always_inline int remember_proc(__u32 tgid, __u64 cgroup_id)
 	__builtin_memset(p->comm, 0, sizeof(p->comm));
 	p->cgroup_id = cgroup_id;
 	BPF_CORE_READ_STR_INTO(&p->comm, task, group_leader, comm);
-	bpf_map_update_elem(&procs, &tgid, p, BPF_NOEXIST);
+	if (bpf_map_update_elem(&procs, &tgid, p, BPF_NOEXIST) == -7 /* E2BIG: full */)
+		count(KERNO_DROP_PROC_TABLE_FULL);
 	for (i = 0; i < KERNO_IGNORE_MAX; i++) {
 		if (!ignore_comm[i][0])
 			break;

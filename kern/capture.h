@@ -71,6 +71,8 @@ enum kerno_counter {
 	KERNO_DROP_H2_BLOCK_TRUNCATED, /* HTTP/2 header block over KERNO_H2_BLOCK_MAX: its end left out */
 	KERNO_DROP_TAIL_CALL, /* bytes not parsed: the tail call into the parser program failed */
 	KERNO_DROP_H2_NO_HEADERS, /* HTTP/2 stream ended, its header blocks not decoded (userspace) */
+	KERNO_DROP_PROC_TABLE_FULL, /* connection of a process with no room in procs: its name and
+				       drops not kept per process */
 	KERNO_DROP__COUNT,
 
 	KERNO_EV_ACCEPTED = KERNO_DROP__COUNT, /* server connections opened (handshake done) */

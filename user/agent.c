@@ -416,6 +416,7 @@ static int start(struct agent *a, char *err, size_t errlen)
 		.pin_dir = cfg->pin_dir,
 		.max_conns = cfg->max_conns,
 		.max_series = cfg->max_series,
+		.max_procs = cfg->max_processes,
 		.max_header_bytes = cfg->max_header_bytes,
 		.hook = cfg->hook,
 		.disable_hooks = cfg->disable_hooks,
@@ -574,6 +575,7 @@ int agent_verifier_report(const struct kerno_config *cfg)
 	struct capture_opts o = {
 		.max_conns = cfg->max_conns,
 		.max_series = cfg->max_series,
+		.max_procs = cfg->max_processes,
 		.max_header_bytes = cfg->max_header_bytes,
 		.verbose = cfg->verbose,
 		.ignore = cfg->ignore_process,

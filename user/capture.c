@@ -427,6 +427,8 @@ static struct capture_bpf *open_and_load(const struct capture_opts *o, enum capt
 	bpf_map__set_max_entries(skel->maps.conns, o->max_conns);
 	bpf_map__set_max_entries(skel->maps.series, o->max_series);
 	bpf_map__set_max_entries(skel->maps.tcp_series, o->max_series);
+	if (o->max_procs)
+		bpf_map__set_max_entries(skel->maps.procs, o->max_procs);
 	if (kernel_at_least(6, 1)) {
 		/*
 		 * Allocate entries as they come: a preallocated per-CPU series

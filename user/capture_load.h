@@ -47,6 +47,7 @@ struct capture_opts {
 	const char *pin_dir; /* where to pin the maps; NULL to not pin */
 	__u32 max_conns; /* entries of the connection table */
 	__u32 max_series; /* entries of the series table */
+	__u32 max_procs; /* entries of the process table; 0: the map's own size */
 	__u32 max_header_bytes; /* header block size past which a message is given up */
 	const char *hook; /* a flavour's name, or "auto" (or NULL): the best this kernel has */
 	const char *disable_hooks; /* flavours to leave out, comma-separated, or NULL */

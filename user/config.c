@@ -26,6 +26,8 @@ const struct kerno_opt kerno_options[] = {
 	  "metric series kept by the kernel" },
 	{ "max-series-per-process", KERNO_OPT_INT, "200", 0, 1 << 24, OPT(max_series_per_process),
 	  "N", "series per process and interval before 'other' (0: no limit)" },
+	{ "max-processes", KERNO_OPT_INT, "4096", 1, 1 << 20, OPT(max_processes), "N",
+	  "processes whose names and drops the kernel keeps at once (more: proc_table_full)" },
 	{ "max-header-bytes", KERNO_OPT_INT, "16384", 256, 1 << 20, OPT(max_header_bytes), "N",
 	  "HTTP header block size past which a message is dropped" },
 	{ "errors", KERNO_OPT_BOOL, "true", 0, 0, OPT(errors), NULL,

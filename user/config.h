@@ -48,6 +48,7 @@ struct kerno_config {
 	long long max_conns;
 	long long max_series;
 	long long max_series_per_process;
+	long long max_processes;
 	long long max_header_bytes;
 	bool errors;
 	long long max_error_groups;

@@ -34,6 +34,7 @@ static const char *const counter_names[] = {
 	[KERNO_DROP_H2_BLOCK_TRUNCATED] = "h2_block_truncated",
 	[KERNO_DROP_TAIL_CALL] = "tail_call",
 	[KERNO_DROP_H2_NO_HEADERS] = "h2_no_headers",
+	[KERNO_DROP_PROC_TABLE_FULL] = "proc_table_full",
 	[KERNO_EV_ACCEPTED] = "accepted",
 	[KERNO_EV_CONNECTED] = "connected",
 	[KERNO_EV_CONNECT_FAILED] = "connect_failed",

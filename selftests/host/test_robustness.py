@@ -1,13 +1,14 @@
 """Traffic the agent did not see start, and traffic that is not HTTP."""
 
 import os
+import subprocess
 import threading
 
 import capture_h
 import httpclient
 import otlp
 from asserts import ASSERT_EQ, ASSERT_GT, ASSERT_TRUE, log
-from test_http1 import CLIENT, SERVER
+from test_http1 import CLIENT, SERVER, server_counts
 
 
 def test_preexisting_connections(ctx):
@@ -110,6 +111,31 @@ def test_bad_input(ctx):
     log(f"drops of the server and the clients: {drops}")
     for reason in sorted({r for _, r in BAD_TRAFFIC}):
         ASSERT_GT(drops.get(reason, 0), 0, f"kerno.capture.drops reason={reason}")
+
+
+def test_proc_table_full(ctx):
+    """A process table (names, per-process drops) too small for the clients:
+    each connection of a process that finds no room is counted as
+    proc_table_full, and its requests are measured all the same."""
+    nginx = ctx.nginx()
+    (worker,) = nginx.worker_pids()
+    # Room for nginx's worker and the first two clients; each curl makes one connection.
+    agent = ctx.agent(extra_args=("--max-processes", "3"))
+    n = 5
+    for i in range(n):
+        out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                              f"http://127.0.0.1:{nginx.port}/ok"],
+                             capture_output=True, text=True, timeout=60)
+        ASSERT_EQ(out.stdout, "200", f"curl {i} status")
+    agent.stop()
+    points = agent.points()
+    node = otlp.sum_values(otlp.select(points, "kerno.capture.drops", {"service.name": "kerno"}),
+                           "reason")
+    ASSERT_EQ(node.get("proc_table_full", 0), n - 2, "proc_table_full: the clients past the table's room")
+    ASSERT_EQ(server_counts(points, {"process.pid": worker}), {("GET", "/ok", 200): n},
+              "nginx's requests, all measured")
+    clients = otlp.select(points, CLIENT, {"server.port": nginx.port})
+    ASSERT_EQ(otlp.total_count(clients), n, "the curls' requests, all measured")
 
 
 def test_series_table_full(ctx):
