@@ -36,6 +36,35 @@ def wait_listening(port, proc, timeout=10.0):
     return False
 
 
+def wait_listen_socket(port, proc, timeout=10.0):
+    """wait_listening() without a connection: until proc has a TCP socket listening
+    on port for 127.0.0.1 (/proc/net/tcp, and proc's own descriptors). For servers
+    started under the agent, where a probe connection would be one of theirs: a TLS
+    server answers the probe's end of stream with an alert (nghttpd on OpenSSL 3:
+    7 bytes), which the agent may count as a plain TCP connection of the server."""
+    deadline = time.monotonic() + timeout
+    want = f":{port:04X}"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        with open("/proc/net/tcp") as f:
+            inodes = {fields[9] for fields in (line.split() for line in f.readlines()[1:])
+                      if fields[3] == "0A" and fields[1] in ("00000000" + want, "0100007F" + want)}
+        try:
+            fds = os.listdir(f"/proc/{proc.pid}/fd")
+        except OSError:
+            fds = []
+        for fd in fds:
+            try:
+                link = os.readlink(f"/proc/{proc.pid}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:[") and link[8:-1] in inodes:
+                return True
+        time.sleep(0.05)
+    return False
+
+
 def cpu_seconds(pid):
     """User and system CPU time process pid has used so far, in seconds."""
     with open(f"/proc/{pid}/stat") as f:

@@ -14,7 +14,7 @@ import otlp
 import scale
 import tlspeers
 from asserts import ASSERT_EQ, ASSERT_TRUE, FATAL, log
-from servers import PYTHON, free_port, spawn, wait_listening
+from servers import PYTHON, free_port, spawn, wait_listen_socket
 from test_errors import counts as group_counts
 from test_errors import groups
 from test_http1 import client_counts, process_drops, server_counts
@@ -45,7 +45,8 @@ class Nghttpd:
             argv += [certs.key, certs.cert] if certs else ["--no-tls"]
             self.proc = spawn(argv, ctx.cleanup, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
-            if wait_listening(self.port, self.proc):
+            # No probe connection: it would be nghttpd's, and over TLS count as plain TCP.
+            if wait_listen_socket(self.port, self.proc):
                 self.pid = self.proc.pid
                 return
         FATAL("nghttpd did not start")
