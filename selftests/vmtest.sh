@@ -67,7 +67,8 @@ SCALE=${KERNO_TEST_SCALE:-0.05}
 # spans' tests, whose peers the protocol tests already run there; and the
 # tests of full ring buffers (HTTP/2 events, exec notices: thousands of
 # streams or processes), whose accounting is the kernel's own on every
-# version; and the agent's flush on a signal and its envelope contract,
+# version, like a full process table's (test_proc_table_full); and the
+# agent's flush on a signal and its envelope contract,
 # userspace on every kernel (a minute each under emulation, where the agent
 # starts in about 20 s). `selftests/vmtest.sh -t NAME` runs any of them in
 # the VM.
@@ -77,7 +78,7 @@ VM_SKIP=(test_harness_ test_deploy_ test_logs_ test_s3_ test_uplink_ws_ test_nan
 	test_errors_http test_errors_raw_tp test_errors_disabled test_errors_postgres
 	test_errors_mariadb test_errors_redis test_errors_dns test_spans_stitching_
 	test_spans_sampling test_spans_redaction test_spans_ringbuf test_spans_bad test_spans_db_errors
-	test_h2_events_lost test_tls_exec_lost)
+	test_h2_events_lost test_tls_exec_lost test_proc_table_full)
 # Modules the initramfs loads to reach the host's root filesystem.
 BOOT_MODULES=(virtio_pci 9pnet_virtio 9p overlay)
 
