@@ -250,10 +250,13 @@ static __always_inline int span_run_set_aside(void)
 static __always_inline void span_run_put_back(int set_aside)
 {
 	__u32 zero = 0, one = 1;
-	struct span_scratch *ss = bpf_map_lookup_elem(&span_scratch, &zero);
-	struct span_scratch *aside = bpf_map_lookup_elem(&span_scratch, &one);
+	struct span_scratch *ss, *aside;
 
-	if (set_aside && ss && aside)
+	if (!set_aside)
+		return;
+	ss = bpf_map_lookup_elem(&span_scratch, &zero);
+	aside = bpf_map_lookup_elem(&span_scratch, &one);
+	if (ss && aside)
 		bpf_probe_read_kernel(ss, sizeof(*ss), aside);
 }
 
