@@ -118,7 +118,11 @@ def benchmark_peak_rss_mib(ctx):
     with open(os.path.join(ctx.repo, "BENCHMARKS.md")) as f:
         for line in f:
             if line.startswith("| agent peak RSS"):
-                return float(re.search(r"\|\s*([\d.]+) MiB", line[len("| agent peak RSS"):]).group(1))
+                # The first figure of the row, bold or not: "| **27.9 MiB** |".
+                m = re.search(r"\|\s*\**([\d.]+) MiB", line[len("| agent peak RSS"):])
+                if not m:
+                    FATAL(f"BENCHMARKS.md: no figure in MiB in {line.strip()!r}")
+                return float(m.group(1))
     FATAL("BENCHMARKS.md has no 'agent peak RSS' row")
 
 
