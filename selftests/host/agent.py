@@ -24,6 +24,12 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime e
 class Agent:
     """`kerno run` with its own data dir, started in its own process group."""
 
+    # Where the suite's time goes (runner.py prints it): agents started, and
+    # seconds spent waiting for them to attach and to exit.
+    started = 0
+    start_s = 0.0
+    stop_s = 0.0
+
     def __init__(self, kerno, cleanup, interval=1, duration=SAFETY_DURATION_S, extra_args=()):
         if not os.path.exists(kerno):
             FATAL(f"kerno binary not found: {kerno} (build it with make)")
@@ -37,6 +43,7 @@ class Agent:
         # halt_on_error makes UBSan findings fatal too; the exit code shows them.
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        t0 = time.monotonic()
         with open(self.stderr_path, "w") as err:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
                                          env=env, start_new_session=True)
@@ -44,6 +51,8 @@ class Agent:
         self.returncode = None
         cleanup.callback(self._kill)
         self._wait_hello()
+        Agent.started += 1
+        Agent.start_s += time.monotonic() - t0
 
     def _kill(self):
         if self.proc.poll() is None:
@@ -90,12 +99,15 @@ class Agent:
     def stop(self, sig=signal.SIGTERM, expect_rc=0):
         """Signals the agent, waits for it, checks exit code and sanitizers."""
         if self.proc.poll() is None:
+            t0 = time.monotonic()
             self.proc.send_signal(sig)
             try:
                 self.proc.wait(STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
                 self._kill()
                 FATAL(f"agent ignored {signal.Signals(sig).name} for {STOP_TIMEOUT_S}s")
+            finally:
+                Agent.stop_s += time.monotonic() - t0
         self.returncode = self.proc.returncode
         with open(self.stderr_path, errors="replace") as f:
             stderr = f.read()

@@ -123,6 +123,8 @@ def main():
         took = time.monotonic() - start
         print(f"#{num} {name}: {'OK' if ok else 'FAIL'} ({took:.1f}s)", flush=True)
         passed, failed = passed + ok, failed + (not ok)
+    print(f"agents: {Agent.started} started, {Agent.start_s:.0f} s to attach, "
+          f"{Agent.stop_s:.0f} s to exit", flush=True)
     print(f"{passed} passed, {failed} failed", flush=True)
     return 1 if failed or not passed else 0
 
