@@ -14,4 +14,10 @@ static inline __u64 clock_ns(clockid_t clk)
 	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+/* CLOCK_MONOTONIC in milliseconds, for deadlines and timeouts. */
+static inline long long mono_ms(void)
+{
+	return (long long)(clock_ns(CLOCK_MONOTONIC) / 1000000);
+}
+
 #endif /* KERNO_CLOCK_H */

@@ -10,6 +10,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include "clock.h"
 #include "h2client.h"
 
 #define MAX_RESP 65536
@@ -31,14 +32,6 @@ struct h2client {
 	bool done;
 	int reset; /* RST_STREAM code, or -1 */
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t *name,
 		     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags, void *ud)
@@ -170,7 +163,7 @@ static int run_until_done(struct h2client *c, long long deadline, char *err, siz
 
 	while (!c->done) {
 		while ((n = nghttp2_session_mem_send(c->ng, &out)) > 0) {
-			ret = tls_write_all(c->conn, out, n, (int)(deadline - now_ms()));
+			ret = tls_write_all(c->conn, out, n, (int)(deadline - mono_ms()));
 			if (ret) {
 				snprintf(err, errlen, "%s", tls_error(c->conn));
 				return ret;
@@ -178,11 +171,11 @@ static int run_until_done(struct h2client *c, long long deadline, char *err, siz
 		}
 		if (n < 0 || c->done)
 			break;
-		if (now_ms() >= deadline) {
+		if (mono_ms() >= deadline) {
 			snprintf(err, errlen, "%s:%s: no response in time", c->host, c->port);
 			return -ETIMEDOUT;
 		}
-		n = tls_read(c->conn, buf, sizeof(buf), (int)(deadline - now_ms()));
+		n = tls_read(c->conn, buf, sizeof(buf), (int)(deadline - mono_ms()));
 		if (n <= 0) {
 			snprintf(err, errlen, "%s:%s: %s", c->host, c->port,
 				 n ? tls_error(c->conn) : "connection closed");
@@ -218,7 +211,7 @@ int h2client_post(struct h2client *c, const char *path, const struct h2_header *
 		  const void *body, size_t len, int *status, char **resp, char *err, size_t errlen)
 {
 	nghttp2_data_provider dp = { .read_callback = read_body };
-	long long deadline = now_ms() + c->timeout_ms;
+	long long deadline = mono_ms() + c->timeout_ms;
 	nghttp2_nv nv[4 + MAX_HDRS];
 	char clen[24];
 	size_t i, k = 0;

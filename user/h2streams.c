@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "clock.h"
 #include "h2hpack.h"
 #include "h2streams.h"
 #include "hist.h"
@@ -91,14 +92,6 @@ struct h2streams {
 	bool running;
 	volatile int stop;
 };
-
-static __u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 /* ---- path templates (the kernel's rule for HTTP/1.x, kern/http1.bpf.h) ---- */
 
@@ -539,7 +532,7 @@ int h2streams_event(struct h2streams *h, const void *data, size_t size)
 		return 0;
 	c = conn_get(h, e);
 	if (c)
-		c->last_ns = mono_ns();
+		c->last_ns = clock_ns(CLOCK_MONOTONIC);
 	if (e->kind == KERNO_H2_EV_BLOCK) {
 		if (c)
 			on_piece(c, e);
@@ -603,10 +596,10 @@ static void sweep_streams(struct h2streams *h, __u64 now)
 static void *thread_main(void *arg)
 {
 	struct h2streams *h = arg;
-	__u64 want, now, swept = mono_ns();
+	__u64 want, now, swept = clock_ns(CLOCK_MONOTONIC);
 
 	while (!h->stop) {
-		now = mono_ns();
+		now = clock_ns(CLOCK_MONOTONIC);
 		if (now - swept >= H2_SWEEP_NS) {
 			swept = now;
 			pthread_mutex_lock(&h->lock);

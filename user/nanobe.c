@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cluster.h"
 #include "h2server.h"
 #include "k8sevents.h"
@@ -64,14 +65,6 @@ static volatile sig_atomic_t stop_signal;
 static void on_signal(int sig)
 {
 	stop_signal = sig;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 static void reply(struct h2_response *resp, int status, const char *msg)
@@ -314,7 +307,7 @@ static int flush(struct nanobe *nb, uint64_t until)
 		json_t *edges = svcmap_build(req, resolve_ip, nb);
 
 		json_array_append_new(json_object_get(req, "resourceMetrics"),
-				      self_resource(nb, mark, now_ns(), edges));
+				      self_resource(nb, mark, clock_ns(CLOCK_REALTIME), edges));
 		ret = uplink_send(nb->up, "metrics", req);
 		if (ret) {
 			json_t *rms = json_object_get(req, "resourceMetrics");
@@ -451,17 +444,19 @@ static void teardown(struct nanobe *nb)
 
 static int loop(struct nanobe *nb)
 {
-	uint64_t w = nb->cfg->interval * 1000000000ULL, next = now_ns() + w, t;
-	uint64_t end = nb->cfg->duration ? now_ns() + nb->cfg->duration * 1000000000ULL : 0;
+	uint64_t w = nb->cfg->interval * 1000000000ULL, next = clock_ns(CLOCK_REALTIME) + w, t;
+	uint64_t end = nb->cfg->duration ?
+			       clock_ns(CLOCK_REALTIME) + nb->cfg->duration * 1000000000ULL :
+			       0;
 	int ret;
 
-	while (!stop_signal && (!end || now_ns() < end)) {
+	while (!stop_signal && (!end || clock_ns(CLOCK_REALTIME) < end)) {
 		ret = h2server_poll(nb->h2, POLL_MS);
 		if (ret) {
 			fprintf(stderr, "kerno: cannot poll: %s\n", strerror(-ret));
 			return 1;
 		}
-		t = now_ns();
+		t = clock_ns(CLOCK_REALTIME);
 		if (t < next)
 			continue;
 		next = t + w;

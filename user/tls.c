@@ -18,6 +18,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "clock.h"
 #include "tls.h"
 
 struct tls_client {
@@ -33,17 +34,9 @@ struct tls_conn {
 	short want; /* what the last incomplete write waits for: POLLIN or POLLOUT */
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 static int remaining_ms(long long deadline)
 {
-	long long left = deadline - now_ms();
+	long long left = deadline - mono_ms();
 
 	return left < 0 ? 0 : (int)left;
 }
@@ -259,7 +252,7 @@ static int handshake(struct tls_conn *t, long long deadline, char *err, size_t e
 struct tls_conn *tls_connect(struct tls_client *c, const char *host, const char *port,
 			     int timeout_ms, char *err, size_t errlen)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = mono_ms() + timeout_ms;
 	struct tls_conn *t = calloc(1, sizeof(*t));
 	const uint8_t *proto;
 	unsigned int plen;
@@ -342,7 +335,7 @@ static int io_result(struct tls_conn *t, int r, const char *op)
 
 ssize_t tls_read(struct tls_conn *t, void *buf, size_t len, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = mono_ms() + timeout_ms;
 	int r, k, w;
 
 	for (;;) {
@@ -385,7 +378,7 @@ ssize_t tls_write_some(struct tls_conn *t, const void *buf, size_t len)
 
 int tls_write_all(struct tls_conn *t, const void *buf, size_t len, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = mono_ms() + timeout_ms;
 	const char *p = buf;
 	ssize_t n;
 	int w;
@@ -421,13 +414,13 @@ void tls_close(struct tls_conn *t)
 
 int tls_tcp_connect(const char *host, const char *port, int timeout_ms, char *err, size_t errlen)
 {
-	return tcp_connect(host, port, now_ms() + timeout_ms, err, errlen);
+	return tcp_connect(host, port, mono_ms() + timeout_ms, err, errlen);
 }
 
 struct tls_conn *tls_connect_fd(struct tls_client *c, int fd, const char *host, const char *port,
 				int timeout_ms, char *err, size_t errlen)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = mono_ms() + timeout_ms;
 	struct tls_conn *t = calloc(1, sizeof(*t));
 
 	if (!t) {

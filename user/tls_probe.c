@@ -39,6 +39,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "clock.h"
 #include "kerno_types.h"
 #include "../kern/capture.h"
 #include "../kern/tls_capture.h"
@@ -90,14 +91,6 @@ struct tls_probe {
 	bool thread_started;
 	atomic_bool stop;
 };
-
-static __u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 /* Slot of a file in the set: its own, or the free one where it would go; -1 when full. */
 static long seen_slot(const struct tls_probe *tp, __u64 dev, __u64 ino)
@@ -223,7 +216,7 @@ static int attach_file(struct tls_probe *tp, const char *path, const char *name,
 	atomic_fetch_add(&tp->files, 1);
 	/* One line per file (bounded by SEEN_MAX): tests wait for it, operators grep it. */
 	fprintf(stderr, "kerno: TLS probes on %s (%s, %zu points, %.1f ms)\n", name,
-		tls_lib_name(info->lib), info->n_points, (mono_ns() - t0) / 1e6);
+		tls_lib_name(info->lib), info->n_points, (clock_ns(CLOCK_MONOTONIC) - t0) / 1e6);
 	return 0;
 }
 
@@ -233,7 +226,7 @@ static int attach_file(struct tls_probe *tp, const char *path, const char *name,
  */
 static void look_at_file(struct tls_probe *tp, const char *full, __u64 dev, __u64 ino)
 {
-	__u64 t0 = mono_ns(), sdev;
+	__u64 t0 = clock_ns(CLOCK_MONOTONIC), sdev;
 	struct tls_elf_info *info;
 	char byfd[64];
 	struct stat st;
@@ -396,7 +389,7 @@ static int on_exec(void *ctx, void *data, size_t size)
 {
 	struct tls_probe *tp = ctx;
 	const struct kerno_exec_event *e = data;
-	__u64 now = mono_ns();
+	__u64 now = clock_ns(CLOCK_MONOTONIC);
 
 	if (size < sizeof(*e))
 		return 0;
@@ -409,7 +402,7 @@ static int on_exec(void *ctx, void *data, size_t size)
 /* Look again at the processes whose time has come. */
 static void run_pending(struct tls_probe *tp)
 {
-	__u64 now = mono_ns();
+	__u64 now = clock_ns(CLOCK_MONOTONIC);
 	unsigned int i = 0;
 	struct pending p;
 
@@ -427,7 +420,7 @@ static void run_pending(struct tls_probe *tp)
 
 static int next_timeout_ms(const struct tls_probe *tp)
 {
-	__u64 now = mono_ns(), soonest = now + 100000000ULL;
+	__u64 now = clock_ns(CLOCK_MONOTONIC), soonest = now + 100000000ULL;
 	unsigned int i;
 
 	for (i = 0; i < tp->n_pending; i++)

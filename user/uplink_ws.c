@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <openssl/rand.h>
 
+#include "clock.h"
 #include "envelope.h"
 #include "uplink_queue.h"
 #include "uplink_ws.h"
@@ -53,14 +54,6 @@ struct uplink_ws {
 	long long rx_ms, ping_ms, resume_deadline, close_deadline, next_heartbeat, started_ms;
 	long long flush_deadline; /* once stopping: when to give up on acknowledgements */
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 /* One log line, prefixed with the URL: "kerno: uplink wss://...: ..." */
 __attribute__((format(printf, 2, 3))) static void say(const struct uplink_ws *w, const char *fmt,
@@ -226,7 +219,7 @@ static void start_close(struct uplink_ws *w, uint16_t code, const char *reason)
 		return;
 	ws_conn_close(ws_client_conn(w->c), code, reason);
 	w->closing = true;
-	w->close_deadline = now_ms() + w->o.close_secs * 1000;
+	w->close_deadline = mono_ms() + w->o.close_secs * 1000;
 }
 
 static void drop_conn(struct uplink_ws *w, const char *why)
@@ -301,9 +294,9 @@ static int connect_once(struct uplink_ws *w)
 
 	co.stream = uplink_queue_stream(w->q);
 	/* Stopping: a connection attempt may not outlast the flush time. */
-	if (w->flush_deadline && w->flush_deadline - now_ms() < co.timeout_ms)
-		co.timeout_ms = w->flush_deadline > now_ms() ? (int)(w->flush_deadline - now_ms()) :
-							       0;
+	if (w->flush_deadline && w->flush_deadline - mono_ms() < co.timeout_ms)
+		co.timeout_ms =
+			w->flush_deadline > mono_ms() ? (int)(w->flush_deadline - mono_ms()) : 0;
 	if (w->o.token_file)
 		ret = read_token(w->o.token_file, &token, err, sizeof(err));
 	co.token = token;
@@ -321,7 +314,7 @@ static int connect_once(struct uplink_ws *w)
 	if (w->connections++)
 		w->reconnects++;
 	w->resumed = w->closing = w->failed = false;
-	w->rx_ms = now_ms();
+	w->rx_ms = mono_ms();
 	w->ping_ms = 0;
 	w->resume_deadline = w->rx_ms + RESUME_TIMEOUT_MS;
 	if (w->o.verbose)
@@ -410,9 +403,11 @@ static void check_timers(struct uplink_ws *w, long long now)
 {
 	long long ping = w->o.ping_secs * 1000;
 
-	if (w->failed && !ws_conn_want_write(ws_client_conn(w->c))) {
-		/* Failed (RFC 6455 7.1.7): the close frame is out, nothing more is read. */
-		drop_conn(w, "failed by this agent, close frame sent");
+	if (w->failed) {
+		/* Its deadline alone ends the wait for the server's end of the stream. */
+		if (now >= w->close_deadline)
+			drop_conn(w, "failed by this agent; the server did not end the TCP "
+				     "connection in time");
 	} else if (w->closing && ws_conn_close_done(ws_client_conn(w->c))) {
 		drop_conn(w, ws_conn_error(ws_client_conn(w->c))[0] ?
 				     ws_conn_error(ws_client_conn(w->c)) :
@@ -437,6 +432,20 @@ static void check_timers(struct uplink_ws *w, long long now)
 	}
 }
 
+/*
+ * A connection this agent failed (RFC 6455 7.1.7): once the close frame is
+ * out, what the server still sends is read and thrown away until it ends
+ * the TCP stream, as the server is to close first (7.1.1). Closed with
+ * bytes unread, the socket would send a reset, which can destroy the close
+ * frame before the server reads it.
+ */
+static bool failed_conn_ended(struct ws_conn *conn)
+{
+	if (ws_conn_write(conn))
+		return true;
+	return !ws_conn_want_write(conn) && ws_conn_discard(conn) != -EAGAIN;
+}
+
 /* Poll the connection once for up to timeout ms and do what is due. */
 static void run_conn(struct uplink_ws *w, int timeout)
 {
@@ -451,15 +460,22 @@ static void run_conn(struct uplink_ws *w, int timeout)
 		timeout = 0;
 	if (poll(p, 2, timeout) > 0 && (p[0].revents & POLLIN))
 		drain_wake(w);
+	if (w->failed) {
+		if (failed_conn_ended(conn))
+			drop_conn(w, "failed by this agent, close frame sent, stream ended");
+		else
+			check_timers(w, mono_ms());
+		return;
+	}
 	n = ws_conn_read(conn);
 	if (n > 0)
-		w->rx_ms = now_ms();
+		w->rx_ms = mono_ms();
 	if (n == -EPROTO && !w->failed) {
 		/* Fail the connection: the close frame is queued, sent below. */
 		say(w, "%s", ws_conn_error(conn));
 		w->failed = true;
 		w->closing = true;
-		w->close_deadline = now_ms() + w->o.close_secs * 1000;
+		w->close_deadline = mono_ms() + w->o.close_secs * 1000;
 	} else if (n < 0 && n != -EPROTO) {
 		ws_conn_write(conn);
 		drop_conn(w, ws_conn_error(conn));
@@ -475,7 +491,7 @@ static void run_conn(struct uplink_ws *w, int timeout)
 		drop_conn(w, ws_conn_error(conn));
 		return;
 	}
-	check_timers(w, now_ms());
+	check_timers(w, mono_ms());
 }
 
 static int next_timeout(const struct uplink_ws *w, long long now)
@@ -501,7 +517,7 @@ static bool flushed(struct uplink_ws *w, long long flush_deadline)
 	struct uplink_queue_stats s;
 
 	uplink_queue_stats(w->q, &s);
-	return !s.envelopes || now_ms() >= flush_deadline;
+	return !s.envelopes || mono_ms() >= flush_deadline;
 }
 
 static void *delivery_thread(void *arg)
@@ -515,9 +531,9 @@ static void *delivery_thread(void *arg)
 	sigaddset(&pipe, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
 
-	w->next_heartbeat = now_ms() + w->o.heartbeat_secs * 1000;
+	w->next_heartbeat = mono_ms() + w->o.heartbeat_secs * 1000;
 	for (;;) {
-		now = now_ms();
+		now = mono_ms();
 		if (!w->flush_deadline && stopping(w))
 			w->flush_deadline = now + w->o.flush_secs * 1000;
 		if (now >= w->next_heartbeat && !w->done) {
@@ -545,7 +561,7 @@ static void *delivery_thread(void *arg)
 			if (w->flush_deadline && now + wait > w->flush_deadline)
 				wait = w->flush_deadline - now;
 			nap(w, wait);
-			if (w->flush_deadline && now_ms() >= w->flush_deadline)
+			if (w->flush_deadline && mono_ms() >= w->flush_deadline)
 				continue;
 		}
 		if (connect_once(w) == 0)
@@ -609,7 +625,7 @@ static int start(struct uplink_ws *w, char *err, size_t errlen)
 		snprintf(err, errlen, "eventfd: %s", strerror(-ret));
 		return ret;
 	}
-	w->started_ms = now_ms();
+	w->started_ms = mono_ms();
 	ret = pthread_create(&w->thread, NULL, delivery_thread, w);
 	if (ret) {
 		snprintf(err, errlen, "cannot start the uplink thread: %s", strerror(ret));

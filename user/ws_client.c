@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <openssl/base64.h>
 
+#include "clock.h"
 #include "http_head.h"
 #include "ws_client.h"
 #include "ws_handshake.h"
@@ -36,17 +37,9 @@ __attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, 
 	return code;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 static int left_ms(long long deadline)
 {
-	long long left = deadline - now_ms();
+	long long left = deadline - mono_ms();
 
 	return left < 0 ? 0 : (int)left;
 }
@@ -362,7 +355,7 @@ static int upgrade(struct ws_client *c, const struct ws_client_opts *o,
 int ws_client_connect(const struct ws_client_opts *o, struct ws_client **out, char *err,
 		      size_t errlen)
 {
-	long long deadline = now_ms() + o->timeout_ms;
+	long long deadline = mono_ms() + o->timeout_ms;
 	struct ws_client *c = calloc(1, sizeof(*c));
 	struct ws_conn_opts co = { .max_message = o->max_message,
 				   .on_message = o->on_message,

@@ -238,6 +238,17 @@ ssize_t ws_conn_read(struct ws_conn *c)
 	return c->bytes_read;
 }
 
+int ws_conn_discard(struct ws_conn *c)
+{
+	uint8_t buf[16384];
+	ssize_t n;
+
+	do
+		n = c->io.read(c->io.ctx, buf, sizeof(buf));
+	while (n > 0);
+	return n == -EAGAIN ? -EAGAIN : 0;
+}
+
 int ws_conn_write(struct ws_conn *c)
 {
 	if (wslay_event_send(c->ctx)) {

@@ -53,6 +53,13 @@ void ws_conn_free(struct ws_conn *c);
  */
 ssize_t ws_conn_read(struct ws_conn *c);
 
+/*
+ * After ws_conn_read() returned -EPROTO and the close frame is out: read
+ * and throw away what the peer still sends. 0 once the peer ended the
+ * stream (or reading failed), -EAGAIN while it goes on.
+ */
+int ws_conn_discard(struct ws_conn *c);
+
 /* Write queued frames as far as the socket takes them: 0 or a negative errno. */
 int ws_conn_write(struct ws_conn *c);
 bool ws_conn_want_write(const struct ws_conn *c);
