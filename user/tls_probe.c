@@ -49,6 +49,7 @@
 #include "ringbuf.h"
 #include "tls_elf.h"
 #include "tls_probe.h"
+#include "uprobe_multi.h"
 
 /* Distinct executable files remembered (probed or not), at most. */
 #define SEEN_MAX 65536
@@ -69,6 +70,12 @@ struct pending {
 	__u64 due_ns; /* CLOCK_MONOTONIC */
 };
 
+/* A probe's attachment: a libbpf link, or the fd of a uprobe_multi link. */
+struct probe_link {
+	struct bpf_link *link;
+	int fd;
+};
+
 struct tls_probe {
 	struct tls_bpf *skel;
 	struct ringbuf *rb;
@@ -79,7 +86,8 @@ struct tls_probe {
 	struct file_id *seen; /* open addressing, SEEN_MAX slots; ino 0 is free */
 	unsigned int n_seen;
 
-	struct bpf_link **links;
+	bool multi; /* uprobe_multi links (uprobe_multi.h), else one perf-event link per point */
+	struct probe_link *links;
 	size_t n_links, cap_links;
 	_Atomic unsigned int files;
 
@@ -155,18 +163,83 @@ static struct bpf_program *program_for(struct tls_probe *tp, enum tls_hook h)
 	}
 }
 
-static int keep_link(struct tls_probe *tp, struct bpf_link *link)
+static void drop_link(struct probe_link *l)
 {
-	struct bpf_link **grown;
+	if (l->link)
+		bpf_link__destroy(l->link);
+	else
+		close(l->fd);
+}
+
+/* Keep link (or, when NULL, the uprobe_multi link fd); dropped if there is no room. */
+static int keep_link(struct tls_probe *tp, struct bpf_link *link, int fd)
+{
+	struct probe_link l = { .link = link, .fd = fd }, *grown;
 
 	if (tp->n_links == tp->cap_links) {
 		grown = realloc(tp->links, (tp->cap_links * 2 + 16) * sizeof(*grown));
-		if (!grown)
+		if (!grown) {
+			drop_link(&l);
 			return -ENOMEM;
+		}
 		tp->links = grown;
 		tp->cap_links = tp->cap_links * 2 + 16;
 	}
-	tp->links[tp->n_links++] = link;
+	tp->links[tp->n_links++] = l;
+	return 0;
+}
+
+/* One perf-event uprobe per point. */
+static int attach_points(struct tls_probe *tp, const char *path, const struct tls_elf_info *info)
+{
+	const struct tls_probe_point *pt;
+	struct bpf_link *link;
+	size_t i;
+	int err;
+
+	for (i = 0; i < info->n_points; i++) {
+		pt = &info->points[i];
+		link = bpf_program__attach_uprobe(program_for(tp, pt->hook),
+						  pt->hook == TLS_HOOK_SSL_RET, -1, path,
+						  pt->offset);
+		if (!link)
+			return -errno;
+		err = keep_link(tp, link, -1);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* One uprobe_multi link per program, with every point of the file it runs at. */
+static int attach_points_multi(struct tls_probe *tp, const char *path,
+			       const struct tls_elf_info *info)
+{
+	__u64 offsets[TLS_ELF_MAX_POINTS];
+	bool done[TLS_ELF_MAX_POINTS] = { false };
+	struct bpf_program *prog;
+	size_t i, j;
+	__u32 n;
+	int fd, err;
+
+	for (i = 0; i < info->n_points; i++) {
+		if (done[i])
+			continue;
+		prog = program_for(tp, info->points[i].hook);
+		for (j = i, n = 0; j < info->n_points; j++) {
+			if (program_for(tp, info->points[j].hook) != prog)
+				continue;
+			offsets[n++] = info->points[j].offset;
+			done[j] = true;
+		}
+		fd = uprobe_multi_attach(bpf_program__fd(prog), path, offsets, n,
+					 info->points[i].hook == TLS_HOOK_SSL_RET);
+		if (fd < 0)
+			return fd;
+		err = keep_link(tp, NULL, fd);
+		if (err)
+			return err;
+	}
 	return 0;
 }
 
@@ -185,38 +258,21 @@ static bool legacy_kernel(void)
 static int attach_file(struct tls_probe *tp, const char *path, const char *name,
 		       const struct tls_elf_info *info, __u64 t0)
 {
-	size_t first = tp->n_links, i;
-	const struct tls_probe_point *pt;
-	struct bpf_link *link;
-	bool ret;
-	int err = 0;
+	size_t first = tp->n_links;
+	int err = tp->multi ? attach_points_multi(tp, path, info) : attach_points(tp, path, info);
 
-	for (i = 0; i < info->n_points; i++) {
-		pt = &info->points[i];
-		ret = pt->hook == TLS_HOOK_SSL_RET;
-		link = bpf_program__attach_uprobe(program_for(tp, pt->hook), ret, -1, path,
-						  pt->offset);
-		if (!link) {
-			err = -errno;
-			break;
-		}
-		err = keep_link(tp, link);
-		if (err) {
-			bpf_link__destroy(link);
-			break;
-		}
-	}
 	if (err) {
 		while (tp->n_links > first)
-			bpf_link__destroy(tp->links[--tp->n_links]);
+			drop_link(&tp->links[--tp->n_links]);
 		fprintf(stderr, "kerno: cannot probe %s (%s): %s\n", name, tls_lib_name(info->lib),
 			strerror(-err));
 		return err;
 	}
 	atomic_fetch_add(&tp->files, 1);
 	/* One line per file (bounded by SEEN_MAX): tests wait for it, operators grep it. */
-	fprintf(stderr, "kerno: TLS probes on %s (%s, %zu points, %.1f ms)\n", name,
-		tls_lib_name(info->lib), info->n_points, (clock_ns(CLOCK_MONOTONIC) - t0) / 1e6);
+	fprintf(stderr, "kerno: TLS probes on %s (%s, %zu points, %zu links, %.1f ms)\n", name,
+		tls_lib_name(info->lib), info->n_points, tp->n_links - first,
+		(clock_ns(CLOCK_MONOTONIC) - t0) / 1e6);
 	return 0;
 }
 
@@ -491,10 +547,11 @@ static int share_maps(struct tls_bpf *t, const struct capture_bpf *c)
 	return err ?: share_span_maps(t, c);
 }
 
-static void choose_programs(struct tls_bpf *t, bool raw_tp)
+static void choose_programs(struct tls_bpf *t, bool raw_tp, bool multi)
 {
 	typeof(t->progs) *p = &t->progs;
 	bool legacy = legacy_kernel();
+	struct bpf_program *prog;
 
 	/* The parser the probes tail-call (kern/tls.bpf.c): loaded, never attached. */
 	bpf_program__set_autoload(p->kerno_tls_parse, !legacy);
@@ -505,6 +562,16 @@ static void choose_programs(struct tls_bpf *t, bool raw_tp)
 	bpf_program__set_autoload(p->kerno_span_fork, false);
 	bpf_program__set_autoload(p->kerno_exec, !raw_tp);
 	bpf_program__set_autoload(p->kerno_exec_raw, raw_tp);
+	/*
+	 * For uprobe_multi links the probes' programs say so when they load;
+	 * so does the parser they tail-call, a program array taking programs
+	 * of one kind.
+	 */
+	bpf_object__for_each_program(prog, t->obj)
+	{
+		if (multi && bpf_program__type(prog) == BPF_PROG_TYPE_KPROBE)
+			bpf_program__set_expected_attach_type(prog, UPROBE_MULTI_ATTACH_TYPE);
+	}
 }
 
 /* Put the loaded parser program where the probes tail-call it. */
@@ -529,7 +596,7 @@ static int install_parser(struct tls_bpf *t)
  * The TLS programs, opened and loaded on the maps of a loaded capture c;
  * with stats, each program's verifier statistics are kept there.
  */
-static struct tls_bpf *open_and_load(const struct capture_bpf *c, bool raw_tp, int *err,
+static struct tls_bpf *open_and_load(const struct capture_bpf *c, bool raw_tp, bool multi, int *err,
 				     char (*stats)[STATS_LOG_SIZE])
 {
 	struct tls_bpf *t = tls_bpf__open();
@@ -545,7 +612,7 @@ static struct tls_bpf *open_and_load(const struct capture_bpf *c, bool raw_tp, i
 	memcpy((void *)t->rodata->ignore_comm, (const void *)c->rodata->ignore_comm,
 	       sizeof(t->rodata->ignore_comm));
 	copy_span_settings(t, c);
-	choose_programs(t, raw_tp);
+	choose_programs(t, raw_tp, multi);
 	bpf_object__for_each_program(prog, t->obj)
 	{
 		if (!stats || i >= STATS_LOG_PROGS)
@@ -570,7 +637,8 @@ static int load(struct tls_probe *tp, const struct capture *cap, char *err, size
 {
 	int ret;
 
-	tp->skel = open_and_load(cap->skel, !strcmp(cap->hook, "raw_tp"), &ret, NULL);
+	tp->multi = uprobe_multi_supported();
+	tp->skel = open_and_load(cap->skel, !strcmp(cap->hook, "raw_tp"), tp->multi, &ret, NULL);
 	if (!tp->skel) {
 		snprintf(err, errlen,
 			 "cannot load the TLS programs: %s (run with --verbose for the verifier "
@@ -602,7 +670,7 @@ int tls_probe_verifier_report(FILE *out, struct capture_bpf *cap, const char *fl
 
 	if (!stats)
 		return -ENOMEM;
-	t = open_and_load(cap, !strcmp(flavour, "raw_tp"), &err, stats);
+	t = open_and_load(cap, !strcmp(flavour, "raw_tp"), uprobe_multi_supported(), &err, stats);
 	if (!t) {
 		fprintf(out, "%-8s (TLS programs did not load: %s)\n", flavour, strerror(-err));
 		free(stats);
@@ -667,6 +735,47 @@ cleanup:
 	return ret;
 }
 
+/*
+ * Each link waits for its grace periods as it goes: one after another,
+ * seconds for a node's TLS libraries. uprobe_multi links wait side by side
+ * when dropped from threads of their own (perf-event uprobes do not: the
+ * kernel serializes those).
+ */
+#define DROP_THREADS 16
+
+struct drop_share {
+	struct probe_link *links;
+	size_t n, first, step;
+};
+
+static void *drop_share(void *arg)
+{
+	const struct drop_share *s = arg;
+	size_t i;
+
+	for (i = s->first; i < s->n; i += s->step)
+		drop_link(&s->links[i]);
+	return NULL;
+}
+
+static void drop_links(struct probe_link *links, size_t n, bool parallel)
+{
+	size_t nth = !parallel ? 1 : n < DROP_THREADS ? n : DROP_THREADS, t;
+	struct drop_share share[DROP_THREADS];
+	bool started[DROP_THREADS] = { false };
+	pthread_t thread[DROP_THREADS];
+
+	for (t = 0; t < nth; t++) {
+		share[t] = (struct drop_share){ links, n, t, nth };
+		started[t] = nth > 1 && !pthread_create(&thread[t], NULL, drop_share, &share[t]);
+		if (!started[t])
+			drop_share(&share[t]);
+	}
+	for (t = 0; t < nth; t++)
+		if (started[t])
+			pthread_join(thread[t], NULL);
+}
+
 void tls_probe_stop(struct tls_probe *tp)
 {
 	if (!tp)
@@ -674,8 +783,7 @@ void tls_probe_stop(struct tls_probe *tp)
 	atomic_store(&tp->stop, true);
 	if (tp->thread_started)
 		pthread_join(tp->thread, NULL);
-	while (tp->n_links)
-		bpf_link__destroy(tp->links[--tp->n_links]);
+	drop_links(tp->links, tp->n_links, tp->multi);
 	free(tp->links);
 	ringbuf_free(tp->rb);
 	tls_bpf__destroy(tp->skel);

@@ -13,13 +13,6 @@ import time
 from asserts import ASSERT_EQ
 from servers import PYTHON, free_port, spawn, stop_group, wait_listening
 
-# initdb and mariadb-install-db take seconds here and half a minute in the
-# VM tests' emulated guests; a copy of a cluster they made and nothing ran
-# in is the same fresh cluster. The templates are kept under build/ (which
-# the guests see) by the server's version, so an upgrade makes new ones.
-TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build",
-                         "peers")
-
 
 def _tmpdir(cleanup, prefix, owner=None):
     path = tempfile.mkdtemp(prefix=prefix)
@@ -40,26 +33,6 @@ def _start(cleanup, argv_for_port, what, attempts=5, **kwargs):
             return proc, port
         stop_group(proc)
     raise RuntimeError(f"{what} did not start")
-
-
-def _version(argv):
-    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    return "".join(ch if ch.isalnum() or ch in ".-" else "_" for ch in out.strip())
-
-
-def _fresh_data_dir(name, version_argv, make, dest):
-    """dest as make(dir) leaves a new directory, made once per version and copied."""
-    template = os.path.join(TEMPLATES, f"{name}-{_version(version_argv)}")
-    if not os.path.isdir(template):
-        os.makedirs(TEMPLATES, exist_ok=True)
-        made = tempfile.mkdtemp(prefix=f".{name}-", dir=TEMPLATES)
-        os.chmod(made, 0o755)
-        make(os.path.join(made, "data"))
-        try:
-            os.rename(made, template)
-        except OSError:  # made meanwhile by another runner: use theirs
-            shutil.rmtree(made, ignore_errors=True)
-    subprocess.run(["cp", "-a", os.path.join(template, "data"), dest], check=True)
 
 
 class Redis:
@@ -83,7 +56,8 @@ class Postgres:
     def __init__(self, cleanup):
         self.dir = _tmpdir(cleanup, "kerno-pg-", owner=self.USER)
         data = os.path.join(self.dir, "data")
-        _fresh_data_dir("postgres", ["initdb", "--version"], self._initdb, data)
+        self._as_user(["initdb", "-D", data, "-A", "trust", "-U", self.USER, "--no-sync"],
+                      stdout=subprocess.DEVNULL, check=True)
         self.proc, self.port = _start(
             cleanup, lambda port: ["runuser", "-u", self.USER, "--", "postgres", "-D", data,
                                    "-k", self.dir, "-h", "127.0.0.1", "-p", str(port),
@@ -101,11 +75,6 @@ class Postgres:
     def _as_user(self, argv, **kwargs):
         return subprocess.run(["runuser", "-u", self.USER, "--"] + argv, **kwargs)
 
-    def _initdb(self, data):
-        os.chown(os.path.dirname(data), pwd.getpwnam(self.USER).pw_uid, -1)
-        self._as_user(["initdb", "-D", data, "-A", "trust", "-U", self.USER, "--no-sync"],
-                      stdout=subprocess.DEVNULL, check=True)
-
     def children(self):
         """The postmaster's child processes right now (backends among them)."""
         postmaster = int(open(os.path.join(self.dir, "data", "postmaster.pid")).readline())
@@ -120,7 +89,10 @@ class MariaDB:
     def __init__(self, cleanup):
         self.dir = _tmpdir(cleanup, "kerno-mariadb-", owner="mysql")
         data = os.path.join(self.dir, "data")
-        _fresh_data_dir("mariadb", ["mariadbd", "--version"], self._install_db, data)
+        subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={data}",
+                        "--user=mysql", "--auth-root-authentication-method=normal",
+                        "--skip-test-db"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       check=True)
         self.proc, self.port = _start(
             cleanup, lambda port: ["mariadbd", "--no-defaults", f"--datadir={data}",
                                    "--user=mysql", "--bind-address=127.0.0.1",
@@ -129,13 +101,6 @@ class MariaDB:
                                    "--innodb-flush-log-at-trx-commit=0"],
             "mariadbd", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.pid = self.proc.pid
-
-    @staticmethod
-    def _install_db(data):
-        subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={data}",
-                        "--user=mysql", "--auth-root-authentication-method=normal",
-                        "--skip-test-db"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       check=True)
 
 
 SERVFAIL_UPSTREAM = """

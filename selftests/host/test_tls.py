@@ -118,7 +118,7 @@ def _warm_up(agent, argv, name, attempts=5):
     FATAL(f"the agent did not probe {argv[0]} after {attempts} processes:\n{agent.stderr_tail()}")
 
 
-def _nginx_case(ctx, name, client_argv, warm_up=False):
+def _nginx_case(ctx, name, client_argv, warm_up=False, check_agent=None):
     """n requests from one client against nginx over TLS, both sides counted.
     warm_up: the client is an executable with its own TLS library, new to
     the agent (see _check_first_of_file)."""
@@ -137,6 +137,8 @@ def _nginx_case(ctx, name, client_argv, warm_up=False):
         pid, got = _run_client(argv + [str(N)] + [p for p, _ in tlspeers.PATHS], N)
     log(f"{name}: {got}")
     agent.stop()
+    if check_agent:
+        check_agent(agent)
     points = agent.points()
     _check_client(points, pid, N, name, got)
     expected = _expected(N)
@@ -148,8 +150,22 @@ def _nginx_case(ctx, name, client_argv, warm_up=False):
     check_no_parse_drops(points, workers + [pid])
 
 
+def _check_links(agent):
+    """The system's OpenSSL: its 10 probe points (5 functions, entry and
+    return) on uprobe_multi links where the kernel has them (6.6), one per
+    program (the 5 entries' and the returns' one), else one perf-event
+    uprobe each."""
+    major, minor = (int(x) for x in os.uname().release.split(".")[:2])
+    links = 6 if (major, minor) >= (6, 6) else 10
+    with open(agent.stderr_path, errors="replace") as f:
+        said = [line.split(" (", 1)[1].split(", ")[:3] for line in f
+                if line.startswith("kerno: TLS probes on /usr/lib/x86_64-linux-gnu/libssl.so")]
+    ASSERT_EQ(said, [["openssl", "10 points", f"{links} links"]],
+              "the system libssl's probes: library, points, links")
+
+
 def test_tls_curl_nginx(ctx):
-    _nginx_case(ctx, "curl", None)
+    _nginx_case(ctx, "curl", None, check_agent=_check_links)
 
 
 def test_tls_static_openssl_nginx(ctx):
@@ -183,6 +199,8 @@ def _go_case(ctx, name, client):
     pid, got = _run_client(argv + [str(N)] + [p for p, _ in tlspeers.PATHS], N)
     log(f"{name}: {got}")
     agent.stop()
+    if check_agent:
+        check_agent(agent)
     points = agent.points()
     _check_client(points, pid, N, name, got)
     _check_first_of_file(points, *warm)
