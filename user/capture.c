@@ -22,6 +22,7 @@
 #include "capture_load.h"
 #include "capture.skel.h"
 #include "floor.skel.h"
+#include "preflight.h"
 #include "tls_probe.h"
 
 /* Instructions the verifier may process for one program (since Linux 5.2). */
@@ -42,16 +43,6 @@ void capture_set_libbpf_verbose(bool verbose)
 {
 	libbpf_verbose = verbose;
 	libbpf_set_print(libbpf_print);
-}
-
-static bool kernel_at_least(int major, int minor)
-{
-	struct utsname un;
-	int ma = 0, mi = 0;
-
-	if (uname(&un) || sscanf(un.release, "%d.%d", &ma, &mi) != 2)
-		return false;
-	return ma > major || (ma == major && mi >= minor);
 }
 
 /* Does the running kernel's BTF name this type (or function) of this kind? */

@@ -92,6 +92,16 @@ int preflight_caps(__u64 effective, unsigned int needs, char *msg, size_t len)
 }
 
 /* Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK, which libbpf then raises. */
+bool kernel_at_least(int major, int minor)
+{
+	struct utsname un;
+	int ma = 0, mi = 0;
+
+	if (uname(&un) || sscanf(un.release, "%d.%d", &ma, &mi) != 2)
+		return false;
+	return ma > major || (ma == major && mi >= minor);
+}
+
 static int memlock_needed(void)
 {
 	struct utsname u;

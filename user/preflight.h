@@ -3,6 +3,7 @@
 #ifndef KERNO_PREFLIGHT_H
 #define KERNO_PREFLIGHT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
 
@@ -31,5 +32,8 @@ int preflight_caps(__u64 effective, unsigned int needs, char *msg, size_t len);
  * /sys/kernel/tracing when they are missing and this process may mount.
  */
 int preflight_capture(unsigned int needs, char *msg, size_t len);
+
+/* Is the running kernel release major.minor or later (false when uname() says nothing)? */
+bool kernel_at_least(int major, int minor);
 
 #endif /* KERNO_PREFLIGHT_H */

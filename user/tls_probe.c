@@ -35,7 +35,6 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/utsname.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -46,6 +45,7 @@
 #include "capture_load.h"
 #include "capture.skel.h"
 #include "tls.skel.h"
+#include "preflight.h"
 #include "ringbuf.h"
 #include "tls_elf.h"
 #include "tls_probe.h"
@@ -241,16 +241,6 @@ static int attach_points_multi(struct tls_probe *tp, const char *path,
 			return err;
 	}
 	return 0;
-}
-
-static bool legacy_kernel(void)
-{
-	struct utsname un;
-	int ma = 0, mi = 0;
-
-	if (uname(&un) || sscanf(un.release, "%d.%d", &ma, &mi) != 2)
-		return false;
-	return ma < 5 || (ma == 5 && mi < 12);
 }
 
 /* Attach every probe point of one file; all or nothing. */
@@ -550,7 +540,7 @@ static int share_maps(struct tls_bpf *t, const struct capture_bpf *c)
 static void choose_programs(struct tls_bpf *t, bool raw_tp, bool multi)
 {
 	typeof(t->progs) *p = &t->progs;
-	bool legacy = legacy_kernel();
+	bool legacy = !kernel_at_least(5, 12);
 	struct bpf_program *prog;
 
 	/* The parser the probes tail-call (kern/tls.bpf.c): loaded, never attached. */

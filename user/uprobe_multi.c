@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* uprobe_multi links through the bpf() system call (see uprobe_multi.h). */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <linux/bpf.h>
 
+#include "preflight.h"
 #include "uprobe_multi.h"
 
 #define UPROBE_MULTI_RETURN 1U /* BPF_F_UPROBE_MULTI_RETURN */
@@ -29,12 +28,7 @@ struct uprobe_multi_link_attr {
 
 bool uprobe_multi_supported(void)
 {
-	struct utsname un;
-	int ma = 0, mi = 0;
-
-	if (uname(&un) || sscanf(un.release, "%d.%d", &ma, &mi) != 2)
-		return false;
-	return ma > 6 || (ma == 6 && mi >= 6);
+	return kernel_at_least(6, 6);
 }
 
 int uprobe_multi_attach(int prog_fd, const char *path, const __u64 *offsets, __u32 cnt, bool ret)
