@@ -2,8 +2,9 @@
 # Kerno's whole test suite (`make test`): builds the agent twice (ASan+UBSan
 # into build-san/, plain into build/), runs the unit tests against the
 # sanitizer build, make lint, fuzzing smoke runs (every target, two at a time: the HTTP/1.x
-# parser 20 s, the others 10 s each), then the host tests with the sanitizer-built agent, then the same
-# BPF tests inside Debian kernels under QEMU with the plain agent (selftests/vmtest.sh).
+# parser 20 s, the others 10 s each), then the host tests of the capture with the sanitizer-built
+# agent, then the same BPF tests inside Debian kernels under QEMU with the plain agent
+# (selftests/vmtest.sh) and, beside them, the host tests of userspace features.
 # Ends with one line `N passed, N failed` summing all suites.
 # Installs nothing: run selftests/setup.sh first.
 set -uo pipefail
@@ -101,12 +102,54 @@ gate() {
 gate lint       # cppcheck and clang-tidy over user/
 gate fuzz-smoke # libFuzzer, two at a time: the HTTP/1.x parser 20 s, every other target 10 s
 
-echo "== host tests against build-san/kerno (ASan+UBSan) (at $(elapsed))"
-/usr/bin/python3 selftests/host/runner.py --kerno build-san/kerno "$@" 2>&1 | tee "$LOG_DIR/host.log"
-add_counts "$LOG_DIR/host.log" "${PIPESTATUS[0]}"
+# The host suites of userspace features (the harness's own, deploy, logs, S3,
+# the WebSocket uplink, Nanobe, the Kubernetes client): they spend most of
+# their time waiting on sockets, files and timers, so they run beside the VM
+# tests, which keep both cores busy with emulation. The VM tests skip them.
+USERSPACE_SUITES=(test_harness_ test_deploy_ test_logs_ test_s3_ test_uplink_ws_ test_nanobe_ test_kube_)
 
-echo "== VM tests: Debian kernels under QEMU (TCG) against build/kerno (at $(elapsed))"
-selftests/vmtest.sh --kerno build/kerno "$@" 2>&1 | tee "$LOG_DIR/vm.log"
-add_counts "$LOG_DIR/vm.log" "${PIPESTATUS[0]}"
+host_tests() {
+	local name=$1
+	shift
+	/usr/bin/python3 selftests/host/runner.py --kerno build-san/kerno "$@" 2>&1 | tee "$LOG_DIR/$name.log"
+	add_counts "$LOG_DIR/$name.log" "${PIPESTATUS[0]}"
+}
+
+# With test names given (-t, -x), everything runs one suite after the other.
+if [ $# -gt 0 ]; then
+	echo "== host tests against build-san/kerno (ASan+UBSan) (at $(elapsed))"
+	host_tests host "$@"
+	echo "== VM tests: Debian kernels under QEMU (TCG) against build/kerno (at $(elapsed))"
+	selftests/vmtest.sh --kerno build/kerno "$@" 2>&1 | tee "$LOG_DIR/vm.log"
+	add_counts "$LOG_DIR/vm.log" "${PIPESTATUS[0]}"
+	finish
+fi
+
+skip_userspace=()
+only_userspace=()
+for suite in "${USERSPACE_SUITES[@]}"; do
+	skip_userspace+=(-x "$suite")
+	only_userspace+=(-t "$suite")
+done
+
+echo "== host tests of the capture against build-san/kerno (ASan+UBSan) (at $(elapsed))"
+host_tests host "${skip_userspace[@]}"
+
+# Niced, so that the host tests beside them keep their timing; in a process
+# group of their own, so that an interrupted suite takes the guests down too.
+echo "== VM tests: Debian kernels under QEMU (TCG) against build/kerno, in the background (at $(elapsed))"
+nice -n 10 setsid selftests/vmtest.sh --kerno build/kerno >"$LOG_DIR/vm.log" 2>&1 &
+vm_pid=$!
+trap 'kill -- -"$vm_pid" 2>/dev/null; exit 130' INT TERM
+
+echo "== host tests of userspace features against build-san/kerno, beside the VM tests (at $(elapsed))"
+host_tests host-userspace "${only_userspace[@]}"
+
+wait "$vm_pid"
+vm_rc=$?
+trap - INT TERM
+echo "== VM tests ended (at $(elapsed)); their log:"
+cat "$LOG_DIR/vm.log"
+add_counts "$LOG_DIR/vm.log" "$vm_rc"
 
 finish

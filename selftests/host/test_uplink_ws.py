@@ -300,6 +300,30 @@ def test_uplink_ws_close_outlasts_ping(ctx):
                 agent.stderr_tail(5))
 
 
+def test_uplink_ws_failed_conn_not_ended(ctx):
+    """A server that sends a binary message, which the agent fails the
+    connection for (1003), and then never ends the TCP stream: the agent
+    waits for that end --cloud-close-timeout (2 s) only, hangs up, says so,
+    and delivers everything over the next connection."""
+    server, agent = _start_pending(ctx, "stuckfail", 10)
+    frame = server.wait_event(lambda e: e["ev"] == "close_frame", 15, "the agent's close frame")
+    ASSERT_EQ((frame["code"], frame["masked"]), (1003, True), "close frame (code, masked)")
+    eof = server.wait_event(lambda e: e["ev"] == "eof", 5, "the agent hanging up")
+    ASSERT_TRUE(1.5 <= eof["after_close_s"] <= 3.5, "TCP closed --cloud-close-timeout (2 s) "
+                "after the close frame", f"{eof['after_close_s']:.2f}s")
+    agent.wait_log(r"connection ended: failed by this agent; the server did not end the TCP "
+                   r"connection in time", 5, "the reason")
+    second = server.wait_event(lambda e: e["ev"] == "connect" and e["n"] == 2, 15,
+                               "the next connection")
+    ASSERT_EQ(second["raw"], "stuckfail", "the same server took the next connection")
+    server.wait_event(lambda e: e["ev"] == "envelope", 15, "an envelope on the next connection")
+    agent.stop()
+    ASSERT_EQ(agent.stderr().count("stream ended"), 0,
+              "failed connections the server ended (none: it never does here)")
+    check_in_order(server, agent_last_seq(agent), "over both connections")
+    ASSERT_EQ(agent.queued(), [], "queue after a clean stop")
+
+
 def test_uplink_ws_slow_close(ctx):
     """A server that answers the stopping close 1.5 s late, with heartbeats
     due every second: the agent waits for the answer, idle, on its one

@@ -29,6 +29,9 @@ agent's recovery is tested too:
               only after 1.5 s (raw, every connection)
   deaf        like neverclose, and answers no ping either (raw, every
               connection)
+  stuckfail   sends a binary message, then reads on and never ends the TCP
+              stream, answering nothing (raw, first connection); later
+              connections ack every envelope and answer the close at once
 """
 
 import argparse
@@ -185,6 +188,7 @@ class RawServer:
     def __init__(self, args):
         self.args = args
         self.store = Store(args.log, args.events)
+        self.connections = 0
 
     async def read_head(self, reader):
         head = await reader.readuntil(b"\r\n\r\n")
@@ -218,11 +222,16 @@ class RawServer:
                       "Connection: Upgrade\r\nSec-WebSocket-Protocol: " + SUBPROTOCOL + "\r\n"
                       "Sec-WebSocket-Accept: " + accept + "\r\n\r\n").encode())
         stream = fields.get("kerno-stream", "")
-        self.store.event(ev="connect", stream=stream, raw=self.args.mode)
+        self.connections += 1
+        n = self.connections
+        self.store.event(ev="connect", n=n, stream=stream, raw=self.args.mode)
         if self.args.mode != "badaccept":
             self.send_ack(writer, self.store.last.get(stream, 0))
+        stuck = self.args.mode == "stuckfail" and n == 1
+        if stuck:
+            self.send_frame(writer, OP_BINARY, b"\x01\x02")
         await writer.drain()
-        await self.read_until_eof(reader, writer, stream)
+        await self.read_until_eof(reader, writer, stream, stuck)
         writer.close()
 
     @staticmethod
@@ -233,9 +242,13 @@ class RawServer:
     def send_ack(self, writer, seq):
         self.send_frame(writer, OP_TEXT, ack(seq).encode())
 
-    async def read_until_eof(self, reader, writer, stream):
-        """Takes envelopes (acked in slowclose mode only) and answers pings
-        (but in deaf mode); the close is answered late (slowclose) or never."""
+    async def read_until_eof(self, reader, writer, stream, stuck=False):
+        """Takes envelopes (acked in slowclose mode and stuckfail's later
+        connections only) and answers pings (but in deaf mode and on a stuck
+        connection); the close is answered late (slowclose), at once
+        (stuckfail's later connections) or never."""
+        mode = self.args.mode
+        acking = mode == "slowclose" or (mode == "stuckfail" and not stuck)
         after = 0
         loop = asyncio.get_running_loop()
         close_at = None
@@ -243,20 +256,21 @@ class RawServer:
             while True:
                 opcode, data, masked = await self.read_frame(reader)
                 after += 1
-                if opcode == OP_TEXT and self.args.mode == "slowclose":
+                if opcode == OP_TEXT and acking:
                     self.send_ack(writer, self.store.accept(stream, data.decode()))
                 elif opcode == OP_TEXT:
                     self.store.event(ev="unacked", seq=json.loads(data)["seq"], masked=masked)
                 elif opcode == OP_PING:
                     self.store.event(ev="ping")
-                    if self.args.mode != "deaf":
+                    if mode != "deaf" and not stuck:
                         self.send_frame(writer, OP_PONG, data)
                 elif opcode == OP_CLOSE:
                     close_at = loop.time()
                     code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else None
                     self.store.event(ev="close_frame", code=code, masked=masked)
-                    if self.args.mode == "slowclose":
+                    if mode == "slowclose":
                         await asyncio.sleep(1.5)
+                    if acking:
                         self.send_frame(writer, OP_CLOSE, data)
                         self.store.event(ev="close_answered")
                 await writer.drain()
@@ -295,7 +309,7 @@ def main():
     args = parser.parse_args()
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(args.cert, args.key)
-    raw = ("badaccept", "neverclose", "slowclose", "deaf")
+    raw = ("badaccept", "neverclose", "slowclose", "deaf", "stuckfail")
     server = RawServer(args) if args.mode in raw else Server(args)
     asyncio.run(server.serve(tls))
 
