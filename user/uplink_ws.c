@@ -40,6 +40,7 @@ struct uplink_ws {
 
 	pthread_mutex_t lock; /* guards what follows, shared with the agent's thread */
 	bool stopping;
+	bool hello_queued; /* this run's first envelope is queued: heartbeats may follow */
 	unsigned long long overflow, overflow_bytes; /* since the last heartbeat */
 	unsigned long long overflow_total, overflow_bytes_total;
 	unsigned long long lost; /* queue files that could not be read back */
@@ -165,9 +166,31 @@ int uplink_ws_send(struct uplink_ws *w, const char *type, json_t *data, time_t n
 {
 	long long ret = queue_envelope(w, type, data, now, 0);
 
-	if (ret > 0)
+	if (ret > 0) {
+		pthread_mutex_lock(&w->lock);
+		w->hello_queued = true;
+		pthread_mutex_unlock(&w->lock);
 		wake(w);
+	}
 	return ret == -ENOSPC || ret > 0 ? 0 : (int)ret;
+}
+
+/*
+ * Heartbeats wait for the hello, which every run sends before anything else
+ * it makes (docs/uplink.md): an agent whose programs take longer to load
+ * than a heartbeat period would queue a heartbeat first. Once done, none is
+ * made.
+ */
+static bool heartbeats_on(struct uplink_ws *w)
+{
+	bool hello;
+
+	if (w->done)
+		return false;
+	pthread_mutex_lock(&w->lock);
+	hello = w->hello_queued;
+	pthread_mutex_unlock(&w->lock);
+	return hello;
 }
 
 unsigned long long uplink_ws_last_seq(struct uplink_ws *w)
@@ -494,7 +517,7 @@ static void run_conn(struct uplink_ws *w, int timeout)
 	check_timers(w, mono_ms());
 }
 
-static int next_timeout(const struct uplink_ws *w, long long now)
+static int next_timeout(struct uplink_ws *w, long long now)
 {
 	long long ping = w->o.ping_secs * 1000, t;
 
@@ -505,8 +528,8 @@ static int next_timeout(const struct uplink_ws *w, long long now)
 		if (!w->resumed && w->resume_deadline - now < t)
 			t = w->resume_deadline - now;
 	}
-	/* Once done no heartbeat is due: an overdue one would make this a busy loop. */
-	if (!w->done && w->next_heartbeat - now < t)
+	/* A heartbeat that is not on would make this a busy loop once overdue. */
+	if (heartbeats_on(w) && w->next_heartbeat - now < t)
 		t = w->next_heartbeat - now;
 	return t < 0 ? 0 : t > 60000 ? 60000 : (int)t;
 }
@@ -536,7 +559,7 @@ static void *delivery_thread(void *arg)
 		now = mono_ms();
 		if (!w->flush_deadline && stopping(w))
 			w->flush_deadline = now + w->o.flush_secs * 1000;
-		if (now >= w->next_heartbeat && !w->done) {
+		if (now >= w->next_heartbeat && heartbeats_on(w)) {
 			heartbeat(w, now);
 			w->next_heartbeat = now + w->o.heartbeat_secs * 1000;
 		}

@@ -235,13 +235,13 @@ def test_uplink_ws_bad_accept_wrong_ca(ctx):
     ASSERT_EQ(server.received()[0]["type"], "hello", "first envelope delivered")
 
 
-def _start_pending(ctx, mode, flush_secs):
+def _start_pending(ctx, mode, flush_secs, heartbeat=2):
     """A scripted server in `mode` and an agent started against it, given
     flush_secs to have its envelopes acknowledged when it stops."""
     _no_proxy_env(ctx)
     server = WsServer(ctx.cleanup, Pki(ctx.cleanup))
     server.start(mode)
-    agent = CloudAgentPending(ctx.kerno, ctx.cleanup, server,
+    agent = CloudAgentPending(ctx.kerno, ctx.cleanup, server, heartbeat=heartbeat,
                               extra=["--cloud-flush-timeout", str(flush_secs)])
     return server, agent
 
@@ -260,8 +260,10 @@ def test_uplink_ws_never_close(ctx):
     """A server that takes envelopes without acking them and never answers
     the close: the agent closes the TCP connection after --cloud-close-timeout,
     exits cleanly, and the unacknowledged envelopes survive the restart to
-    be delivered by the next run, once each, in order."""
-    server, agent = _start_pending(ctx, "neverclose", 1)
+    be delivered by the next run, once each, in order. Heartbeats every
+    second, less than the agent takes to load its programs: the hello is
+    still each run's first envelope."""
+    server, agent = _start_pending(ctx, "neverclose", 1, heartbeat=1)
     server.wait_event(lambda e: e["ev"] == "unacked" and e["seq"] >= 3, 15, "envelopes")
     start = time.monotonic()
     agent.stop()
