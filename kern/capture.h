@@ -123,6 +123,15 @@ struct kerno_tcp_val {
 };
 
 /*
+ * Value of `h2_series` (kern/proto_http2.bpf.h): the running total of a
+ * series the agent counts itself (HTTP/2, gRPC), written for `kerno top`.
+ */
+struct kerno_h2_total {
+	struct kerno_series_val h;
+	__u64 moved_ns; /* CLOCK_MONOTONIC when it last moved */
+};
+
+/*
  * A process that owned a tracked connection, so it can be named after it
  * exits, and what was lost of its traffic (cumulative, by enum
  * kerno_counter; the node-wide `counters` hold the totals).

@@ -58,6 +58,20 @@ struct {
 	__uint(max_entries, 1 << 22);
 } h2_events SEC(".maps");
 
+/*
+ * The HTTP/2 and gRPC series, which userspace counts (user/h2streams.c), as
+ * running totals for `kerno top` to read beside `series`. No program uses
+ * it: the agent writes it, entries as they come, and deletes those idle for
+ * 30 s. Sized by userspace to twice --max-series.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct kerno_series_key);
+	__type(value, struct kerno_h2_total);
+} h2_series SEC(".maps");
+
 /* An event being built: too big for the stack. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -402,6 +402,7 @@ static int start_h2(struct agent *a, char *err, size_t errlen)
 	struct h2streams_opts o = {
 		.events_fd = a->cap.h2_events_fd,
 		.streams_fd = a->cap.h2_streams_fd,
+		.series_fd = a->cap.h2_series_fd,
 		.max_conns = a->cfg->max_conns,
 		.max_series = a->cfg->max_series,
 	};

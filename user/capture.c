@@ -418,6 +418,7 @@ static struct capture_bpf *open_and_load(const struct capture_opts *o, enum capt
 	bpf_map__set_max_entries(skel->maps.conns, o->max_conns);
 	bpf_map__set_max_entries(skel->maps.series, o->max_series);
 	bpf_map__set_max_entries(skel->maps.tcp_series, o->max_series);
+	bpf_map__set_max_entries(skel->maps.h2_series, 2 * o->max_series);
 	if (o->max_procs)
 		bpf_map__set_max_entries(skel->maps.procs, o->max_procs);
 	if (kernel_at_least(6, 1)) {
@@ -483,6 +484,8 @@ static int pin_maps(struct capture *cap, const char *dir, char *err, size_t errl
 	if (!ret)
 		ret = pin_map(cap, s->maps.tcp_series);
 	if (!ret)
+		ret = pin_map(cap, s->maps.h2_series);
+	if (!ret)
 		ret = pin_map(cap, s->maps.counters);
 	if (!ret)
 		ret = pin_map(cap, s->maps.procs);
@@ -502,6 +505,7 @@ static void unpin_maps(struct capture *cap)
 	bpf_map__unpin(s->maps.conns, NULL);
 	bpf_map__unpin(s->maps.series, NULL);
 	bpf_map__unpin(s->maps.tcp_series, NULL);
+	bpf_map__unpin(s->maps.h2_series, NULL);
 	bpf_map__unpin(s->maps.counters, NULL);
 	bpf_map__unpin(s->maps.procs, NULL);
 	bpf_map__unpin(s->maps.span_slow, NULL);
@@ -586,6 +590,7 @@ int capture_start(struct capture *cap, const struct capture_opts *o, char *err, 
 	cap->span_slow_fd = bpf_map__fd(cap->skel->maps.span_slow);
 	cap->h2_events_fd = bpf_map__fd(cap->skel->maps.h2_events);
 	cap->h2_streams_fd = bpf_map__fd(cap->skel->maps.h2_streams);
+	cap->h2_series_fd = bpf_map__fd(cap->skel->maps.h2_series);
 	return 0;
 
 cleanup:

@@ -80,6 +80,7 @@ struct capture {
 	int span_slow_fd; /* per endpoint slot thresholds (ns), written by userspace */
 	int h2_events_fd; /* ring buffer of HTTP/2 header blocks and stream ends */
 	int h2_streams_fd; /* HTTP/2 streams open, by connection and stream id */
+	int h2_series_fd; /* HTTP/2 and gRPC series' totals, written for `kerno top` */
 };
 
 /* A one-line reason when the span or ring buffer options cannot work, else NULL. */

@@ -12,6 +12,7 @@ struct drain_entry {
 	struct kerno_series_key key;
 	bool used;
 	__u64 last_change; /* round of the last change */
+	__u64 seen; /* round it was last found in the map */
 	__u64 count;
 	__u64 sum_ns;
 	__u64 rx_bytes;
@@ -21,6 +22,10 @@ struct drain_entry {
 
 /* The kernel lays per-CPU values out 8-byte aligned, one per possible CPU. */
 #define PERCPU_STRIDE ((sizeof(struct kerno_series_val) + 7) & ~(size_t)7)
+
+/* Shared values are read into a buffer sized for the largest, kerno_tcp_val. */
+_Static_assert(sizeof(struct kerno_h2_total) <= sizeof(struct kerno_tcp_val),
+	       "h2_series values fit the drain's buffer");
 
 static size_t key_hash(const struct kerno_series_key *k)
 {
@@ -53,6 +58,7 @@ int drain_init(struct drain *d, int series_fd, int counters_fd, size_t max_serie
 					     PERCPU_STRIDE :
 					     sizeof(struct kerno_tcp_val));
 	d->cvalues = calloc(d->ncpus, sizeof(__u64));
+	d->max_series = max_series;
 	d->samples_cap = max_series;
 	d->samples = calloc(max_series ? max_series : 1, sizeof(*d->samples));
 	if (!d->tab || !d->values || !d->cvalues || !d->samples) {
@@ -62,14 +68,15 @@ int drain_init(struct drain *d, int series_fd, int counters_fd, size_t max_serie
 	return 0;
 }
 
-int drain_add_tcp(struct drain *d, int tcp_fd)
+/* A map of `entries` values shared by the CPUs, drained along with d's into *slot. */
+static int add_shared(struct drain *d, int fd, bool with_bytes, size_t entries, struct drain **slot)
 {
 	struct kerno_sample *s;
 	struct drain *t;
 	int ret;
 
 	t = calloc(1, sizeof(*t));
-	s = realloc(d->samples, (d->samples_cap * 2 + 1) * sizeof(*s));
+	s = realloc(d->samples, (d->samples_cap + entries + 1) * sizeof(*s));
 	if (!t || !s) {
 		free(t);
 		if (s)
@@ -77,15 +84,28 @@ int drain_add_tcp(struct drain *d, int tcp_fd)
 		return -ENOMEM;
 	}
 	d->samples = s;
-	ret = drain_init(t, tcp_fd, -1, d->samples_cap, d->idle_rounds);
+	ret = drain_init(t, fd, -1, entries, d->idle_rounds);
 	if (ret) {
 		free(t);
 		return ret;
 	}
 	t->shared = true;
-	d->tcp = t;
-	d->samples_cap *= 2;
+	t->with_bytes = with_bytes;
+	*slot = t;
+	d->samples_cap += entries;
 	return 0;
+}
+
+/* tcp_series is sized like series. */
+int drain_add_tcp(struct drain *d, int tcp_fd)
+{
+	return add_shared(d, tcp_fd, true, d->max_series, &d->tcp);
+}
+
+/* h2_series is twice --max-series (kern/proto_http2.bpf.h). */
+int drain_add_h2(struct drain *d, int h2_fd)
+{
+	return add_shared(d, h2_fd, false, 2 * d->max_series, &d->h2);
 }
 
 void drain_free(struct drain *d)
@@ -93,6 +113,10 @@ void drain_free(struct drain *d)
 	if (d->tcp) {
 		drain_free(d->tcp);
 		free(d->tcp);
+	}
+	if (d->h2) {
+		drain_free(d->h2);
+		free(d->h2);
 	}
 	free(d->tab);
 	free(d->values);
@@ -143,8 +167,10 @@ static void sum_cpus(const struct drain *d, struct kerno_sample *tot)
 
 		tot->count = t->h.count;
 		tot->sum_ns = t->h.sum_ns;
-		tot->rx_bytes = t->rx_bytes;
-		tot->tx_bytes = t->tx_bytes;
+		if (d->with_bytes) {
+			tot->rx_bytes = t->rx_bytes;
+			tot->tx_bytes = t->tx_bytes;
+		}
 		memcpy(tot->buckets, t->h.buckets, sizeof(tot->buckets));
 		return;
 	}
@@ -166,6 +192,14 @@ static void take_delta(struct drain *d, struct drain_entry *e, const struct kern
 	struct kerno_sample *s;
 	unsigned int b;
 
+	/*
+	 * Fewer than before: the map's owner deleted the series and it came
+	 * back between two drains of a reader (`kerno top`). All of it is new.
+	 */
+	if (tot->count < e->count) {
+		e->count = e->sum_ns = e->rx_bytes = e->tx_bytes = 0;
+		memset(e->buckets, 0, sizeof(e->buckets));
+	}
 	if (tot->count != e->count && *n < d->samples_cap) {
 		s = &d->samples[(*n)++];
 		s->key = e->key;
@@ -201,6 +235,7 @@ static void visit(struct drain *d, const struct kerno_series_key *key, size_t *n
 		e->last_change = d->round;
 		d->used++;
 	}
+	e->seen = d->round;
 	sum_cpus(d, &tot);
 	idle = d->idle_rounds && tot.count == e->count &&
 	       d->round - e->last_change >= d->idle_rounds;
@@ -212,6 +247,23 @@ static void visit(struct drain *d, const struct kerno_series_key *key, size_t *n
 		return;
 	}
 	take_delta(d, e, &tot, n);
+}
+
+/*
+ * A reader forgets the series the map's owner deleted (idle ones, see
+ * drain.h): else its table would fill up with them, and a series deleted
+ * and made again would be taken for the old one.
+ */
+static void forget_deleted(struct drain *d)
+{
+	size_t i = 0;
+
+	while (i < d->cap) {
+		if (d->tab[i].used && d->tab[i].seen != d->round)
+			remove_slot(d, &d->tab[i]); /* slot i may hold another now */
+		else
+			i++;
+	}
 }
 
 /* Visit every series of d's map, appending the ones that moved to out[*n]. */
@@ -230,24 +282,40 @@ static long drain_map(struct drain *d, size_t *n)
 	}
 	if (err != -ENOENT && errno != ENOENT)
 		return -errno;
+	if (!d->idle_rounds)
+		forget_deleted(d);
 	return 0;
+}
+
+/* Drain the shared map t along with d's, its samples after the *n of d's. */
+static long drain_along(struct drain *d, struct drain *t, size_t *n)
+{
+	size_t m = 0;
+	long ret;
+
+	if (!t)
+		return 0;
+	ret = drain_map(t, &m);
+	if (m > d->samples_cap - *n)
+		m = d->samples_cap - *n;
+	memcpy(d->samples + *n, t->samples, m * sizeof(*d->samples));
+	*n += m;
+	return ret;
 }
 
 long drain_series(struct drain *d, const struct kerno_sample **out)
 {
-	size_t n = 0, m = 0;
+	size_t n = 0;
 	long ret = drain_map(d, &n);
 
-	if (!ret && d->tcp) {
-		ret = drain_map(d->tcp, &m);
-		if (m > d->samples_cap - n)
-			m = d->samples_cap - n;
-		memcpy(d->samples + n, d->tcp->samples, m * sizeof(*d->samples));
-	}
+	if (!ret)
+		ret = drain_along(d, d->tcp, &n);
+	if (!ret)
+		ret = drain_along(d, d->h2, &n);
 	if (ret)
 		return ret;
 	*out = d->samples;
-	return n + m;
+	return n;
 }
 
 int drain_counters(struct drain *d, __u64 delta[KERNO_COUNTER__COUNT])

@@ -5,7 +5,9 @@
  * drain saw and hands out the difference. Series idle for `idle_rounds`
  * drains are deleted from the kernel map (lookup-and-delete, so nothing
  * counted before the delete is lost), which keeps the map from filling up
- * with series of processes that are gone.
+ * with series of processes that are gone. A reader that deletes nothing
+ * (`kerno top`, idle_rounds 0) forgets, at each drain, the series it did not
+ * find in the map any more.
  */
 #ifndef KERNO_DRAIN_H
 #define KERNO_DRAIN_H
@@ -31,8 +33,11 @@ struct drain {
 	__u64 counters[KERNO_COUNTER__COUNT]; /* cumulative, as last seen */
 	struct kerno_sample *samples; /* output of drain_series() */
 	size_t samples_cap;
-	bool shared; /* values are one struct kerno_tcp_val, not one per CPU */
+	size_t max_series; /* the size of the map */
+	bool shared; /* values are one for all CPUs, not one per CPU */
+	bool with_bytes; /* those values are struct kerno_tcp_val, else begin with a kerno_series_val */
 	struct drain *tcp; /* the plain TCP series' map, drained along, or NULL */
+	struct drain *h2; /* the HTTP/2 and gRPC series' totals (h2_series), or NULL */
 };
 
 /* max_series is the kernel map's size. Returns 0 or a negative errno. */
@@ -46,6 +51,13 @@ void drain_free(struct drain *d);
  * both. Returns 0 or a negative errno.
  */
 int drain_add_tcp(struct drain *d, int tcp_fd);
+
+/*
+ * Drain the totals the agent keeps of the series it counts itself (HTTP/2,
+ * gRPC: h2_series, struct kerno_h2_total values) along with the series: for
+ * `kerno top`. Returns 0 or a negative errno.
+ */
+int drain_add_h2(struct drain *d, int h2_fd);
 
 /*
  * The series that moved since the previous call. *out points into d and

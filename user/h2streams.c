@@ -28,6 +28,10 @@
 #define H2_STALE_NS (3600ULL * 1000000000ULL)
 /* How often the reader looks for them. */
 #define H2_SWEEP_NS (10ULL * 1000000000ULL)
+/* How often the reader adds the series' counts to their totals in h2_series. */
+#define H2_MIRROR_NS 1000000000ULL
+/* How long a total stays there without moving: longer than `kerno top`'s refresh. */
+#define H2_MIRROR_KEEP_NS (30ULL * 1000000000ULL)
 /* Streams of one connection waiting for their end, at most. */
 #define H2_STREAMS_PER_CONN 1024
 /* Bytes of one frame payload assembled (the kernel ships at most this much of a block). */
@@ -72,7 +76,8 @@ struct h2_conn {
 };
 
 struct series_slot {
-	struct kerno_sample s;
+	struct kerno_sample s; /* the interval's */
+	struct kerno_series_val unmirrored; /* counted since the last mirror_flush() */
 	bool used;
 };
 
@@ -170,27 +175,93 @@ static size_t key_hash(const struct kerno_series_key *k)
 	return (size_t)h;
 }
 
-static void series_add(struct h2streams *h, const struct kerno_series_key *k, __u64 dur)
+/* The slot of series k, or the free slot where it goes. */
+static struct series_slot *series_slot(struct h2streams *h, const struct kerno_series_key *k)
 {
 	size_t mask = h->series_size - 1, i = key_hash(k) & mask;
-	struct kerno_sample *s;
 
 	while (h->series[i].used && memcmp(&h->series[i].s.key, k, sizeof(*k)))
 		i = (i + 1) & mask;
-	if (!h->series[i].used) {
+	return &h->series[i];
+}
+
+static void series_add(struct h2streams *h, const struct kerno_series_key *k, __u64 dur)
+{
+	struct series_slot *slot = series_slot(h, k);
+	unsigned int b = kerno_hist_bucket(dur);
+
+	if (!slot->used) {
 		if (h->n_series >= h->o.max_series) {
 			h->drops[KERNO_DROP_SERIES_TABLE_FULL]++;
 			return;
 		}
-		memset(&h->series[i], 0, sizeof(h->series[i]));
-		h->series[i].used = true;
-		h->series[i].s.key = *k;
+		memset(slot, 0, sizeof(*slot));
+		slot->used = true;
+		slot->s.key = *k;
 		h->n_series++;
 	}
-	s = &h->series[i].s;
-	s->count++;
-	s->sum_ns += dur;
-	s->buckets[kerno_hist_bucket(dur)]++;
+	slot->s.count++;
+	slot->s.sum_ns += dur;
+	slot->s.buckets[b]++;
+	slot->unmirrored.count++;
+	slot->unmirrored.sum_ns += dur;
+	slot->unmirrored.buckets[b]++;
+}
+
+/* ---- the totals `kerno top` reads (h2_series) ---- */
+
+/*
+ * Add what each series counted since the last call to its total. A total
+ * that cannot be written (the map full of series that moved in the last
+ * H2_MIRROR_KEEP_NS) keeps its counts for a later call: `kerno top` shows
+ * them late, the metrics are not concerned. Lock held.
+ */
+static void mirror_flush(struct h2streams *h, __u64 now)
+{
+	struct kerno_h2_total tot;
+	struct series_slot *slot;
+	unsigned int b;
+	size_t i;
+
+	if (h->o.series_fd < 0)
+		return;
+	for (i = 0; i < h->series_size; i++) {
+		slot = &h->series[i];
+		if (!slot->used || !slot->unmirrored.count)
+			continue;
+		if (bpf_map_lookup_elem(h->o.series_fd, &slot->s.key, &tot))
+			memset(&tot, 0, sizeof(tot));
+		tot.h.count += slot->unmirrored.count;
+		tot.h.sum_ns += slot->unmirrored.sum_ns;
+		for (b = 0; b < KERNO_HIST_BUCKETS; b++)
+			tot.h.buckets[b] += slot->unmirrored.buckets[b];
+		tot.moved_ns = now;
+		if (!bpf_map_update_elem(h->o.series_fd, &slot->s.key, &tot, BPF_ANY))
+			memset(&slot->unmirrored, 0, sizeof(slot->unmirrored));
+	}
+}
+
+/*
+ * Delete the totals idle for H2_MIRROR_KEEP_NS. A reader takes a series
+ * that comes back for a new one (user/drain.c). Lock held.
+ */
+static void mirror_evict(struct h2streams *h, __u64 now)
+{
+	struct kerno_series_key key, next;
+	struct kerno_h2_total tot;
+	bool more;
+
+	if (h->o.series_fd < 0)
+		return;
+	more = !bpf_map_get_next_key(h->o.series_fd, NULL, &next);
+	while (more) {
+		key = next;
+		/* The successor first: key may go. */
+		more = !bpf_map_get_next_key(h->o.series_fd, &key, &next);
+		if (!bpf_map_lookup_elem(h->o.series_fd, &key, &tot) &&
+		    now - tot.moved_ns >= H2_MIRROR_KEEP_NS)
+			bpf_map_delete_elem(h->o.series_fd, &key);
+	}
 }
 
 static __u8 method_of(const char *m)
@@ -596,7 +667,7 @@ static void sweep_streams(struct h2streams *h, __u64 now)
 static void *thread_main(void *arg)
 {
 	struct h2streams *h = arg;
-	__u64 want, now, swept = clock_ns(CLOCK_MONOTONIC);
+	__u64 want, now, swept = clock_ns(CLOCK_MONOTONIC), mirrored = swept;
 
 	while (!h->stop) {
 		now = clock_ns(CLOCK_MONOTONIC);
@@ -604,6 +675,7 @@ static void *thread_main(void *arg)
 			swept = now;
 			pthread_mutex_lock(&h->lock);
 			sweep_conns(h, now);
+			mirror_evict(h, now);
 			pthread_mutex_unlock(&h->lock);
 			/* The kernel's clock (bpf_ktime_get_ns) is CLOCK_MONOTONIC too. */
 			if (h->o.streams_fd >= 0)
@@ -616,6 +688,10 @@ static void *thread_main(void *arg)
 		/* Below the wakeup threshold nobody is woken: take what waits anyway. */
 		ringbuf_consume(h->rb);
 		pthread_mutex_lock(&h->lock);
+		if (now - mirrored >= H2_MIRROR_NS) {
+			mirrored = now;
+			mirror_flush(h, now);
+		}
 		h->done = want;
 		pthread_cond_broadcast(&h->synced);
 		pthread_mutex_unlock(&h->lock);
@@ -634,6 +710,7 @@ struct h2streams *h2streams_new_detached(size_t max_conns, size_t max_series)
 	h->o.max_series = max_series ? max_series : 1;
 	h->o.events_fd = -1;
 	h->o.streams_fd = -1;
+	h->o.series_fd = -1;
 	while (n < 2 * h->o.max_series)
 		n *= 2;
 	h->series_size = n;
@@ -665,6 +742,7 @@ int h2streams_start(const struct h2streams_opts *o, struct h2streams **out, char
 	}
 	h->o.events_fd = o->events_fd;
 	h->o.streams_fd = o->streams_fd;
+	h->o.series_fd = o->series_fd;
 	h->rb = ringbuf_new(o->events_fd, on_event, h);
 	if (!h->rb) {
 		ret = -errno;
@@ -727,6 +805,8 @@ long h2streams_take(struct h2streams *h, const struct kerno_sample **out,
 		while (h->done < want)
 			pthread_cond_wait(&h->synced, &h->lock);
 	}
+	/* The counts not yet in the totals would go with the slots. */
+	mirror_flush(h, clock_ns(CLOCK_MONOTONIC));
 	for (i = 0; i < h->series_size; i++) {
 		if (!h->series[i].used)
 			continue;

@@ -12,6 +12,10 @@
  * counted, not decoded: their streams still count, without fields), open
  * streams per connection at most H2_STREAMS_PER_CONN, series at most
  * max_series (more: series_table_full).
+ *
+ * `kerno top` cannot see the agent's memory: the reader adds what each
+ * series counted to its running total in the h2_series map about once a
+ * second, and deletes there the totals idle for 30 s.
  */
 #ifndef KERNO_H2STREAMS_H
 #define KERNO_H2STREAMS_H
@@ -27,6 +31,7 @@ struct h2streams;
 struct h2streams_opts {
 	int events_fd; /* the h2_events ring buffer */
 	int streams_fd; /* the h2_streams table: entries of closed connections are removed */
+	int series_fd; /* h2_series, where `kerno top` reads the series' totals; -1: none */
 	size_t max_conns;
 	size_t max_series;
 };

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * `kerno top` opens the series map a running agent pinned and reads it
- * without changing it (no idle deletion: the agent owns the map), so any
+ * `kerno top` opens the series maps a running agent pinned and reads them
+ * without changing them (no idle deletion: the agent owns the maps), so any
  * number of viewers can run beside the agent. Each screen shows the
  * endpoints that moved during the last refresh period: the series the
- * kernel aggregates (HTTP/1.x, PostgreSQL, MySQL, Redis, DNS). HTTP/2 and
- * gRPC are decoded and aggregated by the agent itself, not in that map.
+ * kernel aggregates (HTTP/1.x, PostgreSQL, MySQL, Redis, DNS), and those the
+ * agent counts itself (HTTP/2, gRPC), whose totals it keeps in h2_series.
  */
 #include <errno.h>
 #include <math.h>
@@ -47,8 +47,14 @@ static void on_signal(int sig)
  */
 static int is_error(const struct kerno_series_key *k)
 {
+	bool http_error = k->status >= 500 || (k->role == KERNO_ROLE_CLIENT && k->status >= 400);
+
 	if (k->proto == KERNO_P_HTTP1)
-		return k->status >= 500 || (k->role == KERNO_ROLE_CLIENT && k->status >= 400);
+		return http_error;
+	/* HTTP/2: code 1 is a stream reset. */
+	if (k->proto == KERNO_P_HTTP2)
+		return http_error || k->code;
+	/* gRPC: a grpc-status other than OK, or none (KERNO_GRPC_NO_STATUS). */
 	return k->status != 0;
 }
 
@@ -58,7 +64,24 @@ static const char *proto_name(const struct kerno_series_key *k)
 
 	if (db)
 		return db;
-	return k->proto == KERNO_P_DNS ? "dns" : "http";
+	switch (k->proto) {
+	case KERNO_P_DNS:
+		return "dns";
+	case KERNO_P_HTTP2:
+		return "http2";
+	case KERNO_P_GRPC:
+		return "grpc";
+	default:
+		return "http";
+	}
+}
+
+/* A gRPC row's path is service/method: the endpoint is the service. */
+static const char *grpc_method(const struct kerno_series_key *k)
+{
+	const char *slash = memrchr(k->path, '/', strnlen(k->path, KERNO_PATH_LEN));
+
+	return slash ? slash + 1 : NULL;
 }
 
 /* What the requests of a row do: HTTP method, SQL operation, Redis command, DNS query type. */
@@ -68,7 +91,15 @@ static const char *operation(const struct kerno_series_key *k, char *buf, size_t
 
 	switch (k->proto) {
 	case KERNO_P_HTTP1:
+	case KERNO_P_HTTP2:
 		return kerno_method_name(k->method);
+	case KERNO_P_GRPC:
+		op = grpc_method(k);
+		if (op) {
+			snprintf(buf, size, "%.*s", (int)(k->path + KERNO_PATH_LEN - op), op);
+			op = buf;
+		}
+		break;
 	case KERNO_P_REDIS:
 		op = kerno_redis_command(k->path, KERNO_PATH_LEN, buf, size);
 		break;
@@ -97,6 +128,8 @@ static size_t merge(const struct kerno_sample *s, long n, struct top_row *rows, 
 		k.status = 0;
 		if (k.proto != KERNO_P_DNS)
 			k.code = 0; /* the SQLSTATE of an error: one row per operation */
+		if (k.proto == KERNO_P_GRPC)
+			k.method = 0; /* whether the stream was reset */
 		for (i = 0; i < nrows; i++)
 			if (!memcmp(&rows[i].key, &k, sizeof(k)))
 				break;
@@ -144,9 +177,12 @@ static void show(struct top_row *rows, size_t n, double secs, struct proc_names 
 
 		if (proc_names_lookup(names, r->key.tgid, &pi))
 			snprintf(pi.exe, sizeof(pi.exe), "?");
-		/* Only HTTP has endpoints; a Redis row's path is its command. */
-		if (r->key.proto == KERNO_P_HTTP1)
+		/* Only HTTP and gRPC have endpoints; a Redis row's path is its command. */
+		if (r->key.proto == KERNO_P_HTTP1 || r->key.proto == KERNO_P_HTTP2)
 			otlp_escape_path(r->key.path, strnlen(r->key.path, KERNO_PATH_LEN), path);
+		else if (r->key.proto == KERNO_P_GRPC && grpc_method(&r->key))
+			snprintf(path, sizeof(path), "%.*s",
+				 (int)(grpc_method(&r->key) - 1 - r->key.path), r->key.path);
 		else
 			snprintf(path, sizeof(path), "-");
 		printf("%-7u %-15.15s %-6s %-10s %-9.16s %-32.32s %6u %9.1f %6.1f%%", r->key.tgid,
@@ -169,7 +205,7 @@ int top_run(const struct kerno_config *cfg)
 	const struct kerno_sample *s;
 	struct drain d = {};
 	char path[512];
-	int fd, cfd, ret = 1;
+	int fd, cfd, h2fd = -1, ret = 1;
 	long long shown = 0;
 	long n;
 
@@ -187,8 +223,13 @@ int top_run(const struct kerno_config *cfg)
 	}
 	snprintf(path, sizeof(path), "%s/procs", cfg->pin_dir);
 	names.procs_fd = bpf_obj_get(path);
+	snprintf(path, sizeof(path), "%s/h2_series", cfg->pin_dir);
+	h2fd = bpf_obj_get(path);
 	names.cache = procinfo_cache_new(cfg->proc_root, 0, 60);
 	if (!names.cache || drain_init(&d, fd, cfd, cfg->max_series, 0))
+		goto cleanup;
+	/* An agent of an older build pinned no h2_series: its HTTP/2 is not shown. */
+	if (h2fd >= 0 && drain_add_h2(&d, h2fd))
 		goto cleanup;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -217,5 +258,7 @@ cleanup:
 		close(fd);
 	if (cfd >= 0)
 		close(cfd);
+	if (h2fd >= 0)
+		close(h2fd);
 	return ret;
 }

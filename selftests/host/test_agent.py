@@ -198,6 +198,17 @@ def test_uplink_contract(ctx):
         ASSERT_EQ(p.get("client.address"), "127.0.0.1", "client.address")
 
 
+def start_top(ctx, refresh):
+    """`kerno top` for one screen of `refresh` seconds, started (its baseline taken)."""
+    top = subprocess.Popen([ctx.kerno, "top", "--refresh", str(refresh), "--iterations", "1"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    ctx.cleanup.callback(top.kill)
+    ready = top.stderr.readline()
+    ASSERT_TRUE(ready.startswith("kerno top: watching"), "kerno top started", repr(ready))
+    return top
+
+
 def test_top(ctx):
     """kerno top beside a running agent: the nginx, Redis, PostgreSQL and DNS
     rows show exactly the requests made in its one refresh period, as a
@@ -212,12 +223,7 @@ def test_top(ctx):
     sql = os.path.join(pg.dir, "top.sql")
     with open(sql, "w") as f:
         f.write("SELECT 1;\n" * n_select + "SELECT 1/0;\n" * n_div0)
-    top = subprocess.Popen([ctx.kerno, "top", "--refresh", str(refresh), "--iterations", "1"],
-                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
-    ctx.cleanup.callback(top.kill)
-    ready = top.stderr.readline()
-    ASSERT_TRUE(ready.startswith("kerno top: watching"), "kerno top started", repr(ready))
+    top = start_top(ctx, refresh)
     with httpclient.Client(nginx.port) as c:
         statuses = [c.request("GET", "/ok").status for _ in range(n_ok)]
         statuses += [c.request("GET", "/fail").status for _ in range(n_fail)]

@@ -15,6 +15,7 @@ import scale
 import tlspeers
 from asserts import ASSERT_EQ, ASSERT_TRUE, FATAL, log
 from servers import PYTHON, free_port, spawn, wait_listen_socket
+from test_agent import start_top
 from test_errors import counts as group_counts
 from test_errors import groups
 from test_http1 import client_counts, process_drops, server_counts
@@ -206,3 +207,47 @@ def test_h2_grpc(ctx):
               "the server's gRPC error group")
     ASSERT_EQ(group_counts(gs, "rpc.grpc.error", **{"server.port": port}),
               {(5, "5"): FAILING}, "the client's gRPC error group")
+
+
+def test_top_h2(ctx):
+    """kerno top beside a running agent shows the HTTP/2 streams and gRPC
+    calls, which the agent decodes and counts in userspace (h2_series): both
+    ends of each, exactly those of its one refresh period, as a rate, with
+    the error share of each protocol."""
+    docroot = _workdir(ctx)
+    with open(os.path.join(docroot, "index.html"), "w") as f:
+        f.write("kerno\n")
+    agent = ctx.agent()
+    server = Nghttpd(ctx, docroot)
+    grpc_pid, grpc_port = _grpc_server(ctx)
+    refresh, n, calls, failing = 5, 40, 10, 2
+    top = start_top(ctx, refresh)
+    base = f"http://127.0.0.1:{server.port}"
+    res = _h2load([f"{base}/index.html", f"{base}/items/12345"], n)
+    ASSERT_EQ((res.done, res.status_classes["2xx"], res.status_classes["4xx"]),
+              (n, n // 2, n // 2), "h2load's own totals")
+    caller = subprocess.Popen([PYTHON, os.path.join(HERE, "grpcpeer.py"), "call", str(grpc_port),
+                               str(calls), str(failing)], stdout=subprocess.PIPE, text=True)
+    out, _ = caller.communicate(timeout=60)
+    ASSERT_EQ(caller.returncode, 0, "grpcpeer call exit code")
+    out, _ = top.communicate(timeout=refresh + 10)
+    ASSERT_EQ(top.returncode, 0, "kerno top exit code")
+    agent.stop()
+    rows = [line.split() for line in out.splitlines()]
+    found = {(int(r[0]),) + tuple(r[2:6]): (float(r[7]), r[8]) for r in rows[1:] if len(r) == 11}
+    mine = {k: v for k, v in found.items() if k[0] in (server.pid, res.pid, grpc_pid, caller.pid)}
+
+    def rate(count):
+        return round(count / refresh, 1)
+
+    half = n // 2
+    ASSERT_EQ(mine, {
+        (server.pid, "server", "http2", "GET", "/index.html"): (rate(half), "0.0%"),
+        (server.pid, "server", "http2", "GET", "/items/{id}"): (rate(half), "0.0%"),
+        (res.pid, "client", "http2", "GET", "/index.html"): (rate(half), "0.0%"),
+        (res.pid, "client", "http2", "GET", "/items/{id}"): (rate(half), "100.0%"),
+        (grpc_pid, "server", "grpc", "Get", "kerno.test.Echo"): (rate(calls), "20.0%"),
+        (grpc_pid, "server", "grpc", "Watch", "kerno.test.Echo"): (rate(1), "0.0%"),
+        (caller.pid, "client", "grpc", "Get", "kerno.test.Echo"): (rate(calls), "20.0%"),
+        (caller.pid, "client", "grpc", "Watch", "kerno.test.Echo"): (rate(1), "0.0%"),
+    }, f"top's rows of nghttpd, h2load and the gRPC peers (REQ/S, ERR%) in {out!r}")
