@@ -198,44 +198,126 @@ static void show(struct top_row *rows, size_t n, double secs, struct proc_names 
 	fflush(stdout);
 }
 
+/* The maps of the agent being watched. */
+struct top_maps {
+	int series, counters, procs, h2;
+	__u32 series_id; /* which agent's: the kernel's id of its series map */
+};
+
+static int open_pinned(const struct kerno_config *cfg, const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", cfg->pin_dir, name);
+	return bpf_obj_get(path);
+}
+
+static __u32 map_id(int fd)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	return fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) ? info.id : 0;
+}
+
+static void close_maps(struct top_maps *m)
+{
+	int *fds[] = { &m->series, &m->counters, &m->procs, &m->h2 };
+	size_t i;
+
+	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+	m->series_id = 0;
+}
+
+/* The running agent's maps; -errno (errno set) when its series or counters are not there. */
+static int open_maps(const struct kerno_config *cfg, struct top_maps *m)
+{
+	m->series = open_pinned(cfg, "series");
+	m->counters = open_pinned(cfg, "counters");
+	if (m->series < 0 || m->counters < 0) {
+		int err = errno;
+
+		close_maps(m);
+		errno = err;
+		return -err;
+	}
+	m->procs = open_pinned(cfg, "procs");
+	/* An agent of an older build pinned no h2_series: its HTTP/2 is not shown. */
+	m->h2 = open_pinned(cfg, "h2_series");
+	m->series_id = map_id(m->series);
+	return 0;
+}
+
+/* A drain of m, its baseline taken: the next drain shows one period. */
+static int start_drain(struct drain *d, const struct top_maps *m, const struct kerno_config *cfg)
+{
+	const struct kerno_sample *s;
+
+	if (drain_init(d, m->series, m->counters, cfg->max_series, 0) ||
+	    (m->h2 >= 0 && drain_add_h2(d, m->h2)))
+		return -ENOMEM;
+	return drain_series(d, &s) < 0 ? -EIO : 0;
+}
+
+/*
+ * Is the agent watched still the one pinned? A restarted agent pins maps of
+ * its own: top follows it, counting from here. -errno if it cannot.
+ */
+static int follow_agent(const struct kerno_config *cfg, struct top_maps *m, struct drain *d,
+			struct proc_names *names)
+{
+	int fd = open_pinned(cfg, "series");
+	__u32 id = map_id(fd);
+
+	if (fd >= 0)
+		close(fd);
+	if (!id || id == m->series_id)
+		return 0;
+	drain_free(d);
+	close_maps(m);
+	names->procs_fd = -1;
+	if (open_maps(cfg, m) || start_drain(d, m, cfg)) {
+		fprintf(stderr, "kerno top: a new agent started, but its maps cannot be read: %s\n",
+			strerror(errno));
+		return -EIO;
+	}
+	names->procs_fd = m->procs;
+	printf("(a new agent started: counting from here)\n");
+	return 0;
+}
+
 int top_run(const struct kerno_config *cfg)
 {
 	static struct top_row rows[1024];
+	struct top_maps m = { .series = -1, .counters = -1, .procs = -1, .h2 = -1 };
 	struct proc_names names = { .procs_fd = -1 };
 	const struct kerno_sample *s;
 	struct drain d = {};
-	char path[512];
-	int fd, cfd, h2fd = -1, ret = 1;
+	int ret = 1;
 	long long shown = 0;
 	long n;
 
-	snprintf(path, sizeof(path), "%s/series", cfg->pin_dir);
-	fd = bpf_obj_get(path);
-	snprintf(path, sizeof(path), "%s/counters", cfg->pin_dir);
-	cfd = bpf_obj_get(path);
-	if (fd < 0 || cfd < 0) {
+	if (open_maps(cfg, &m)) {
 		fprintf(stderr,
-			"kerno: no running agent: cannot open %s (%s); start `kerno run` "
+			"kerno: no running agent: cannot open %s/series (%s); start `kerno run` "
 			"first, as root\n",
-			path, strerror(errno));
-		ret = errno == EACCES || errno == EPERM ? 2 : 1;
-		goto cleanup;
+			cfg->pin_dir, strerror(errno));
+		return errno == EACCES || errno == EPERM ? 2 : 1;
 	}
-	snprintf(path, sizeof(path), "%s/procs", cfg->pin_dir);
-	names.procs_fd = bpf_obj_get(path);
-	snprintf(path, sizeof(path), "%s/h2_series", cfg->pin_dir);
-	h2fd = bpf_obj_get(path);
+	names.procs_fd = m.procs;
 	names.cache = procinfo_cache_new(cfg->proc_root, 0, 60);
-	if (!names.cache || drain_init(&d, fd, cfd, cfg->max_series, 0))
-		goto cleanup;
-	/* An agent of an older build pinned no h2_series: its HTTP/2 is not shown. */
-	if (h2fd >= 0 && drain_add_h2(&d, h2fd))
+	if (!names.cache || start_drain(&d, &m, cfg))
 		goto cleanup;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	drain_series(&d, &s); /* baseline: the first screen shows one period */
 	fprintf(stderr, "kerno top: watching %s, a screen every %lld s\n", cfg->pin_dir,
 		cfg->refresh);
+	ret = 0;
 	while (!top_stop) {
 		sleep(cfg->refresh);
 		n = drain_series(&d, &s);
@@ -245,20 +327,17 @@ int top_run(const struct kerno_config *cfg)
 			printf("\033[H\033[2J");
 		show(rows, merge(s, n, rows, 1024), cfg->refresh, &names);
 		procinfo_cache_prune(names.cache);
+		if (follow_agent(cfg, &m, &d, &names)) {
+			ret = 1;
+			break;
+		}
+		fflush(stdout);
 		if (cfg->iterations && ++shown >= cfg->iterations)
 			break;
 	}
-	ret = 0;
 cleanup:
 	drain_free(&d);
 	proc_names_free(&names);
-	if (names.procs_fd >= 0)
-		close(names.procs_fd);
-	if (fd >= 0)
-		close(fd);
-	if (cfd >= 0)
-		close(cfd);
-	if (h2fd >= 0)
-		close(h2fd);
+	close_maps(&m);
 	return ret;
 }

@@ -2,10 +2,12 @@
 
 import json
 import os
+import queue
 import re
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 
 import bpfids
@@ -207,6 +209,68 @@ def start_top(ctx, refresh):
     ready = top.stderr.readline()
     ASSERT_TRUE(ready.startswith("kerno top: watching"), "kerno top started", repr(ready))
     return top
+
+
+def _lines(stream):
+    """The lines of a text stream as they come, from a thread, in a queue."""
+    lines = queue.Queue()
+
+    def pump():
+        for line in stream:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
+def _read_until(lines, pred, timeout, what, seen):
+    """Lines (kept in seen) up to and including the first one for which pred holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            line = None
+        if line is None:
+            FATAL(f"no {what} within {timeout}s; top said: {''.join(seen)!r}")
+        seen.append(line)
+        if pred(line):
+            return line
+
+
+def test_top_follows_agent_restart(ctx):
+    """kerno top outlives the agent it watches: once another agent has pinned
+    its maps, top says so and counts that agent's requests, exactly."""
+    nginx = ctx.nginx()
+    worker = nginx.worker_pids()[0]
+    agent = ctx.agent()
+    refresh, n = 2, 60
+    top = subprocess.Popen([ctx.kerno, "top", "--refresh", str(refresh)],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    ctx.cleanup.callback(top.kill)
+    ready = top.stderr.readline()
+    ASSERT_TRUE(ready.startswith("kerno top: watching"), "kerno top started", repr(ready))
+    agent.stop()
+    agent = ctx.agent()
+    lines, seen = _lines(top.stdout), []
+    _read_until(lines, lambda l: l.startswith("(a new agent started"), 30,
+                "word of the new agent", seen)
+    with httpclient.Client(nginx.port) as c:
+        statuses = [c.request("GET", "/ok").status for _ in range(n)]
+    ASSERT_EQ(statuses, [200] * n, "nginx statuses")
+    # The requests may straddle two screens: add the worker's rows up.
+    counted = 0
+    deadline = time.monotonic() + 5 * refresh
+    while counted < n and time.monotonic() < deadline:
+        row = _read_until(lines, lambda l: l.split()[:1] == [str(worker)] or
+                          l.startswith("(no requests"), 5 * refresh, "a screen", seen).split()
+        if len(row) == 11 and row[2:6] == ["server", "http", "GET", "/ok"]:
+            counted += round(float(row[7]) * refresh)
+    top.kill()
+    agent.stop()
+    ASSERT_EQ(counted, n, f"requests top showed for nginx's worker after the restart in {''.join(seen)!r}")
 
 
 def test_top(ctx):
