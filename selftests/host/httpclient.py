@@ -5,7 +5,6 @@ control (how many bytes each write carries, pipelining, 100-continue, bytes
 that are not HTTP at all), so requests are written by hand here.
 """
 
-import errno
 import os
 import socket
 import time
@@ -137,40 +136,43 @@ def get(port, path, count=1):
 
 
 # --- Traffic that is not well-formed HTTP/1.x. Each function opens its own
-# connection, sends, and waits for the server to close (it never answers).
+# connection, sends, and waits for the server to close (it never answers);
+# those that send through _send_and_drain() return the bytes they wrote.
 
-def _send_and_drain(port, data, chunk=None):
-    sock = connect(port)
+def _send_and_drain(port, *writes, sock=None):
+    """Each of `writes` in one send(), then a FIN, then read until the close.
+    The server (pyhttpd, nginx) reads all a client sends before it closes,
+    so every write is whole and the agent sees exactly these writes."""
+    sock = sock or connect(port)
     try:
-        step = chunk or len(data) or 1
-        for i in range(0, len(data), step):
-            sock.sendall(data[i:i + step])
+        for data in writes:
+            sock.sendall(data)
         sock.shutdown(socket.SHUT_WR)
         while sock.recv(65536):
             pass
-    except (ConnectionError, OSError) as exc:
-        # The server may reset or close a connection it refuses, even while
-        # we still send (ENOTCONN from shutdown() after its RST).
-        if not isinstance(exc, ConnectionError) and exc.errno != errno.ENOTCONN:
-            raise
     finally:
         sock.close()
+    return sum(len(data) for data in writes)
 
 
 def send_garbage(port):
     """Printable text that is not a request line."""
-    _send_and_drain(port, b"hello there, this is not http at all\r\n\r\n")
+    return _send_and_drain(port, b"hello there, this is not http at all\r\n\r\n")
 
 
 def send_binary(port):
     """Random bytes, NULs included."""
-    _send_and_drain(port, b"\x00\x01\xff\xfe" + os.urandom(4096))
+    return _send_and_drain(port, b"\x00\x01\xff\xfe" + os.urandom(4096))
 
 
-def send_other_protocol(port):
-    """A Redis RESP command, then an SSH banner: real non-HTTP protocols."""
-    _send_and_drain(port, b"*1\r\n$4\r\nPING\r\n")
-    _send_and_drain(port, b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+def send_redis_ping(port):
+    """A Redis RESP command (to a server that does not speak Redis)."""
+    return _send_and_drain(port, b"*1\r\n$4\r\nPING\r\n")
+
+
+def send_ssh_banner(port):
+    """An SSH client's banner: a protocol Kerno does not parse."""
+    return _send_and_drain(port, b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
 
 
 def send_malformed_header(port):
@@ -179,9 +181,19 @@ def send_malformed_header(port):
 
 
 def send_long_header(port, size=64 * 1024):
-    """A request whose one header line is `size` bytes long."""
-    data = b"GET /ok HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * size + b"\r\n\r\n"
-    _send_and_drain(port, data, chunk=4096)
+    """A request whose one header line is `size` bytes long, in one write."""
+    _send_and_drain(port, b"GET /ok HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * size + b"\r\n\r\n")
+
+
+def send_garbage_after_request(port):
+    """A well-formed exchange (GET /ok, 200), then on the same connection a
+    line of garbage and, in a second write, binary bytes."""
+    client = Client(port)
+    status = client.request("GET", "/ok").status
+    if status != 200:
+        raise AssertionError(f"GET /ok before the garbage: status {status}")
+    _send_and_drain(port, b"this is not a request line\r\n\r\n", b"\x00\xff" * 32,
+                    sock=client.sock)
 
 
 def request_cut_mid_response(port):

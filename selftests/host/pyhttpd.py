@@ -8,7 +8,11 @@ keep-alive and pipelining work because requests are parsed from a buffer.
 
 Anything that is not a well-formed request (garbage, binary, a header line
 over MAX_LINE) makes the server close the connection without answering, so
-that the bad traffic never turns into a countable exchange.
+that the bad traffic never turns into a countable exchange. Like nginx's
+lingering close, it first reads what the client still sends (until the
+client's FIN, or LINGER_S of silence): a client is never reset in the middle
+of its writes, so what it wrote, and what the agent saw it write, does not
+depend on when the server gave up.
 
 Usage: pyhttpd.py [--port N]. Listens on 127.0.0.1 and prints "PORT <n>" on
 stdout once it accepts connections.
@@ -42,6 +46,7 @@ DELAY_S = 0.020
 DELAY_LOG = []
 MAX_LINE = 8192
 MAX_HEADERS = 100
+LINGER_S = 2.0
 REASONS = {100: "Continue", 200: "OK", 204: "No Content", 304: "Not Modified",
            404: "Not Found", 500: "Internal Server Error"}
 
@@ -179,6 +184,16 @@ def handle(conn, method, path, headers):
     return headers.get("connection", "").lower() != "close"
 
 
+def linger(sock):
+    """Read and discard until the client's FIN or LINGER_S of silence."""
+    sock.settimeout(LINGER_S)
+    try:
+        while sock.recv(65536):
+            pass
+    except OSError:
+        pass
+
+
 def serve_connection(sock):
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     conn = Conn(sock)
@@ -187,7 +202,9 @@ def serve_connection(sock):
             method, path, headers = read_request(conn)
             if not handle(conn, method, path, headers):
                 break
-    except (EOFError, BadRequest, ConnectionError, ValueError):
+    except (BadRequest, ValueError):
+        linger(sock)
+    except (EOFError, ConnectionError):
         pass
     finally:
         sock.close()

@@ -5,6 +5,7 @@ comparing against a wrong truth, so they are tested on their own first.
 """
 
 import os
+import socket
 import threading
 
 import capture_h
@@ -59,13 +60,15 @@ def test_harness_pyhttpd_shapes(ctx):
 def test_harness_pyhttpd_bad_input(ctx):
     """Bad traffic never gets an answer, and the server keeps serving."""
     server = ctx.pyserver()
-    for send in (httpclient.send_garbage, httpclient.send_binary, httpclient.send_other_protocol,
-                 httpclient.send_malformed_header, httpclient.send_long_header,
+    for send in (httpclient.send_garbage, httpclient.send_binary, httpclient.send_redis_ping,
+                 httpclient.send_ssh_banner, httpclient.send_malformed_header,
+                 httpclient.send_long_header, httpclient.send_garbage_after_request,
                  httpclient.request_cut_mid_response):
         send(server.port)
     ASSERT_EQ(httpclient.get(server.port, "/ok", 3), [200] * 3, "server still serves")
     sock = httpclient.connect(server.port)
     sock.sendall(b"\x16\x03\x01\x02\x00garbage\r\n\r\n")
+    sock.shutdown(socket.SHUT_WR)
     ASSERT_EQ(sock.recv(100), b"", "no answer to garbage")
     sock.close()
 
