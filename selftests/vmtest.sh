@@ -217,6 +217,7 @@ write_job() {
 	{
 		echo "#!/bin/bash"
 		printf 'export KERNO_TEST_SCALE=%q\n' "$SCALE"
+		[ -n "$PG_TEMPLATE" ] && printf 'export KERNO_PG_TEMPLATE=%q\n' "$PG_TEMPLATE"
 		printf 'exec %q /mnt/kerno-vm %q' "$VM_DIR/guest.sh" "$kerno"
 		printf ' %q' "${runner_args[@]}"
 		echo
@@ -315,12 +316,33 @@ run_kernel() {
 	tally "$label" "$xfail" "$run" "$qemu_rc" $((($(date +%s%N) / 1000000 - start) / 1000))
 }
 
+# A PostgreSQL cluster made here, natively, for the guests to copy (see
+# dbpeers.py): initdb's bootstrap takes about a minute per guest under TCG.
+# Outside /tmp and /run, which the guests get fresh: they see the rest of
+# the host's filesystem read-only.
+PG_TEMPLATE=
+make_pg_template() {
+	local dir
+	command -v initdb >/dev/null || return 0
+	dir=$(mktemp -d /var/tmp/kerno-vmtest-pg.XXXXXX) || return 0
+	chmod 755 "$dir"
+	trap 'rm -rf "'"$dir"'"' EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	if /usr/bin/python3 selftests/host/dbpeers.py pg-template "$dir/data"; then
+		PG_TEMPLATE=$dir/data
+	else
+		echo "vmtest: no PostgreSQL template (initdb failed): the guests run initdb"
+	fi
+}
+
 # The guests run JOBS at a time (the VM tests come after the host tests, whose
 # CPUs they can then have); each run directory gets its counts.
 main() {
 	local kernel run p f running=0 runs=()
 	parse_args "$@"
 	check_host
+	make_pg_template
 	for kernel in $kernels; do
 		run=$(mktemp -d /tmp/kerno-vmtest.XXXXXX)
 		runs+=("$run")

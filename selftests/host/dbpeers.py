@@ -47,6 +47,25 @@ class Redis:
         self.pid = self.proc.pid
 
 
+# A cluster that pg_template() made, which Postgres() copies rather than run
+# initdb: in the test VM, initdb's bootstrap takes about a minute under TCG;
+# selftests/vmtest.sh makes the template on the host, natively, in seconds.
+PG_TEMPLATE_ENV = "KERNO_PG_TEMPLATE"
+
+
+def _initdb(data):
+    subprocess.run(["runuser", "-u", Postgres.USER, "--", "initdb", "-D", data, "-A", "trust",
+                    "-U", Postgres.USER, "--no-sync"], stdout=subprocess.DEVNULL, check=True)
+
+
+def pg_template(path):
+    """A fresh cluster at path (which must not exist), for Postgres() to copy."""
+    os.mkdir(path, 0o700)
+    pw = pwd.getpwnam(Postgres.USER)
+    os.chown(path, pw.pw_uid, pw.pw_gid)
+    _initdb(path)
+
+
 class Postgres:
     """A fresh cluster (trust authentication) run by the postgres user. `.port`, `.pid`
     (the postmaster; each connection is served by a child of it)."""
@@ -56,8 +75,11 @@ class Postgres:
     def __init__(self, cleanup):
         self.dir = _tmpdir(cleanup, "kerno-pg-", owner=self.USER)
         data = os.path.join(self.dir, "data")
-        self._as_user(["initdb", "-D", data, "-A", "trust", "-U", self.USER, "--no-sync"],
-                      stdout=subprocess.DEVNULL, check=True)
+        template = os.environ.get(PG_TEMPLATE_ENV)
+        if template:
+            subprocess.run(["cp", "-a", template, data], check=True)
+        else:
+            _initdb(data)
         self.proc, self.port = _start(
             cleanup, lambda port: ["runuser", "-u", self.USER, "--", "postgres", "-D", data,
                                    "-k", self.dir, "-h", "127.0.0.1", "-p", str(port),
@@ -71,9 +93,6 @@ class Postgres:
             if time.monotonic() > deadline:
                 raise RuntimeError("postgres does not accept connections")
             time.sleep(0.1)
-
-    def _as_user(self, argv, **kwargs):
-        return subprocess.run(["runuser", "-u", self.USER, "--"] + argv, **kwargs)
 
     def children(self):
         """The postmaster's child processes right now (backends among them)."""
@@ -172,3 +191,11 @@ def dig(dns, names, tcp=False):
 def settle():
     """Lets the last exchanges' connections close before the agent stops."""
     time.sleep(1.5)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 3 or sys.argv[1] != "pg-template":
+        sys.exit("usage: dbpeers.py pg-template DIR")
+    pg_template(sys.argv[2])
