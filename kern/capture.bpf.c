@@ -94,6 +94,23 @@ static __always_inline void read_endpoints(struct kerno_conn *c, struct sock *sk
 }
 
 /*
+ * tgid's entry names another process: its pid was reused while userspace
+ * kept the old entry through its grace (user/procnames.h), or it called
+ * exec(). It takes the new name and cgroup; its drops count on.
+ */
+static __always_inline void rename_proc(__u32 tgid, const struct kerno_proc *p)
+{
+	struct kerno_proc *old = bpf_map_lookup_elem(&procs, &tgid);
+
+	if (!old || (old->cgroup_id == p->cgroup_id &&
+		     *(const __u64 *)old->comm == *(const __u64 *)p->comm &&
+		     *(const __u64 *)(old->comm + 8) == *(const __u64 *)(p->comm + 8)))
+		return;
+	__builtin_memcpy(old->comm, p->comm, sizeof(old->comm));
+	old->cgroup_id = p->cgroup_id;
+}
+
+/*
  * Remember the name of the process behind a new connection; tell whether
  * it is on the ignore list (a connection looked at once, then left alone).
  * The entry is made in scratch memory: over 200 bytes, it would take a
@@ -105,6 +122,7 @@ static __always_inline int remember_proc(__u32 tgid, __u64 cgroup_id)
 	struct kerno_scratch *sc = get_scratch();
 	struct kerno_proc *p;
 	__u32 i, j;
+	int err; /* 32 bits: before 6.5 or so, map update helpers return an int */
 
 	if (!sc)
 		return 0;
@@ -112,8 +130,11 @@ static __always_inline int remember_proc(__u32 tgid, __u64 cgroup_id)
 	__builtin_memset(p->comm, 0, sizeof(p->comm));
 	p->cgroup_id = cgroup_id;
 	BPF_CORE_READ_STR_INTO(&p->comm, task, group_leader, comm);
-	if (bpf_map_update_elem(&procs, &tgid, p, BPF_NOEXIST) == -7 /* E2BIG: full */)
+	err = bpf_map_update_elem(&procs, &tgid, p, BPF_NOEXIST);
+	if (err == -7 /* E2BIG: full */)
 		count(KERNO_DROP_PROC_TABLE_FULL);
+	else if (err == -17 /* EEXIST */)
+		rename_proc(tgid, p);
 	for (i = 0; i < KERNO_IGNORE_MAX; i++) {
 		if (!ignore_comm[i][0])
 			break;

@@ -164,7 +164,7 @@ static __always_inline void h2_open(const struct kerno_conn *c, __u32 sid, __u64
 {
 	struct kerno_scratch *sc = get_scratch();
 	struct kerno_h2_stream_key *k = h2_key(c, sid);
-	long err;
+	int err; /* 32 bits: before 6.5 or so, map update helpers return an int */
 
 	if (!sc || !k)
 		return;

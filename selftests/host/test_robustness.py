@@ -202,3 +202,58 @@ def test_series_table_full(ctx):
     ASSERT_EQ(len(series), 2, "distinct series kept with --max-series 2")
     ASSERT_EQ(otlp.total_count(ours) + drops.get("series_table_full", 0), 2 * 3 * n,
               "measured + series_table_full = every request, server and client side")
+
+
+
+# A client that names itself (prctl PR_SET_NAME), makes one GET and exits;
+# it does nothing (exit 3) unless it got the pid it was meant to have.
+NAMED_CLIENT = """
+import ctypes, os, sys
+sys.path.insert(0, sys.argv[4])
+import httpclient
+if os.getpid() != int(sys.argv[1]):
+    sys.exit(3)
+ctypes.CDLL(None).prctl(15, sys.argv[2].encode(), 0, 0, 0)
+sys.exit(0 if httpclient.get(int(sys.argv[3]), "/ok") == [200] else 1)
+"""
+
+
+def _client_as(pid, name, port):
+    """Runs NAMED_CLIENT as `pid` (set through ns_last_pid; another fork may
+    take it first, then it tries again); returns its exit code."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for _ in range(20):
+        with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+            f.write(str(pid - 1))
+        proc = subprocess.Popen(["/usr/bin/python3", "-c", NAMED_CLIENT, str(pid), name, str(port),
+                                 here])
+        rc = proc.wait(30)
+        if proc.pid == pid:
+            return rc
+    return None
+
+
+def _unused_pid():
+    with open("/proc/sys/kernel/ns_last_pid") as f:
+        pid = int(f.read()) + 1000
+    with open("/proc/sys/kernel/pid_max") as f:
+        pid_max = int(f.read())
+    while os.path.exists(f"/proc/{pid}") or pid >= pid_max:
+        pid = pid + 1 if pid < pid_max else 1000
+    return pid
+
+
+def test_pid_reuse_renames(ctx):
+    """Two clients one after the other with the same pid, both gone when the
+    agent exports: the kernel's procs map, which names exited processes,
+    holds the second one's name, not the first's (it kept the first's when
+    the pid came back within userspace's 30 s grace)."""
+    server = ctx.pyserver()
+    agent = ctx.agent(interval=3600)  # one export, at the end: both clients exited by then
+    pid = _unused_pid()
+    ASSERT_EQ(_client_as(pid, "kerno-first", server.port), 0, f"first client, as pid {pid}")
+    ASSERT_EQ(_client_as(pid, "kerno-second", server.port), 0, f"second client, as pid {pid}")
+    agent.stop()
+    points = otlp.select(agent.points(), CLIENT, {"process.pid": pid})
+    ASSERT_EQ(otlp.counts_by(points, "process.executable.name", "http.response.status_code"),
+              {("kerno-second", 200): 2}, f"client requests of pid {pid}, by process name")
