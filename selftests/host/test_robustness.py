@@ -9,6 +9,7 @@ import httpclient
 import otlp
 from asserts import ASSERT_EQ, ASSERT_GT, ASSERT_TRUE, log
 from test_http1 import CLIENT, SERVER, server_counts
+from test_protos import drops_of
 
 
 def test_preexisting_connections(ctx):
@@ -83,12 +84,6 @@ def _bad_traffic(port, rounds, plain_bytes, errors):
                 plain_bytes.append(sent)
 
 
-def _drops_of(points, pid):
-    drops = otlp.sum_values(otlp.select(points, "kerno.capture.drops", {"process.pid": pid}),
-                            "reason")
-    return {r: v for r, v in drops.items() if v}
-
-
 def _expected_drops(rounds):
     drops = {}
     for _send, _plain, per_conn in BAD_TRAFFIC:
@@ -143,11 +138,11 @@ def test_bad_input(ctx):
               expected, "client-side counts: only the well-formed exchanges")
     _check_plain_tcp(points, "server", {"process.pid": server.pid}, plain_bytes)
     _check_plain_tcp(points, "client", client, plain_bytes)
-    ASSERT_EQ(_drops_of(points, os.getpid()), expected_drops, "client-side drops")
+    ASSERT_EQ(drops_of(points, [os.getpid()]).get(os.getpid(), {}), expected_drops, "client-side drops")
     # How the server's reads cut the rest of a 64 KiB header line (and the
     # garbage's two writes) is the kernel's choice: each read after the
     # give-up is one unparsed chunk, so that one count is not exact there.
-    server_drops = _drops_of(points, server.pid)
+    server_drops = drops_of(points, [server.pid]).get(server.pid, {})
     log(f"server-side unparsed chunks: {server_drops.pop('unparsed', 0)}")
     expected_drops.pop("unparsed")
     ASSERT_EQ(server_drops, expected_drops, "server-side drops, unparsed aside")
