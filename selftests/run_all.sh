@@ -2,7 +2,7 @@
 # Kerno's whole test suite (`make test`): builds the agent twice (ASan+UBSan
 # into build-san/, plain into build/), runs the unit tests against the
 # sanitizer build, make lint, fuzzing smoke runs (every target, two at a time: the HTTP/1.x
-# parser 20 s, the others 10 s each), then the host tests of the capture with the sanitizer-built
+# parser 10 s, the others 5 s each), then the host tests of the capture with the sanitizer-built
 # agent, then the same BPF tests inside Debian kernels under QEMU with the plain agent
 # (selftests/vmtest.sh) and, beside them, the host tests of userspace features.
 # Ends with one line `N passed, N failed` summing all suites.
@@ -18,7 +18,19 @@ elapsed() {
 	printf '%dm%02ds' $((SECONDS / 60)) $((SECONDS % 60))
 }
 
+# Every failed assertion and test again, last: a long log is often read (or
+# kept) from its tail only.
+failures() {
+	local lines
+	lines=$(grep -h -E '^(\[[^]]*\] )?(    FAIL |    FATAL|#[0-9]+ [a-z0-9_]+: FAIL|failed: |\[  FAILED  \] )|: FAILED \(full log' \
+		"$LOG_DIR"/*.log 2>/dev/null | cut -c1-400)
+	if [ -n "$lines" ]; then
+		printf '== failures:\n%s\n' "$lines"
+	fi
+}
+
 finish() {
+	failures
 	echo "suite took $(elapsed)"
 	echo "$passed passed, $failed failed"
 	if [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
@@ -94,13 +106,13 @@ gate() {
 		passed=$((passed + 1))
 	else
 		tail -n 40 "$log"
-		echo "$target: FAILED (full log: $log)"
+		echo "$target: FAILED (full log: $log)" | tee -a "$LOG_DIR/gates.log"
 		failed=$((failed + 1))
 	fi
 }
 
 gate lint       # cppcheck and clang-tidy over user/
-gate fuzz-smoke # libFuzzer, two at a time: the HTTP/1.x parser 20 s, every other target 10 s
+gate fuzz-smoke # libFuzzer, two at a time: the HTTP/1.x parser 10 s, every other target 5 s
 
 # The host suites of userspace features (the harness's own, deploy, logs, S3,
 # the WebSocket uplink, Nanobe, the Kubernetes client): they spend most of

@@ -37,9 +37,13 @@
 #define IDLE_ROUNDS 30
 
 static volatile sig_atomic_t stop_signal;
+static struct timespec stop_signal_at; /* CLOCK_MONOTONIC */
 
 static void on_signal(int sig)
 {
+	/* clock_gettime() is async-signal-safe. */
+	if (!stop_signal)
+		clock_gettime(CLOCK_MONOTONIC, &stop_signal_at);
 	stop_signal = sig;
 }
 
@@ -60,6 +64,52 @@ static void sleep_until(__u64 deadline)
 
 	while (!stop_signal && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 		;
+}
+
+/*
+ * Where the stop's time went, said in one line at exit: the pod's
+ * terminationGracePeriodSeconds must cover it, and the kernel's part
+ * (taking the hooks down) grows with the node's load.
+ */
+struct stop_clock {
+	__u64 start, mark; /* monotonic ns; start is 0 until the stop begins */
+	__u64 tls_ns; /* the TLS probes' own stop, beside the rest */
+	int len;
+	char parts[256];
+};
+
+static void stop_begin(struct stop_clock *c)
+{
+	c->start = c->mark = clock_ns(CLOCK_MONOTONIC);
+}
+
+static void stop_mark(struct stop_clock *c, const char *part)
+{
+	__u64 now = clock_ns(CLOCK_MONOTONIC);
+	int n;
+
+	if (!c->start)
+		return;
+	n = snprintf(c->parts + c->len, sizeof(c->parts) - c->len, "%s%s %.2f s",
+		     c->len ? ", " : "", part, (now - c->mark) / 1e9);
+	if (n > 0 && n < (int)sizeof(c->parts) - c->len)
+		c->len += n;
+	c->mark = now;
+}
+
+static void stop_report(const struct stop_clock *c)
+{
+	__u64 sig = stop_signal_at.tv_sec * 1000000000ULL + stop_signal_at.tv_nsec;
+	char noticed[64] = "";
+
+	if (!c->start)
+		return;
+	/* A signal that comes while an interval is written waits for it. */
+	if (sig)
+		snprintf(noticed, sizeof(noticed), "signal noticed after %.2f s, ",
+			 (c->start - sig) / 1e9);
+	fprintf(stderr, "kerno: stopped in %.2f s: %s%s; TLS probes %.2f s beside\n",
+		(c->mark - (sig ? sig : c->start)) / 1e9, noticed, c->parts, c->tls_ns / 1e9);
 }
 
 struct agent {
@@ -83,6 +133,7 @@ struct agent {
 	size_t merged_cap;
 	__u64 interval_start; /* unix-epoch ns */
 	__u64 prog_misses; /* as last reported */
+	struct stop_clock stop;
 };
 
 static int emit(struct agent *a, const char *type, json_t *data)
@@ -488,16 +539,27 @@ static int start(struct agent *a, char *err, size_t errlen)
  * seconds for a node's TLS libraries. It runs beside the rest of the stop
  * (the uplink's flush above all) rather than before it.
  */
-static void *stop_tls(void *tls)
+static void *stop_tls(void *arg)
 {
-	tls_probe_stop(tls);
+	struct agent *a = arg;
+	__u64 t0 = clock_ns(CLOCK_MONOTONIC);
+
+	tls_probe_stop(a->tls);
+	a->stop.tls_ns = clock_ns(CLOCK_MONOTONIC) - t0;
 	return NULL;
 }
 
+/*
+ * Everything is queued by now, so the uplink's flush starts first and its
+ * bound (--cloud-flush-timeout) runs beside the teardown, not after it.
+ */
 static void finish(struct agent *a)
 {
 	pthread_t tls_stopper;
-	bool tls_stopping = a->tls && !pthread_create(&tls_stopper, NULL, stop_tls, a->tls);
+	bool tls_stopping;
+
+	uplink_stop(a->up);
+	tls_stopping = a->tls && !pthread_create(&tls_stopper, NULL, stop_tls, a);
 
 	spans_free(a->spans);
 	h2streams_free(a->h2);
@@ -513,10 +575,14 @@ static void finish(struct agent *a)
 		tls_probe_stop(a->tls);
 	capture_stop(&a->cap);
 	proc_names_free(&a->names);
+	stop_mark(&a->stop, "teardown");
 	if (a->up)
 		uplink_close(a->up);
+	stop_mark(&a->stop, "waiting for the uplink");
 	if (tls_stopping)
 		pthread_join(tls_stopper, NULL);
+	stop_mark(&a->stop, "waiting for the TLS probes");
+	stop_report(&a->stop);
 }
 
 static int loop(struct agent *a)
@@ -536,18 +602,24 @@ static int loop(struct agent *a)
 		last = stop_signal || (end && clock_ns(CLOCK_MONOTONIC) >= end);
 		/* Logs are stored and checkpointed first: the last envelopes then count them. */
 		if (last) {
+			stop_begin(&a->stop);
 			logs_stop(a->logs);
+			stop_mark(&a->stop, "logs");
 			/* The last spans and counters read with nothing moving: they agree. */
 			capture_detach(&a->cap);
+			stop_mark(&a->stop, "hooks detached");
 			spans_stop(a->spans);
+			stop_mark(&a->stop, "spans");
 		}
 		ret = flush_interval(a);
 		if (ret) {
 			fprintf(stderr, "kerno: cannot write metrics: %s\n", strerror(-ret));
 			return 1;
 		}
-		if (last)
+		if (last) {
+			stop_mark(&a->stop, "last interval");
 			return 0;
+		}
 	}
 }
 

@@ -205,6 +205,12 @@ const char *uplink_path(const struct uplink *u)
 	return u->path;
 }
 
+void uplink_stop(struct uplink *u)
+{
+	if (u)
+		uplink_ws_stop(u->ws);
+}
+
 void uplink_close(struct uplink *u)
 {
 	if (!u)

@@ -58,6 +58,12 @@ unsigned long long uplink_last_seq(const struct uplink *u);
 /* Path of the file being written (valid until the next send or close), or the cloud URL. */
 const char *uplink_path(const struct uplink *u);
 
+/*
+ * Cloud sink: start the shutdown flush (uplink_ws_stop()) so it runs beside
+ * the rest of the agent's stop. Nothing may be sent after. Local sink: nothing.
+ */
+void uplink_stop(struct uplink *u);
+
 /* Close the file or stop the cloud sink (flushing within its bound); free u (NULL is fine). */
 void uplink_close(struct uplink *u);
 

@@ -54,6 +54,7 @@ struct uplink_ws {
 	unsigned int attempt; /* failed connections in a row */
 	long long rx_ms, ping_ms, resume_deadline, close_deadline, next_heartbeat, started_ms;
 	long long flush_deadline; /* once stopping: when to give up on acknowledgements */
+	long long stop_ms; /* when uplink_ws_stop() was called */
 };
 
 /* One log line, prefixed with the URL: "kerno: uplink wss://...: ..." */
@@ -693,9 +694,22 @@ static void report_kept(struct uplink_ws *w)
 	uplink_queue_stats(w->q, &s);
 	if (s.envelopes)
 		say(w,
-		    "stopping with %llu envelopes (%llu bytes, seq %llu to %llu) not acknowledged: "
-		    "kept in %s for the next run",
-		    s.envelopes, s.bytes, s.first_seq, s.last_seq, w->o.queue_dir);
+		    "stopping with %llu envelopes (%llu bytes, seq %llu to %llu) not acknowledged "
+		    "after %.1f s: kept in %s for the next run",
+		    s.envelopes, s.bytes, s.first_seq, s.last_seq,
+		    (mono_ms() - w->stop_ms) / 1000.0, w->o.queue_dir);
+}
+
+void uplink_ws_stop(struct uplink_ws *w)
+{
+	if (!w || !w->started)
+		return;
+	pthread_mutex_lock(&w->lock);
+	if (!w->stopping)
+		w->stop_ms = mono_ms();
+	w->stopping = true;
+	pthread_mutex_unlock(&w->lock);
+	wake(w);
 }
 
 void uplink_ws_close(struct uplink_ws *w)
@@ -703,10 +717,7 @@ void uplink_ws_close(struct uplink_ws *w)
 	if (!w)
 		return;
 	if (w->started) {
-		pthread_mutex_lock(&w->lock);
-		w->stopping = true;
-		pthread_mutex_unlock(&w->lock);
-		wake(w);
+		uplink_ws_stop(w);
 		pthread_join(w->thread, NULL);
 		report_kept(w);
 	}

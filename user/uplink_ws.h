@@ -54,6 +54,13 @@ int uplink_ws_send(struct uplink_ws *w, const char *type, json_t *data, time_t n
 unsigned long long uplink_ws_last_seq(struct uplink_ws *w);
 
 /*
+ * Start the shutdown flush without waiting for it: from now on the thread
+ * has flush_secs to get the queue acknowledged, while the caller tears the
+ * rest down. uplink_ws_close() then waits for it. Nothing may be sent after.
+ */
+void uplink_ws_stop(struct uplink_ws *w);
+
+/*
  * The reconnect delay after the attempt-th failure in a row (1 for the
  * first), full jitter: r (uniform over 32 bits) scaled into
  * [0, min(60 s, 1 s * 2^(attempt-1))).

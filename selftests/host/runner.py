@@ -116,15 +116,21 @@ def main():
     kerno = os.path.abspath(args.kerno)
     if not os.path.exists(kerno):
         print(f"warning: {kerno} does not exist; tests that need the agent will fail", flush=True)
-    passed = failed = 0
+    passed, failures = 0, []
     for num, (name, func) in enumerate(tests, 1):
         start = time.monotonic()
         ok = run_one(func, kerno)
         took = time.monotonic() - start
         print(f"#{num} {name}: {'OK' if ok else 'FAIL'} ({took:.1f}s)", flush=True)
-        passed, failed = passed + ok, failed + (not ok)
+        passed += ok
+        if not ok:
+            failures.append(name)
     print(f"agents: {Agent.started} started, {Agent.start_s:.0f} s to attach, "
           f"{Agent.stop_s:.0f} s to exit", flush=True)
+    # Named again at the end, where a long log's reader (or its tail) looks.
+    if failures:
+        print(f"failed: {' '.join(failures)}", flush=True)
+    failed = len(failures)
     print(f"{passed} passed, {failed} failed", flush=True)
     return 1 if failed or not passed else 0
 

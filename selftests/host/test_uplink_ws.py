@@ -492,19 +492,27 @@ def test_uplink_ws_unreachable_stop(ctx):
     start = time.monotonic()
     agent.stop()
     took = time.monotonic() - start
-    ASSERT_TRUE(took < 4, "stop time with the cloud unreachable (flush timeout 2 s)",
-                f"{took:.1f}s")
+    # The flush timeout bounds the stop's wait for the cloud, which runs
+    # beside the teardown. The rest of the stop is the kernel's and the
+    # disk's (hooks detached, the last interval written) and grows with the
+    # machine's load: logged here, not bounded.
+    times = re.search(r"kerno: stopped in .*", agent.stderr())
+    print(f"    stop: {took:.2f} s here; {times and times.group(0)}", flush=True)
     kept = agent.queued()
     ASSERT_GE(len(kept), 3, "envelopes kept for the next run")
     ASSERT_TRUE("cannot connect: 127.0.0.1:" in agent.stderr(), "the agent says why",
                 agent.stderr_tail(3))
     queue = os.path.join(agent.cloud_dir, "uplink", "queue")
     said = re.search(r"stopping with (\d+) envelopes \((\d+) bytes, seq (\d+) to (\d+)\) not "
-                     r"acknowledged: kept in (\S+) for the next run", agent.stderr())
-    ASSERT_EQ(said and (tuple(int(g) for g in said.groups()[:4]), said.group(5)),
+                     r"acknowledged after ([\d.]+) s: kept in (\S+) for the next run",
+                     agent.stderr())
+    ASSERT_EQ(said and (tuple(int(g) for g in said.groups()[:4]), said.group(6)),
               ((len(kept), sum(os.path.getsize(os.path.join(queue, f"{seq:020d}.env")) for seq in kept),
                 kept[0], kept[-1]), queue) if kept else None,
               "what the agent says it keeps (envelopes, bytes, first and last seq, where)")
+    flush = float(said.group(5)) if said else None
+    ASSERT_TRUE(flush is not None and 2.0 <= flush < 3.0,
+                "the stop's wait for the unreachable cloud (flush timeout 2 s)", flush)
 
 
 SQL_CANARY = "sqlc4nary5d2"
