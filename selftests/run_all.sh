@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Kerno's whole test suite (`make test`): builds the agent twice (ASan+UBSan
 # into build-san/, plain into build/), runs the unit tests against the
-# sanitizer build, make lint, fuzzing smoke runs (every target, two at a time: the HTTP/1.x
-# parser 10 s, the others 5 s each), then the host tests of the capture with the sanitizer-built
-# agent, then the same BPF tests inside Debian kernels under QEMU with the plain agent
-# (selftests/vmtest.sh) and, beside them, the host tests of userspace features.
+# sanitizer build, fuzzing smoke runs (every target, two at a time: the
+# HTTP/1.x parser 10 s, the others 5 s each), then the host tests of the
+# capture with the sanitizer-built agent (make lint beside them, at idle
+# priority), then the same BPF tests inside Debian kernels under QEMU with the
+# plain agent (selftests/vmtest.sh) and, beside them, the host tests of
+# userspace features.
 # Ends with one line `N passed, N failed` summing all suites.
 # Installs nothing: run selftests/setup.sh first.
 set -uo pipefail
@@ -41,7 +43,7 @@ finish() {
 
 check_tools() {
 	local tool missing=()
-	for tool in clang bpftool make cc nginx h2load curl setpriv /usr/bin/python3 kubectl shellcheck \
+	for tool in clang bpftool make cc chrt nginx h2load curl setpriv /usr/bin/python3 kubectl shellcheck \
 		debootstrap openssl qemu-system-x86_64 busybox node nghttpx; do
 		command -v "$tool" >/dev/null || missing+=("$tool")
 	done
@@ -97,11 +99,10 @@ echo "== unit tests (ASan+UBSan) (at $(elapsed))"
 make --no-print-directory SAN=1 unit-test 2>&1 | tee "$LOG_DIR/unit.log"
 add_counts "$LOG_DIR/unit.log" "${PIPESTATUS[0]}"
 
-# A make target that counts as one test: passed if it exits 0.
-gate() {
-	local target=$1 log="$LOG_DIR/$1.log"
-	echo "== make $target (at $(elapsed))"
-	if make --no-print-directory "$target" >"$log" 2>&1; then
+# A make target that counts as one test: passed if it exited 0 ($2).
+gate_result() {
+	local target=$1 rc=$2 log="$LOG_DIR/$1.log"
+	if [ "$rc" -eq 0 ]; then
 		echo "$target: ok"
 		passed=$((passed + 1))
 	else
@@ -111,7 +112,12 @@ gate() {
 	fi
 }
 
-gate lint       # cppcheck and clang-tidy over user/
+gate() {
+	echo "== make $1 (at $(elapsed))"
+	make --no-print-directory "$1" >"$LOG_DIR/$1.log" 2>&1
+	gate_result "$1" $?
+}
+
 gate fuzz-smoke # libFuzzer, two at a time: the HTTP/1.x parser 10 s, every other target 5 s
 
 # The host suites of userspace features (the harness's own, deploy, logs, S3,
@@ -134,6 +140,7 @@ host_tests() {
 
 # With test names given (-t, -x), everything runs one suite after the other.
 if [ $# -gt 0 ]; then
+	gate lint
 	echo "== host tests against build-san/kerno (ASan+UBSan) (at $(elapsed))"
 	host_tests host "$@"
 	echo "== VM tests: Debian kernels under QEMU (TCG) against build/kerno (at $(elapsed))"
@@ -154,8 +161,22 @@ for test in "${LOADED_TESTS[@]}"; do
 	only_loaded+=(-t "$test")
 done
 
+# cppcheck and clang-tidy over user/ need no timing, and the capture tests
+# leave most of the machine idle (60 % measured): lint runs beside them under
+# SCHED_IDLE, which gives way at once to anything else that wants a core.
+echo "== make lint, beside the next suite under SCHED_IDLE (at $(elapsed))"
+chrt --idle 0 make --no-print-directory lint >"$LOG_DIR/lint.log" 2>&1 &
+lint_pid=$!
+trap 'kill "$lint_pid" 2>/dev/null; exit 130' INT TERM
+
 echo "== host tests of the capture against build-san/kerno (ASan+UBSan) (at $(elapsed))"
 host_tests host "${skip_userspace[@]}"
+
+wait "$lint_pid"
+lint_rc=$?
+trap - INT TERM
+echo "== make lint ended (at $(elapsed))"
+gate_result lint "$lint_rc"
 
 echo "== host tests of userspace features under load, against build-san/kerno (at $(elapsed))"
 host_tests host-loaded "${only_loaded[@]}"

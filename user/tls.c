@@ -120,16 +120,23 @@ void tls_client_free(struct tls_client *c)
 	free(c);
 }
 
-/* Wait for `events` on fd until the deadline: 0, -ETIMEDOUT or -errno. */
-static int wait_fd(int fd, short events, long long deadline)
+static __thread int cancel_fd = -1;
+
+void tls_cancel_on(int fd)
 {
-	struct pollfd p = { .fd = fd, .events = events };
+	cancel_fd = fd;
+}
+
+int tls_wait(int fd, short events, long long deadline)
+{
+	struct pollfd p[2] = { { .fd = fd, .events = events },
+			       { .fd = cancel_fd, .events = POLLIN } };
 	int r;
 
 	for (;;) {
-		r = poll(&p, 1, remaining_ms(deadline));
+		r = poll(p, cancel_fd >= 0 ? 2 : 1, remaining_ms(deadline));
 		if (r > 0)
-			return 0;
+			return cancel_fd >= 0 && p[1].revents ? -ECANCELED : 0;
 		if (r == 0)
 			return -ETIMEDOUT;
 		if (errno != EINTR)
@@ -149,7 +156,7 @@ static int connect_addr(const struct addrinfo *ai, long long deadline)
 		r = -errno;
 		goto fail;
 	}
-	r = wait_fd(fd, POLLOUT, deadline);
+	r = tls_wait(fd, POLLOUT, deadline);
 	if (r)
 		goto fail;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) || soerr) {
@@ -240,7 +247,7 @@ static int handshake(struct tls_conn *t, long long deadline, char *err, size_t e
 			handshake_error(t, r, err, errlen);
 			return -1;
 		}
-		w = wait_fd(t->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
+		w = tls_wait(t->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
 		if (w) {
 			snprintf(err, errlen, "%s: TLS handshake: %s", t->peer,
 				 w == -ETIMEDOUT ? "timed out" : strerror(-w));
@@ -346,7 +353,7 @@ ssize_t tls_read(struct tls_conn *t, void *buf, size_t len, int timeout_ms)
 		k = io_result(t, r, "read");
 		if (k <= 0)
 			return k;
-		w = wait_fd(t->fd, k == 1 ? POLLIN : POLLOUT, deadline);
+		w = tls_wait(t->fd, k == 1 ? POLLIN : POLLOUT, deadline);
 		if (w) {
 			snprintf(t->err, sizeof(t->err), "%s: read: %s", t->peer,
 				 w == -ETIMEDOUT ? "timed out" : strerror(-w));
@@ -391,7 +398,7 @@ int tls_write_all(struct tls_conn *t, const void *buf, size_t len, int timeout_m
 		len -= (size_t)n;
 		if (n || !len)
 			continue;
-		w = wait_fd(t->fd, t->want, deadline);
+		w = tls_wait(t->fd, t->want, deadline);
 		if (w) {
 			snprintf(t->err, sizeof(t->err), "%s: write: %s", t->peer,
 				 w == -ETIMEDOUT ? "timed out" : strerror(-w));

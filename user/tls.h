@@ -51,6 +51,20 @@ struct tls_conn *tls_connect(struct tls_client *c, const char *host, const char 
 			     int timeout_ms, char *err, size_t errlen);
 
 /*
+ * On the calling thread, make every wait of this module (connect, handshake,
+ * read, write, tls_wait()) also end, with -ECANCELED, once fd is readable:
+ * an eventfd written at shutdown abandons a connection attempt in flight.
+ * -1 turns it off. Name resolution (getaddrinfo) is not interrupted.
+ */
+void tls_cancel_on(int fd);
+
+/*
+ * Wait for `events` on fd until deadline (mono_ms() time): 0, -ETIMEDOUT,
+ * -ECANCELED (see tls_cancel_on()) or -errno.
+ */
+int tls_wait(int fd, short events, long long deadline);
+
+/*
  * A connected non-blocking TCP socket to host:port (every address in
  * turn) within timeout_ms, or -1 with the reason in err. For a peer that
  * is not TLS yet, such as an HTTP CONNECT proxy.

@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "envelope.h"
 #include "uplink_queue.h"
+#include "tls.h"
 #include "uplink_ws.h"
 #include "ws_client.h"
 
@@ -37,6 +38,7 @@ struct uplink_ws {
 	pthread_t thread;
 	bool started;
 	int wake_fd;
+	int stop_fd; /* written once, by uplink_ws_stop(): abandons a connection attempt */
 
 	pthread_mutex_t lock; /* guards what follows, shared with the agent's thread */
 	bool stopping;
@@ -324,8 +326,15 @@ static int connect_once(struct uplink_ws *w)
 	if (w->o.token_file)
 		ret = read_token(w->o.token_file, &token, err, sizeof(err));
 	co.token = token;
+	/*
+	 * An attempt begun before the stop would hold the stop up to its own
+	 * timeout (an unanswered SYN, a silent TLS server): the stop abandons
+	 * it. Later ones already end with the flush time.
+	 */
+	tls_cancel_on(w->flush_deadline ? -1 : w->stop_fd);
 	if (!ret)
 		ret = ws_client_connect(&co, &w->c, err, sizeof(err));
+	tls_cancel_on(-1);
 	if (token)
 		explicit_bzero(token, strlen(token));
 	free(token);
@@ -644,7 +653,8 @@ static int start(struct uplink_ws *w, char *err, size_t errlen)
 	if (ret)
 		return ret;
 	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (w->wake_fd < 0) {
+	w->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->wake_fd < 0 || w->stop_fd < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "eventfd: %s", strerror(-ret));
 		return ret;
@@ -669,7 +679,7 @@ int uplink_ws_open(const struct uplink_ws_opts *o, struct uplink_ws **out, char 
 		return -ENOMEM;
 	}
 	w->o = *o;
-	w->wake_fd = -1;
+	w->wake_fd = w->stop_fd = -1;
 	pthread_mutex_init(&w->lock, NULL);
 	if (dup_opt(&w->o.url) || dup_opt(&w->o.token_file) || dup_opt(&w->o.ca_file) ||
 	    dup_opt(&w->o.queue_dir) || dup_opt(&w->o.key_file)) {
@@ -702,6 +712,8 @@ static void report_kept(struct uplink_ws *w)
 
 void uplink_ws_stop(struct uplink_ws *w)
 {
+	uint64_t one = 1;
+
 	if (!w || !w->started)
 		return;
 	pthread_mutex_lock(&w->lock);
@@ -709,6 +721,8 @@ void uplink_ws_stop(struct uplink_ws *w)
 		w->stop_ms = mono_ms();
 	w->stopping = true;
 	pthread_mutex_unlock(&w->lock);
+	if (write(w->stop_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		perror("kerno: uplink stop");
 	wake(w);
 }
 
@@ -726,6 +740,8 @@ void uplink_ws_close(struct uplink_ws *w)
 	tls_client_free(w->tls);
 	if (w->wake_fd >= 0)
 		close(w->wake_fd);
+	if (w->stop_fd >= 0)
+		close(w->stop_fd);
 	pthread_mutex_destroy(&w->lock);
 	free_opts(&w->o);
 	free(w);

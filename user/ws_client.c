@@ -179,17 +179,6 @@ bad:
 	return -EINVAL;
 }
 
-static int wait_fd(int fd, short events, long long deadline)
-{
-	struct pollfd pfd = { .fd = fd, .events = events };
-	int r;
-
-	do
-		r = poll(&pfd, 1, left_ms(deadline));
-	while (r < 0 && errno == EINTR);
-	return r > 0 ? 0 : r == 0 ? -ETIMEDOUT : -errno;
-}
-
 static int send_plain(int fd, const char *buf, size_t len, long long deadline)
 {
 	ssize_t n;
@@ -204,7 +193,7 @@ static int send_plain(int fd, const char *buf, size_t len, long long deadline)
 		}
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
 			return -errno;
-		r = wait_fd(fd, POLLOUT, deadline);
+		r = tls_wait(fd, POLLOUT, deadline);
 		if (r)
 			return r;
 	}
@@ -222,7 +211,7 @@ static int read_connect_answer(int fd, long long deadline, char *err, size_t err
 	int w;
 
 	while (n == 0) {
-		w = wait_fd(fd, POLLIN, deadline);
+		w = tls_wait(fd, POLLIN, deadline);
 		if (w) {
 			snprintf(err, errlen, "proxy: no answer to CONNECT: %s",
 				 w == -ETIMEDOUT ? "timed out" : strerror(-w));

@@ -9,6 +9,7 @@ import glob
 import os
 import re
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -514,6 +515,37 @@ def test_uplink_ws_unreachable_stop(ctx):
     ASSERT_TRUE(flush is not None and 2.0 <= flush < 3.0,
                 "the stop's wait for the unreachable cloud (flush timeout 2 s)", flush)
 
+
+
+def test_uplink_ws_stop_abandons_connect(ctx):
+    """A connection attempt in flight when the agent stops (here a TLS handshake
+    that a listener never answers, as behind a firewall that drops packets) is
+    abandoned: the stop waits --cloud-flush-timeout for the cloud, not the
+    attempt's own 10 s."""
+    _no_proxy_env(ctx)
+    silent = socket.socket()
+    ctx.cleanup.callback(silent.close)
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # never accepted: the kernel completes the TCP handshake, nobody answers
+    server = WsServer(ctx.cleanup, Pki(ctx.cleanup))  # never started: its CA and URL only
+    server.port = silent.getsockname()[1]
+    agent = CloudAgentPending(ctx.kerno, ctx.cleanup, server,
+                              extra=["--cloud-flush-timeout", "2"])
+    time.sleep(1)  # the first attempt waits for a ServerHello, 10 s at most
+    ASSERT_TRUE("cannot connect" not in agent.stderr(), "the first attempt still in flight",
+                agent.stderr_tail(3))
+    start = time.monotonic()
+    agent.stop()
+    took = time.monotonic() - start
+    times = re.search(r"kerno: stopped in .*", agent.stderr())
+    print(f"    stop: {took:.2f} s here; {times and times.group(0)}", flush=True)
+    ASSERT_TRUE(f"cannot connect: 127.0.0.1:{server.port}: TLS handshake: Operation canceled"
+                in agent.stderr(), "the attempt in flight abandoned at the stop",
+                agent.stderr_tail(4))
+    said = re.search(r"not acknowledged after ([\d.]+) s: kept in", agent.stderr())
+    flush = float(said.group(1)) if said else None
+    ASSERT_TRUE(flush is not None and 2.0 <= flush < 3.0,
+                "the stop's wait for the silent cloud (flush timeout 2 s)", flush)
 
 SQL_CANARY = "sqlc4nary5d2"
 
