@@ -15,8 +15,8 @@
 
 #include "clock.h"
 #include "envelope.h"
-#include "uplink_queue.h"
 #include "tls.h"
+#include "uplink_queue.h"
 #include "uplink_ws.h"
 #include "ws_client.h"
 

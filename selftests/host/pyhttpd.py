@@ -20,8 +20,8 @@ stdout once it accepts connections.
 Endpoints (any method unless noted):
   /ok             200 "ok"
   /delay          200 "ok" DELAY_S after the request arrived
-  /delay-log      200, each /delay request's time from arrival to response
-                  sent so far, in microseconds, one per line
+  /delay-log      200, each /delay request's time from arrival to the send
+                  of its response, so far, in microseconds, one per line
   /chunked        200, body sent as several chunks
   /split          200, whole response written one byte per send()
   /head           200 with Content-Length 1234 (HEAD sends no body)
@@ -40,7 +40,7 @@ import threading
 import time
 
 DELAY_S = 0.020
-# Microseconds from arrival to response sent, per /delay request: what the
+# Microseconds from arrival to response send, per /delay request: what the
 # server really took, for the latency test to compare the agent's figures
 # with (list.append is atomic in CPython).
 DELAY_LOG = []
@@ -157,8 +157,12 @@ def handle(conn, method, path, headers):
         # From the request's arrival, where the kernel starts timing it, not
         # from the end of the parse above.
         time.sleep(max(0.0, conn.arrived + DELAY_S - time.monotonic()))
+        # Up to the send, where the kernel's timing ends too: on a busy
+        # machine this thread can wait after the send for its next turn,
+        # which is no part of the server's latency.
+        sending = time.monotonic()
         sock.sendall(simple(200))
-        DELAY_LOG.append(round((time.monotonic() - conn.arrived) * 1e6))
+        DELAY_LOG.append(round((sending - conn.arrived) * 1e6))
     elif path == "/delay-log":
         sock.sendall(simple(200, "".join(f"{us}\n" for us in DELAY_LOG).encode()))
     elif path == "/ok":
