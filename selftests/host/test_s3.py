@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import time
@@ -428,8 +429,14 @@ def _kerno_run(ctx, h2):
                 "objects the uploader confirmed = objects in the bucket", f"{uploaded} vs {len(keys)} keys")
     ASSERT_TRUE(uploaded and uploaded[0].endswith(", 0 left in the spool for the next start"), "spool emptied",
                 str(uploaded))
-    ASSERT_TRUE(all(k.startswith("logs/year=") and "/node-e2e-" in k for k in keys), "object keys", str(keys))
-    text = b"".join(gzip.decompress(read_object(client, k)) for k in keys).decode()
+    # The agent captures the host's traffic too: with s3rver slow (beside the
+    # VM tests), nghttpx's requests to it can make a sampled span, stored
+    # under traces/ (CI24), with the same layout.
+    layout = r"(logs|traces)/year=\d{4}/month=\d\d/day=\d\d/hour=\d\d/node-e2e-[0-9a-f]{16}\d{6}\.json\.gz"
+    ASSERT_EQ([k for k in keys if not re.fullmatch(layout, k)], [], "object keys not in the layout")
+    logs = [k for k in keys if k.startswith("logs/")]
+    ASSERT_GT(len(logs), 0, "log objects")
+    text = b"".join(gzip.decompress(read_object(client, k)) for k in logs).decode()
     counts = [text.count(t) for t in tokens]
     ASSERT_EQ((min(counts), max(counts)), (1, 1), "each of the 600 logged lines in exactly one stored record")
     spool = os.path.join(agent.data_dir, "spool")
