@@ -111,12 +111,18 @@ bad:
 	return -EINVAL;
 }
 
-static void wake(struct uplink_ws *w)
+/* Add one to an eventfd: a full counter (EAGAIN) is readable already. */
+static void kick(int fd, const char *what)
 {
 	uint64_t one = 1;
 
-	if (write(w->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		perror("kerno: uplink wake");
+	if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		perror(what);
+}
+
+static void wake(struct uplink_ws *w)
+{
+	kick(w->wake_fd, "kerno: uplink wake");
 }
 
 static bool stopping(struct uplink_ws *w)
@@ -712,8 +718,6 @@ static void report_kept(struct uplink_ws *w)
 
 void uplink_ws_stop(struct uplink_ws *w)
 {
-	uint64_t one = 1;
-
 	if (!w || !w->started)
 		return;
 	pthread_mutex_lock(&w->lock);
@@ -721,8 +725,7 @@ void uplink_ws_stop(struct uplink_ws *w)
 		w->stop_ms = mono_ms();
 	w->stopping = true;
 	pthread_mutex_unlock(&w->lock);
-	if (write(w->stop_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		perror("kerno: uplink stop");
+	kick(w->stop_fd, "kerno: uplink stop");
 	wake(w);
 }
 

@@ -483,6 +483,12 @@ def test_uplink_ws_bad_options(ctx):
               "nothing queued by refused runs")
 
 
+def _log_stop(agent, took):
+    """The stop's time measured here, beside the agent's own account of it."""
+    times = re.search(r"kerno: stopped in .*", agent.stderr())
+    print(f"    stop: {took:.2f} s here; {times and times.group(0)}", flush=True)
+
+
 def test_uplink_ws_unreachable_stop(ctx):
     """With the cloud unreachable the agent still stops within --cloud-flush-timeout,
     keeping what it queued."""
@@ -496,13 +502,11 @@ def test_uplink_ws_unreachable_stop(ctx):
     time.sleep(2)
     start = time.monotonic()
     agent.stop()
-    took = time.monotonic() - start
     # The flush timeout bounds the stop's wait for the cloud, which runs
     # beside the teardown. The rest of the stop is the kernel's and the
     # disk's (hooks detached, the last interval written) and grows with the
     # machine's load: logged here, not bounded.
-    times = re.search(r"kerno: stopped in .*", agent.stderr())
-    print(f"    stop: {took:.2f} s here; {times and times.group(0)}", flush=True)
+    _log_stop(agent, time.monotonic() - start)
     kept = agent.queued()
     ASSERT_GE(len(kept), 3, "envelopes kept for the next run")
     ASSERT_TRUE("cannot connect: 127.0.0.1:" in agent.stderr(), "the agent says why",
@@ -540,9 +544,7 @@ def test_uplink_ws_stop_abandons_connect(ctx):
                 agent.stderr_tail(3))
     start = time.monotonic()
     agent.stop()
-    took = time.monotonic() - start
-    times = re.search(r"kerno: stopped in .*", agent.stderr())
-    print(f"    stop: {took:.2f} s here; {times and times.group(0)}", flush=True)
+    _log_stop(agent, time.monotonic() - start)
     ASSERT_TRUE(f"cannot connect: 127.0.0.1:{server.port}: TLS handshake: Operation canceled"
                 in agent.stderr(), "the attempt in flight abandoned at the stop",
                 agent.stderr_tail(4))
