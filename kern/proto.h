@@ -160,6 +160,7 @@ enum kerno_h2_event_kind {
 struct kerno_h2_event {
 	struct kerno_h2_conn_ref conn;
 	__u64 dur_ns; /* END, RESET: request HEADERS to the end */
+	__u64 end_ns; /* END, RESET: when it ended (bpf_ktime_get_ns), for the stream's span */
 	__u64 cgroup_id;
 	__u32 tgid;
 	__u32 stream_id;

@@ -103,6 +103,7 @@ static __always_inline void h2_fill(struct kerno_h2_event *e, const struct kerno
 	e->server_port = c->role == KERNO_ROLE_SERVER ? c->local_port : c->peer_port;
 	__builtin_memcpy(e->peer_addr, c->peer_addr, sizeof(e->peer_addr));
 	e->dur_ns = 0;
+	e->end_ns = 0;
 	e->len = 0;
 	e->seq = 0;
 	e->frame_type = 0;
@@ -194,6 +195,7 @@ static __always_inline void h2_end(const struct kerno_conn *c, __u32 sid, __u8 k
 	e = h2_event(c, kind, sid, dir);
 	if (e) {
 		e->dur_ns = now - s->start_ns;
+		e->end_ns = now;
 		h2_send(c, e, KERNO_H2_EVENT_HDR);
 		count(KERNO_EV_REQUESTS);
 	}

@@ -69,8 +69,8 @@ SCALE=${KERNO_TEST_SCALE:-0.05}
 #   series), whose accounting is the kernel's own on every version (not the
 #   process table's: before 6.5 or so a map update's error is a 32-bit int,
 #   which test_proc_table_full and test_pid_reuse_renames check);
-# - variants whose kernel side another guest test already runs: gRPC (the
-#   HTTP/2 parser of test_h2_h2c), MariaDB's prepared statements (its parser
+# - variants whose kernel side another guest test already runs: gRPC and
+#   HTTP/2 spans (the HTTP/2 parser of test_h2_h2c), MariaDB's prepared statements (its parser
 #   of test_protos_mariadb), --ignore-process (the filter every test
 #   passes), and the TLS cases that differ from test_tls_curl_nginx,
 #   test_tls_boringssl_nginx, test_tls_go_client_server and
@@ -87,7 +87,7 @@ VM_SKIP=(test_harness_ test_deploy_ test_logs_ test_s3_ test_uplink_ws_ test_nan
 	test_errors_mariadb test_errors_redis test_errors_dns test_spans_stitching_
 	test_spans_sampling test_spans_redaction test_spans_ringbuf test_spans_bad test_spans_db_errors
 	test_h2_events_lost test_tls_exec_lost test_series_table_full
-	test_h2_grpc test_protos_mariadb_prepared test_ignore_process
+	test_h2_grpc test_h2_spans test_protos_mariadb_prepared test_ignore_process
 	test_tls_static_openssl_nginx test_tls_static_boringssl_nginx test_tls_go_stack_growth
 	test_tls_first_request test_tls_no_conn test_tls_spans_nginx)
 # Modules the initramfs loads to reach the host's root filesystem.

@@ -435,6 +435,9 @@ static int start_spans(struct agent *a, char *err, size_t errlen)
 		.store = a->store,
 		.host = a->cfg->host_name,
 		.proc_root = a->cfg->proc_root,
+		.baseline_bp = a->cfg->span_baseline,
+		.slow_ns = a->cfg->span_slow_ms * 1000000ULL,
+		.rate_cap = a->cfg->span_rate_cap,
 	};
 
 	int ret;
@@ -456,6 +459,7 @@ static int start_h2(struct agent *a, char *err, size_t errlen)
 		.series_fd = a->cap.h2_series_fd,
 		.max_conns = a->cfg->max_conns,
 		.max_series = a->cfg->max_series,
+		.spans = a->spans,
 	};
 
 	return h2streams_start(&o, &a->h2, err, errlen);
@@ -528,10 +532,11 @@ static int start(struct agent *a, char *err, size_t errlen)
 	 * give those pages back before the ring buffers are mapped.
 	 */
 	malloc_trim(0);
-	ret = start_h2(a, err, errlen);
+	/* The spans first: the HTTP/2 reader offers them its streams. */
+	ret = start_spans(a, err, errlen);
 	if (ret)
 		return ret;
-	return start_spans(a, err, errlen);
+	return start_h2(a, err, errlen);
 }
 
 /*
@@ -561,8 +566,8 @@ static void finish(struct agent *a)
 	uplink_stop(a->up);
 	tls_stopping = a->tls && !pthread_create(&tls_stopper, NULL, stop_tls, a);
 
-	spans_free(a->spans);
 	h2streams_free(a->h2);
+	spans_free(a->spans);
 	free(a->merged);
 	logs_free(a->logs);
 	objstore_close(a->store);
@@ -608,6 +613,8 @@ static int loop(struct agent *a)
 			/* The last spans and counters read with nothing moving: they agree. */
 			capture_detach(&a->cap);
 			stop_mark(&a->stop, "hooks detached");
+			/* Every HTTP/2 stream's span offered before the spans stop. */
+			h2streams_sync(a->h2);
 			spans_stop(a->spans);
 			stop_mark(&a->stop, "spans");
 		}

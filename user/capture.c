@@ -23,6 +23,7 @@
 #include "capture.skel.h"
 #include "floor.skel.h"
 #include "preflight.h"
+#include "span_sample.h"
 #include "tls_probe.h"
 
 /* Instructions the verifier may process for one program (since Linux 5.2). */
@@ -332,10 +333,9 @@ static void configure_spans(struct capture_bpf *skel, const struct capture_opts 
 
 	skel->rodata->spans_enabled = o->spans;
 	bpf_program__set_autoload(skel->progs.kerno_span_fork, o->spans);
-	skel->rodata->span_baseline = ((__u64)o->span_baseline_bp << 32) / 10000;
+	skel->rodata->span_baseline = span_baseline_bound(o->span_baseline_bp);
 	skel->rodata->span_slow_auto = o->span_slow_ns == 0;
-	skel->rodata->span_slow_ns = o->span_slow_ns ? o->span_slow_ns :
-						       CAPTURE_SPAN_SLOW_FALLBACK_NS;
+	skel->rodata->span_slow_ns = o->span_slow_ns ? o->span_slow_ns : SPAN_SLOW_FALLBACK_NS;
 	skel->rodata->span_rate_cap = o->span_rate_cap;
 	skel->rodata->span_payload_bytes = o->spans ? o->span_payload_bytes : 0;
 	bpf_map__set_max_entries(skel->maps.span_payloads,

@@ -64,9 +64,6 @@ struct capture_opts {
 	__u32 h2_ringbuf_bytes; /* the same; 0: the map's own size */
 };
 
-/* Threshold of endpoints whose own distribution is not known yet (span_slow_ns 0). */
-#define CAPTURE_SPAN_SLOW_FALLBACK_NS 1000000000ULL
-
 struct capture {
 	struct capture_bpf *skel;
 	const char *hook; /* name of the flavour attached */

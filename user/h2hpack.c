@@ -149,7 +149,44 @@ static void copy_value(char *dst, size_t size, const nghttp2_nv *nv)
 	dst[n] = '\0';
 }
 
-/* Keep the field if it is one Kerno measures by. */
+static int hex_digit(uint8_t ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+/*
+ * "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>", the kernel's rule
+ * for HTTP/1.x (span_traceparent() in kern/span.bpf.h): lowercase hex, ids
+ * not all zero; anything else leaves the fields unset.
+ */
+static void take_traceparent(const uint8_t *v, size_t n, struct h2_fields *out)
+{
+	uint64_t w[3] = { 0 };
+	int i, h;
+
+	if (n < 55 || v[0] != '0' || v[1] != '0' || v[2] != '-' || v[35] != '-' || v[52] != '-')
+		return;
+	for (i = 0; i < 48; i++) {
+		h = hex_digit(v[3 + i + (i >= 32)]);
+		if (h < 0)
+			return;
+		w[i >> 4] = w[i >> 4] << 4 | (uint64_t)h;
+	}
+	if (!(w[0] | w[1]) || !w[2])
+		return;
+	for (i = 0; i < 8; i++) {
+		out->trace_id[i] = w[0] >> (56 - 8 * i);
+		out->trace_id[8 + i] = w[1] >> (56 - 8 * i);
+	}
+	out->parent_id = w[2];
+	out->has_traceparent = true;
+}
+
+/* Keep the field if it is one Kerno measures or traces by. */
 static void take_field(const nghttp2_nv *nv, struct h2_fields *out)
 {
 	static const char grpc_type[] = "application/grpc";
@@ -173,6 +210,8 @@ static void take_field(const nghttp2_nv *nv, struct h2_fields *out)
 			out->has_grpc_status = true;
 			out->grpc_status = x;
 		}
+	} else if (name_is(nv, "traceparent")) {
+		take_traceparent(nv->value, nv->valuelen, out);
 	}
 }
 

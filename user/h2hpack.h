@@ -32,6 +32,9 @@ struct h2_fields {
 	bool grpc; /* content-type application/grpc (or application/grpc+...) */
 	bool has_grpc_status;
 	uint8_t grpc_status; /* grpc-status (0..255) */
+	bool has_traceparent; /* a valid W3C traceparent, version 00: the two ids below */
+	uint8_t trace_id[16];
+	uint64_t parent_id; /* the caller's span */
 };
 
 struct h2_hpack;

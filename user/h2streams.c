@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/random.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -94,6 +96,7 @@ struct h2streams {
 	pthread_t thread;
 	pthread_cond_t synced; /* the reader read everything up to `want` */
 	__u64 want, done; /* reads asked for by h2streams_take() and made */
+	__u64 rng; /* span ids: a splitmix64 sequence, seeded from getrandom() */
 	bool running;
 	volatile int stop;
 };
@@ -281,6 +284,58 @@ static __u8 method_of(const char *m)
 	return KERNO_M_OTHER;
 }
 
+static __u64 next_id(struct h2streams *h)
+{
+	__u64 z = h->rng += 0x9e3779b97f4a7c15ULL;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/*
+ * The span of an ended stream, whose series key is k, offered to the spans
+ * module. A traceparent names the trace, and the parent of a server span; a
+ * client's traceparent is its application's own span, so the client span
+ * takes that span's id (as the kernel does for HTTP/1.x).
+ */
+static void offer_span(struct h2streams *h, const struct kerno_h2_event *e,
+		       const struct h2_fields *f, const struct kerno_series_key *k)
+{
+	struct kerno_span_event ev;
+	__u64 id[2];
+
+	memset(&ev, 0, KERNO_SPAN_EVENT_HDR);
+	ev.start_ns = e->end_ns - e->dur_ns;
+	ev.end_ns = e->end_ns;
+	ev.cgroup_id = e->cgroup_id;
+	ev.tgid = e->tgid;
+	memcpy(ev.peer_addr, e->peer_addr, sizeof(ev.peer_addr));
+	ev.local_port = e->conn.local_port;
+	ev.peer_port = e->conn.peer_port;
+	ev.status = k->status;
+	ev.code = k->code;
+	ev.role = k->role;
+	ev.method = k->method;
+	ev.family = k->family;
+	ev.proto = k->proto;
+	memcpy(ev.path, k->path, KERNO_PATH_LEN);
+	ev.span_id = next_id(h) | 1;
+	if (f->has_traceparent) {
+		memcpy(ev.trace_id, f->trace_id, sizeof(ev.trace_id));
+		ev.flags = KERNO_SPAN_F_TRACEPARENT;
+		if (k->role == KERNO_ROLE_SERVER)
+			ev.parent_id = f->parent_id;
+		else
+			ev.span_id = f->parent_id;
+	} else {
+		id[0] = next_id(h);
+		id[1] = next_id(h);
+		memcpy(ev.trace_id, id, sizeof(ev.trace_id));
+	}
+	spans_offer(h->o.spans, &ev);
+}
+
 /*
  * The series of an ended stream: gRPC by service/method and grpc-status
  * (code: the HTTP status), plain HTTP/2 like HTTP/1.x (code 1: reset).
@@ -316,6 +371,8 @@ static void count_stream(struct h2streams *h, const struct kerno_h2_event *e,
 		k.code = reset;
 	}
 	series_add(h, &k, e->dur_ns);
+	if (h->o.spans)
+		offer_span(h, e, f, &k);
 }
 
 /* ---- connections and their streams ---- */
@@ -743,6 +800,9 @@ int h2streams_start(const struct h2streams_opts *o, struct h2streams **out, char
 	h->o.events_fd = o->events_fd;
 	h->o.streams_fd = o->streams_fd;
 	h->o.series_fd = o->series_fd;
+	h->o.spans = o->spans;
+	if (getrandom(&h->rng, sizeof(h->rng), 0) != sizeof(h->rng))
+		h->rng = clock_ns(CLOCK_REALTIME) ^ (__u64)getpid() << 32;
 	h->rb = ringbuf_new(o->events_fd, on_event, h);
 	if (!h->rb) {
 		ret = -errno;
@@ -789,6 +849,31 @@ void h2streams_free(struct h2streams *h)
 	free(h);
 }
 
+/*
+ * Only the reader consumes (libbpf's ring buffer has one consumer): ask it
+ * for one more read of everything that waits now, and wait for it. Called
+ * with h->lock held.
+ */
+static void sync_locked(struct h2streams *h)
+{
+	__u64 want;
+
+	if (!h->running)
+		return;
+	want = ++h->want;
+	while (h->done < want)
+		pthread_cond_wait(&h->synced, &h->lock);
+}
+
+void h2streams_sync(struct h2streams *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->lock);
+	sync_locked(h);
+	pthread_mutex_unlock(&h->lock);
+}
+
 long h2streams_take(struct h2streams *h, const struct kerno_sample **out,
 		    __u64 drops[KERNO_DROP__COUNT])
 {
@@ -796,15 +881,8 @@ long h2streams_take(struct h2streams *h, const struct kerno_sample **out,
 
 	if (!h)
 		return 0;
-	/* Only the reader consumes (libbpf's ring buffer has one consumer): ask it
-	 * for one more read of everything that waits now, and wait for it. */
 	pthread_mutex_lock(&h->lock);
-	if (h->running) {
-		__u64 want = ++h->want;
-
-		while (h->done < want)
-			pthread_cond_wait(&h->synced, &h->lock);
-	}
+	sync_locked(h);
 	/* The counts not yet in the totals would go with the slots. */
 	mirror_flush(h, clock_ns(CLOCK_MONOTONIC));
 	for (i = 0; i < h->series_size; i++) {

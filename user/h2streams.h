@@ -13,6 +13,10 @@
  * streams per connection at most H2_STREAMS_PER_CONN, series at most
  * max_series (more: series_table_full).
  *
+ * With spans on, each ended stream is also offered as a span (spans_offer():
+ * kept for an error, slowness or the baseline, as the kernel keeps HTTP/1.x
+ * spans), with the ids of its request's traceparent header if it had one.
+ *
  * `kerno top` cannot see the agent's memory: the reader adds what each
  * series counted to its running total in the h2_series map about once a
  * second, and deletes there the totals idle for 30 s.
@@ -25,6 +29,7 @@
 
 #include "capture.h"
 #include "otlp.h"
+#include "spans.h"
 
 struct h2streams;
 
@@ -34,6 +39,7 @@ struct h2streams_opts {
 	int series_fd; /* h2_series, where `kerno top` reads the series' totals; -1: none */
 	size_t max_conns;
 	size_t max_series;
+	struct spans *spans; /* where ended streams are offered as spans; NULL: no spans */
 };
 
 int h2streams_start(const struct h2streams_opts *o, struct h2streams **out, char *err,
@@ -48,6 +54,12 @@ void h2streams_free(struct h2streams *h);
  */
 long h2streams_take(struct h2streams *h, const struct kerno_sample **out,
 		    __u64 drops[KERNO_DROP__COUNT]);
+
+/*
+ * Read everything that waits on the ring buffer now (at a stop, once the
+ * hooks are detached: every stream's span is offered before the spans stop).
+ */
+void h2streams_sync(struct h2streams *h);
 
 /* One event as the kernel sends it: exported for the fuzz target. */
 struct h2streams *h2streams_new_detached(size_t max_conns, size_t max_series);

@@ -220,6 +220,7 @@ static int dns_attrs(json_t *attrs, const struct kerno_series_key *k, bool folde
 static int grpc_attrs(json_t *attrs, const struct kerno_series_key *k, bool folded)
 {
 	char path[KERNO_PATH_LEN + 1], buf[12], *slash;
+	const char *error = kerno_grpc_error_type(k->status, k->method, buf, sizeof(buf));
 	int err = attr_str(attrs, "rpc.system", "grpc");
 
 	memcpy(path, k->path, KERNO_PATH_LEN);
@@ -232,11 +233,8 @@ static int grpc_attrs(json_t *attrs, const struct kerno_series_key *k, bool fold
 	}
 	if (k->status != KERNO_GRPC_NO_STATUS)
 		err |= attr_int(attrs, "rpc.grpc.status_code", k->status);
-	if (k->status == KERNO_GRPC_NO_STATUS)
-		err |= attr_str(attrs, "error.type", k->method ? "stream_reset" : "_OTHER");
-	else if (k->status)
-		err |= attr_str(attrs, "error.type",
-				kerno_grpc_status_name(k->status, buf, sizeof(buf)));
+	if (error)
+		err |= attr_str(attrs, "error.type", error);
 	if (!folded)
 		err |= attr_peer(attrs, k);
 	return err;

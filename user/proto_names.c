@@ -175,3 +175,10 @@ const char *kerno_grpc_status_name(unsigned int code, char *buf, size_t size)
 	snprintf(buf, size, "%u", code);
 	return buf;
 }
+
+const char *kerno_grpc_error_type(unsigned int status, bool reset, char *buf, size_t size)
+{
+	if (status == KERNO_GRPC_NO_STATUS)
+		return reset ? "stream_reset" : "_OTHER";
+	return status ? kerno_grpc_status_name(status, buf, size) : NULL;
+}

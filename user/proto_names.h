@@ -55,4 +55,11 @@ const char *kerno_dns_rcode_name(unsigned int rcode, char *buf, size_t size);
 /* The canonical name of a gRPC status code ("NOT_FOUND"); a number past them in buf. */
 const char *kerno_grpc_status_name(unsigned int code, char *buf, size_t size);
 
+/*
+ * error.type of a gRPC call with this status (KERNO_GRPC_NO_STATUS: none;
+ * reset: the stream was reset): the code's name, "stream_reset" or
+ * "_OTHER" without a status, NULL for OK.
+ */
+const char *kerno_grpc_error_type(unsigned int status, bool reset, char *buf, size_t size);
+
 #endif /* KERNO_PROTO_NAMES_H */

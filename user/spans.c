@@ -17,6 +17,7 @@
 #include "ringbuf.h"
 #include "span_late.h"
 #include "span_redact.h"
+#include "span_sample.h"
 #include "clock.h"
 #include "spans.h"
 
@@ -29,6 +30,8 @@
 #define THRESHOLD_MIN_COUNT 100
 #define EXAMPLES 1024 /* direct-mapped slots of example trace ids */
 #define NAMES 256 /* direct-mapped slots of process names */
+/* HTTP/2 and gRPC spans kept and waiting for the reader thread (spans_offer()). */
+#define H2_QUEUE 1024
 
 struct example {
 	struct kerno_series_key key; /* cgroup_id, family and peer_addr not compared */
@@ -40,6 +43,11 @@ struct endpoint_hist {
 	__u64 total;
 	__u64 threshold; /* as last written to the kernel */
 	__u64 buckets[KERNO_HIST_BUCKETS];
+};
+
+/* A span made in userspace, without payload: the head of a struct kerno_span_event. */
+struct queued_span {
+	unsigned char head[KERNO_SPAN_EVENT_HDR];
 };
 
 struct proc_name {
@@ -62,6 +70,15 @@ struct spans {
 	struct example by_pid[EXAMPLES];
 	struct proc_name names[NAMES]; /* reader thread only */
 	struct endpoint_hist *hists[KERNO_SPAN_ENDPOINTS]; /* agent thread only */
+	/* Each endpoint's threshold as the kernel has it, for spans_offer() (atomic). */
+	__u64 thresholds[KERNO_SPAN_ENDPOINTS];
+	__u64 baseline; /* span_baseline_bound() of o.baseline_bp */
+	/* Under lock: */
+	struct span_caps *caps;
+	struct queued_span *queue; /* H2_QUEUE, a ring */
+	size_t q_head, q_len;
+	bool closed; /* stopped: nothing is taken any more */
+	struct kerno_span_event dequeued; /* reader thread only (drain_queue()) */
 };
 
 static json_t *u64_str(__u64 v)
@@ -258,6 +275,85 @@ static json_t *db_span_attributes(const struct kerno_span_event *ev, struct strb
 	return attrs;
 }
 
+/*
+ * An HTTP/2 or gRPC span (made in userspace: spans_offer()). Its status and
+ * code are its series': gRPC's status is the grpc-status, its method says a
+ * reset; HTTP/2's code says a reset. No payload, no thread: a connection
+ * multiplexes streams, and its header blocks are decoded, not kept.
+ */
+static bool is_h2_span(const struct kerno_span_event *ev)
+{
+	return ev->proto == KERNO_P_HTTP2 || ev->proto == KERNO_P_GRPC;
+}
+
+static json_t *h2_span_attributes(const struct kerno_span_event *ev)
+{
+	char path[KERNO_PATH_LEN + 1], tmpl[3 * KERNO_PATH_LEN + 1], peer[64], reason[48], buf[12];
+	bool server = ev->role == KERNO_ROLE_SERVER, grpc = ev->proto == KERNO_P_GRPC;
+	const char *method = kerno_method_name(ev->method), *slash, *error;
+	json_t *attrs = json_array();
+	int ret = 0;
+
+	if (!attrs)
+		return NULL;
+	memcpy(path, ev->path, KERNO_PATH_LEN);
+	path[KERNO_PATH_LEN] = '\0';
+	slash = strrchr(path, '/');
+	addr_str(ev->peer_addr, ev->family, peer, sizeof(peer));
+	reason_str(ev->reason, reason, sizeof(reason));
+	if (grpc) {
+		ret |= add_str(attrs, "rpc.system", "grpc");
+		if (slash) {
+			ret |= add_strn(attrs, "rpc.service", path, slash - path);
+			ret |= add_str(attrs, "rpc.method", slash + 1);
+		}
+		if (ev->status != KERNO_GRPC_NO_STATUS)
+			ret |= add_int(attrs, "rpc.grpc.status_code", ev->status);
+		error = kerno_grpc_error_type(ev->status, ev->method, buf, sizeof(buf));
+		if (error)
+			ret |= add_str(attrs, "error.type", error);
+	} else {
+		otlp_escape_path(path, strlen(path), tmpl);
+		ret |= add_str(attrs, "http.request.method", method ? method : "_OTHER");
+		ret |= add_str(attrs, server ? "http.route" : "url.template", tmpl);
+		if (ev->status)
+			ret |= add_int(attrs, "http.response.status_code", ev->status);
+		if (ev->code)
+			ret |= add_str(attrs, "error.type", "stream_reset");
+	}
+	ret |= add_str(attrs, "network.protocol.name", "http");
+	ret |= add_str(attrs, "network.protocol.version", "2");
+	ret |= add_int(attrs, "server.port", server ? ev->local_port : ev->peer_port);
+	ret |= add_str(attrs, "network.peer.address", peer);
+	ret |= add_int(attrs, "network.peer.port", ev->peer_port);
+	ret |= add_str(attrs, "kerno.sample.reason", reason);
+	ret |= add_str(attrs, "kerno.parent.source", parent_source(ev->flags));
+	if (ret) {
+		json_decref(attrs);
+		return NULL;
+	}
+	return attrs;
+}
+
+/*
+ * The span's status: an error for the side that failed. A server fails at
+ * 5xx (a gRPC server: span_sample.c's list of codes), a client at any
+ * 4xx or 5xx or gRPC code but OK; a database call at any error; a reset
+ * stream always.
+ */
+static bool span_failed(const struct kerno_span_event *ev)
+{
+	bool server = ev->role == KERNO_ROLE_SERVER;
+
+	if (ev->proto == KERNO_P_GRPC)
+		return server ? ev->reason & KERNO_SPAN_R_ERROR : ev->method || ev->status;
+	if (ev->proto == KERNO_P_HTTP2 && ev->code)
+		return true;
+	if (is_db_span(ev))
+		return ev->status != 0;
+	return server ? ev->status >= 500 : ev->status >= 400;
+}
+
 static void hex_id(const __u8 *b, size_t n, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -282,7 +378,6 @@ json_t *spans_event_json(const struct kerno_span_event *ev, size_t len, const ch
 	char tmpl[3 * KERNO_PATH_LEN + 1];
 	const char *method = kerno_method_name(ev->method);
 	bool server = ev->role == KERNO_ROLE_SERVER, db = is_db_span(ev);
-	bool error = db ? ev->status != 0 : server ? ev->status >= 500 : ev->status >= 400;
 	struct strbuf red = { 0 };
 	json_t *attrs, *spanj, *res;
 
@@ -297,6 +392,13 @@ json_t *spans_event_json(const struct kerno_span_event *ev, size_t len, const ch
 		method = db_operation(ev, tmpl, sizeof(tmpl));
 		snprintf(name, sizeof(name), "%s", method ? method : kerno_db_system(ev->proto));
 		attrs = db_span_attributes(ev, &red);
+	} else if (ev->proto == KERNO_P_GRPC) {
+		snprintf(name, sizeof(name), "%.*s", KERNO_PATH_LEN, ev->path);
+		attrs = h2_span_attributes(ev);
+	} else if (is_h2_span(ev)) {
+		otlp_escape_path(ev->path, strnlen(ev->path, KERNO_PATH_LEN), tmpl);
+		snprintf(name, sizeof(name), "%s %s", method ? method : "HTTP", tmpl);
+		attrs = h2_span_attributes(ev);
 	} else {
 		otlp_escape_path(ev->path, strnlen(ev->path, KERNO_PATH_LEN), tmpl);
 		snprintf(name, sizeof(name), "%s %s", method ? method : "HTTP", tmpl);
@@ -310,7 +412,7 @@ json_t *spans_event_json(const struct kerno_span_event *ev, size_t len, const ch
 			  "kind", server ? 2 : 3, "startTimeUnixNano",
 			  u64_str(ev->start_ns + realtime_offset_ns), "endTimeUnixNano",
 			  u64_str(ev->end_ns + realtime_offset_ns), "attributes", attrs, "status",
-			  "code", error ? 2 : 0);
+			  "code", span_failed(ev) ? 2 : 0);
 	if (!spanj)
 		return NULL;
 	res = json_pack("[{s:s, s:{s:s}}, {s:s, s:{s:s}}, {s:s, s:{s:o}}]", "key", "service.name",
@@ -490,12 +592,61 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/* The HTTP/2 and gRPC spans queued by spans_offer(), stored. */
+static void drain_queue(struct spans *s)
+{
+	struct kerno_span_event *ev = &s->dequeued;
+	size_t n;
+
+	for (;;) {
+		pthread_mutex_lock(&s->lock);
+		n = s->q_len;
+		if (n) {
+			memcpy(ev, s->queue[s->q_head].head, KERNO_SPAN_EVENT_HDR);
+			s->q_head = (s->q_head + 1) % H2_QUEUE;
+			s->q_len--;
+		}
+		pthread_mutex_unlock(&s->lock);
+		if (!n)
+			return;
+		store_span(s, ev, KERNO_SPAN_EVENT_HDR);
+	}
+}
+
 /* Everything in the ring buffer now, then what waited long enough for a link. */
 static void drain(struct spans *s, bool all)
 {
+	drain_queue(s);
 	ringbuf_consume(s->rb);
 	span_late_expire(s->late, clock_ns(CLOCK_MONOTONIC), all);
 	sync_late_stats(s);
+}
+
+void spans_offer(struct spans *s, struct kerno_span_event *ev)
+{
+	__u32 slot = span_sample_slot(ev);
+	__u64 slow = s->o.slow_ns;
+
+	if (!slow)
+		slow = __atomic_load_n(&s->thresholds[slot], __ATOMIC_RELAXED);
+	if (!slow)
+		slow = SPAN_SLOW_FALLBACK_NS;
+	ev->req_len = 0;
+	ev->resp_len = 0;
+	ev->reason = span_sample_reason(ev, slow, s->baseline);
+	if (!ev->reason)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (!span_caps_take(s->caps, slot, ev->end_ns, s->o.rate_cap)) {
+		s->stats.h2_capped++;
+	} else if (s->closed || s->q_len == H2_QUEUE) {
+		s->stats.h2_lost++;
+	} else {
+		memcpy(s->queue[(s->q_head + s->q_len) % H2_QUEUE].head, ev, KERNO_SPAN_EVENT_HDR);
+		s->q_len++;
+		s->stats.h2_sampled++;
+	}
+	pthread_mutex_unlock(&s->lock);
 }
 
 static void seal_if_due(struct spans *s, bool force)
@@ -537,8 +688,11 @@ int spans_start(const struct spans_opts *o, struct spans **out, char *err, size_
 	s->o = *o;
 	pthread_mutex_init(&s->lock, NULL);
 	s->realtime_offset = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+	s->baseline = span_baseline_bound(o->baseline_bp);
 	s->late = span_late_new(LATE_MAX_HELD, LATE_MAX_WAIT_NS, store_span, s);
-	if (!s->late) {
+	s->caps = span_caps_new();
+	s->queue = calloc(H2_QUEUE, sizeof(*s->queue));
+	if (!s->late || !s->caps || !s->queue) {
 		ret = -ENOMEM;
 		snprintf(err, errlen, "cannot start the span reader: out of memory");
 		goto cleanup;
@@ -571,6 +725,11 @@ void spans_stop(struct spans *s)
 	pthread_join(s->thread, NULL);
 	s->running = false;
 	drain(s, true);
+	pthread_mutex_lock(&s->lock);
+	s->closed = true;
+	pthread_mutex_unlock(&s->lock);
+	/* What was offered between the drain and the close. */
+	drain_queue(s);
 	seal_if_due(s, true);
 }
 
@@ -583,6 +742,8 @@ void spans_free(struct spans *s)
 	spans_stop(s);
 	ringbuf_free(s->rb);
 	span_late_free(s->late);
+	span_caps_free(s->caps);
+	free(s->queue);
 	for (i = 0; i < KERNO_SPAN_ENDPOINTS; i++)
 		free(s->hists[i]);
 	pthread_mutex_destroy(&s->lock);
@@ -639,8 +800,11 @@ void spans_observe(struct spans *s, const struct kerno_sample *samples, long n)
 		if (!h || h->total < THRESHOLD_MIN_COUNT)
 			continue;
 		thr = p99_bound(h);
-		if (thr != h->threshold && !bpf_map_update_elem(s->o.slow_fd, &slot, &thr, BPF_ANY))
+		if (thr != h->threshold &&
+		    !bpf_map_update_elem(s->o.slow_fd, &slot, &thr, BPF_ANY)) {
 			h->threshold = thr;
+			__atomic_store_n(&s->thresholds[slot], thr, __ATOMIC_RELAXED);
+		}
 	}
 }
 
@@ -672,21 +836,27 @@ json_t *spans_metrics(struct spans *s, __u64 start_ns, __u64 end_ns, const char 
 	d.late_held = now.late_held - s->reported.late_held;
 	d.late_linked = now.late_linked - s->reported.late_linked;
 	d.late_unlinked = now.late_unlinked - s->reported.late_unlinked;
+	d.h2_sampled = now.h2_sampled - s->reported.h2_sampled;
+	d.h2_capped = now.h2_capped - s->reported.h2_capped;
+	d.h2_lost = now.h2_lost - s->reported.h2_lost;
 	s->reported = now;
-	return json_pack("{s:{s:[{s:s, s:{s:s}}, {s:s, s:{s:s}}]}, s:[{s:{s:s}, s:[{s:s, s:s, s:s, "
-			 "s:{s:i, s:b, s:[o, o, o, o, o, o, o]}}]}]}",
-			 "resource", "attributes", "key", "service.name", "value", "stringValue",
-			 "kerno", "key", "host.name", "value", "stringValue", host, "scopeMetrics",
-			 "scope", "name", "kerno.spans", "metrics", "name", "kerno.spans.events",
-			 "description",
-			 "Sampled spans read from the kernel and stored, or lost here, by event.",
-			 "unit", "{span}", "sum", "aggregationTemporality", 1, "isMonotonic", 1,
-			 "dataPoints",
-			 stat_point("event", "received", d.received, start_ns, end_ns),
-			 stat_point("event", "appended", d.appended, start_ns, end_ns),
-			 stat_point("event", "store_dropped", d.store_dropped, start_ns, end_ns),
-			 stat_point("event", "malformed", d.malformed, start_ns, end_ns),
-			 stat_point("event", "late_held", d.late_held, start_ns, end_ns),
-			 stat_point("event", "late_linked", d.late_linked, start_ns, end_ns),
-			 stat_point("event", "late_unlinked", d.late_unlinked, start_ns, end_ns));
+	return json_pack(
+		"{s:{s:[{s:s, s:{s:s}}, {s:s, s:{s:s}}]}, s:[{s:{s:s}, s:[{s:s, s:s, s:s, "
+		"s:{s:i, s:b, s:[o, o, o, o, o, o, o, o, o, o]}}]}]}",
+		"resource", "attributes", "key", "service.name", "value", "stringValue", "kerno",
+		"key", "host.name", "value", "stringValue", host, "scopeMetrics", "scope", "name",
+		"kerno.spans", "metrics", "name", "kerno.spans.events", "description",
+		"Sampled spans read from the kernel or kept here (HTTP/2, gRPC) and stored, "
+		"or lost here, by event.",
+		"unit", "{span}", "sum", "aggregationTemporality", 1, "isMonotonic", 1,
+		"dataPoints", stat_point("event", "received", d.received, start_ns, end_ns),
+		stat_point("event", "appended", d.appended, start_ns, end_ns),
+		stat_point("event", "store_dropped", d.store_dropped, start_ns, end_ns),
+		stat_point("event", "malformed", d.malformed, start_ns, end_ns),
+		stat_point("event", "late_held", d.late_held, start_ns, end_ns),
+		stat_point("event", "late_linked", d.late_linked, start_ns, end_ns),
+		stat_point("event", "late_unlinked", d.late_unlinked, start_ns, end_ns),
+		stat_point("event", "h2_sampled", d.h2_sampled, start_ns, end_ns),
+		stat_point("event", "h2_capped", d.h2_capped, start_ns, end_ns),
+		stat_point("event", "h2_lost", d.h2_lost, start_ns, end_ns));
 }

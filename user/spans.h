@@ -32,6 +32,10 @@ struct spans_opts {
 	struct objstore *store;
 	const char *host; /* host.name */
 	const char *proc_root; /* for process names */
+	/* The kernel's sampling settings, for the spans made here (spans_offer()). */
+	unsigned int baseline_bp; /* --span-baseline */
+	__u64 slow_ns; /* --span-slow-ms; 0: each endpoint's own threshold (slow_fd) */
+	__u64 rate_cap; /* --span-rate-cap; 0: none */
 };
 
 struct spans_stats {
@@ -42,6 +46,9 @@ struct spans_stats {
 	unsigned long long late_held; /* waited for their client span (span_late.h) */
 	unsigned long long late_linked; /* server spans linked to their client span here */
 	unsigned long long late_unlinked; /* stored without the link they waited for */
+	unsigned long long h2_sampled; /* HTTP/2 and gRPC spans kept (spans_offer()) */
+	unsigned long long h2_capped; /* left out by the rate cap */
+	unsigned long long h2_lost; /* kept, but the queue to the reader was full or stopped */
 };
 
 struct spans;
@@ -49,7 +56,16 @@ struct spans;
 /* Start the reader thread. Returns 0 or a negative errno with a one-line reason in err. */
 int spans_start(const struct spans_opts *o, struct spans **out, char *err, size_t errlen);
 
-/* Read what the ring buffer still holds, seal the traces batch, stop the thread. */
+/*
+ * A span made in userspace: an HTTP/2 stream or gRPC call, whose header
+ * blocks only userspace decodes (user/h2streams.c). ev has no payload
+ * (req_len and resp_len 0); its reason is set here. Sampled by the kernel's
+ * rules (span_sample.h) and, if kept, queued for the reader thread, which
+ * stores it as it stores the kernel's. Thread-safe.
+ */
+void spans_offer(struct spans *s, struct kerno_span_event *ev);
+
+/* Read what the ring buffer and the queue still hold, seal the traces batch, stop the thread. */
 void spans_stop(struct spans *s);
 void spans_free(struct spans *s);
 

@@ -3,9 +3,12 @@
 
     grpcpeer.py serve                 serves kerno.test.Echo on 127.0.0.1, an ephemeral port;
                                       prints "PORT <n>", then serves until killed.
-    grpcpeer.py call PORT N ERRORS    N unary calls of Echo/Get, the last ERRORS of them for a
+    grpcpeer.py call PORT N ERRORS [traced]
+                                      N unary calls of Echo/Get, the last ERRORS of them for a
                                       missing key (NOT_FOUND), then one server-streaming call
                                       of Echo/Watch; prints "<method> <code> <count>" lines.
+                                      traced: each failing call carries a traceparent, of
+                                      traceparent(i) for the i-th call.
 
 Echo/Get answers its request, or NOT_FOUND for b"missing"; Echo/Watch streams five
 messages and ends OK.
@@ -31,6 +34,11 @@ def _watch(request, context):
         yield request + str(i).encode()
 
 
+def traceparent(i):
+    """An instrumented caller's header for call i: trace id and span id of its own."""
+    return f"00-{0x5eed0000 + i:032x}-{0xca11 + i:016x}-01"
+
+
 def serve():
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     handlers = {
@@ -44,15 +52,17 @@ def serve():
     server.wait_for_termination()
 
 
-def call(port, n, errors):
+def call(port, n, errors, traced=False):
     counts = {}
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         get = channel.unary_unary(f"/{SERVICE}/Get")
         watch = channel.unary_stream(f"/{SERVICE}/Watch")
         for i in range(n):
-            key = b"missing" if i >= n - errors else b"key%d" % i
+            failing = i >= n - errors
+            key = b"missing" if failing else b"key%d" % i
+            metadata = (("traceparent", traceparent(i)),) if failing and traced else None
             try:
-                get(key, timeout=30)
+                get(key, timeout=30, metadata=metadata)
                 code = "OK"
             except grpc.RpcError as e:
                 code = e.code().name
@@ -68,9 +78,10 @@ def main():
     if sys.argv[1] == "serve":
         serve()
     elif sys.argv[1] == "call":
-        call(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+        call(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]),
+             len(sys.argv) > 5 and sys.argv[5] == "traced")
     else:
-        sys.exit(f"usage: {sys.argv[0]} serve | call PORT N ERRORS")
+        sys.exit(f"usage: {sys.argv[0]} serve | call PORT N ERRORS [traced]")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import os
 import subprocess
 import tempfile
 import time
+from collections import Counter
 
 import h2load
 import otlp
@@ -19,6 +20,8 @@ from test_agent import start_top
 from test_errors import counts as group_counts
 from test_errors import groups
 from test_http1 import client_counts, process_drops, server_counts
+from test_spans import counters as span_counters
+from test_spans import read_spans
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # The Done-when criteria: h2load -n 20000; 1000 unary gRPC calls, 100 of them failing.
@@ -207,6 +210,90 @@ def test_h2_grpc(ctx):
               "the server's gRPC error group")
     ASSERT_EQ(group_counts(gs, "rpc.grpc.error", **{"server.port": port}),
               {(5, "5"): FAILING}, "the client's gRPC error group")
+
+
+def _grpc_calls(port, calls, failing, *flags):
+    proc = subprocess.Popen([PYTHON, os.path.join(HERE, "grpcpeer.py"), "call", str(port),
+                             str(calls), str(failing), *flags], stdout=subprocess.PIPE, text=True)
+    out, _ = proc.communicate(timeout=300)
+    ASSERT_EQ(proc.returncode, 0, "grpcpeer call exit code")
+    return proc.pid, {tuple(line.split()[:2]): int(line.split()[2]) for line in out.splitlines()}
+
+
+def _span_view(span):
+    """What a test can know of an HTTP/2 or gRPC span in advance."""
+    a = span["attrs"]
+    return (span["kind"], span["name"], a.get("http.route", a.get("url.template")),
+            a.get("http.response.status_code"), a.get("rpc.service"), a.get("rpc.method"),
+            a.get("rpc.grpc.status_code"), a.get("error.type"), a.get("kerno.sample.reason"),
+            a.get("kerno.parent.source"), span["status"].get("code", 0),
+            a.get("network.protocol.version"))
+
+
+def _spans_by_pid(spans, pid):
+    return Counter(_span_view(s) for s in spans if s["resource"].get("process.pid") == pid)
+
+
+def test_h2_spans(ctx):
+    """HTTP/2 streams and gRPC calls become spans in userspace, where their header
+    blocks are decoded, sampled by the kernel's rules. With no baseline and a slow
+    threshold out of reach, exactly the failed ones are kept, at both ends: the
+    404s of h2load against nghttpd and the NOT_FOUND calls of a gRPC caller. The
+    caller's traceparent names each call's trace, the server span's parent and the
+    client span's own id. With a full baseline, every call is kept."""
+    n, calls, failing = 96, 60, 12  # h2load -c 4: 24 requests a connection, half of them 404
+    agent = ctx.agent(extra_args=["--span-baseline", "0", "--span-slow-ms", "600000",
+                                  "--span-rate-cap", "0"])
+    docroot = _workdir(ctx)
+    with open(os.path.join(docroot, "index.html"), "w") as f:
+        f.write("kerno\n")
+    server = Nghttpd(ctx, docroot)
+    base = f"http://127.0.0.1:{server.port}"
+    res = _h2load([f"{base}/index.html", f"{base}/items/12345"], n)
+    ASSERT_EQ((res.done, res.status_classes["4xx"]), (n, n // 2), "h2load's own totals")
+    grpc_pid, port = _grpc_server(ctx)
+    caller, got = _grpc_calls(port, calls, failing, "traced")
+    ASSERT_EQ(got, {("Get", "OK"): calls - failing, ("Get", "NOT_FOUND"): failing,
+                    ("Watch", "OK"): 1}, "calls the client made, by its own account")
+    agent.stop()
+    spans = read_spans(agent.data_dir)
+    _, _, stored = span_counters(agent.points())
+    log(f"spans stored {len(spans)}, events {stored}")
+    miss = ("GET /items/{id}", "/items/{id}", 404, None, None, None, None, "client_error",
+            "none")
+    ASSERT_EQ(_spans_by_pid(spans, server.pid), {(2, *miss, 0, "2"): n // 2},
+              "nghttpd's spans: its 404s, a client's error (status unset)")
+    ASSERT_EQ(_spans_by_pid(spans, res.pid), {(3, *miss, 2, "2"): n // 2},
+              "h2load's spans: its 404s, errors of the client")
+    call = ("kerno.test.Echo/Get", None, None, "kerno.test.Echo", "Get", 5, "NOT_FOUND",
+            "client_error", "traceparent")
+    ASSERT_EQ(_spans_by_pid(spans, grpc_pid), {(2, *call, 0, "2"): failing},
+              "the gRPC server's spans: the NOT_FOUND calls, a caller's error (status unset)")
+    ASSERT_EQ(_spans_by_pid(spans, caller), {(3, *call, 2, "2"): failing},
+              "the gRPC caller's spans: the NOT_FOUND calls, errors of the client")
+    traced = range(calls - failing, calls)
+    ids = [(f"{0x5eed0000 + i:032x}", f"{0xca11 + i:016x}") for i in traced]
+    pid_of = {s["spanId"]: s["resource"].get("process.pid") for s in spans}
+    ASSERT_EQ(sorted((s["traceId"], s["parentSpanId"]) for s in spans
+                     if pid_of[s["spanId"]] == grpc_pid), ids,
+              "server spans: trace and parent from the caller's traceparent")
+    ASSERT_EQ(sorted((s["traceId"], s["spanId"]) for s in spans
+                     if s["resource"].get("process.pid") == caller and not s["parentSpanId"]),
+              ids, "client spans: the traceparent's trace and span id, no parent")
+    ASSERT_EQ((stored.get("h2_sampled"), stored.get("h2_lost"), stored.get("appended")),
+              (2 * (n // 2 + failing), 0, len(spans)), "spans kept here, lost, stored")
+
+    agent = ctx.agent(extra_args=["--span-baseline", "10000", "--span-rate-cap", "0"])
+    caller, got = _grpc_calls(port, 20, 0)
+    agent.stop()
+    spans = read_spans(agent.data_dir)
+    kinds = Counter((s["kind"], s["name"], s["attrs"].get("kerno.sample.reason"))
+                    for s in spans if s["resource"].get("process.pid") in (grpc_pid, caller))
+    ASSERT_EQ(kinds, {(2, "kerno.test.Echo/Get", "baseline"): 20,
+                      (3, "kerno.test.Echo/Get", "baseline"): 20,
+                      (2, "kerno.test.Echo/Watch", "baseline"): 1,
+                      (3, "kerno.test.Echo/Watch", "baseline"): 1},
+              "a full baseline: every call, at both ends")
 
 
 def test_top_h2(ctx):
