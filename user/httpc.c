@@ -17,7 +17,9 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include "clock.h"
 #include "httpc.h"
+#include "resolve.h"
 
 struct conn {
 	struct tls_conn *tls; /* or a plain socket in fd */
@@ -105,8 +107,11 @@ static int plain_connect(const struct httpc *c, char *err, size_t errlen)
 	socklen_t sl = sizeof(soerr);
 	struct pollfd p;
 
-	if (getaddrinfo(c->host, c->port, &hints, &res)) {
-		snprintf(err, errlen, "%.200s:%.7s: cannot resolve", c->host, c->port);
+	char why[96];
+
+	if (resolve(c->host, c->port, &hints, mono_ms() + c->o.timeout_ms, &res, why,
+		    sizeof(why))) {
+		snprintf(err, errlen, "%.150s:%.7s: cannot resolve: %.60s", c->host, c->port, why);
 		return -1;
 	}
 	for (ai = res; ai; ai = ai->ai_next) {

@@ -19,6 +19,7 @@
 #include <openssl/x509.h>
 
 #include "clock.h"
+#include "resolve.h"
 #include "tls.h"
 
 struct tls_client {
@@ -176,11 +177,11 @@ static int tcp_connect(const char *host, const char *port, long long deadline, c
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };
 	struct addrinfo *res = NULL, *ai;
-	int fd = -ETIMEDOUT, g;
+	int fd = -ETIMEDOUT;
+	char why[96];
 
-	g = getaddrinfo(host, port, &hints, &res);
-	if (g) {
-		snprintf(err, errlen, "%s:%s: cannot resolve: %s", host, port, gai_strerror(g));
+	if (resolve(host, port, &hints, deadline, &res, why, sizeof(why))) {
+		snprintf(err, errlen, "%s:%s: cannot resolve: %s", host, port, why);
 		return -1;
 	}
 	for (ai = res; ai; ai = ai->ai_next) {

@@ -54,7 +54,7 @@ struct tls_conn *tls_connect(struct tls_client *c, const char *host, const char 
  * On the calling thread, make every wait of this module (connect, handshake,
  * read, write, tls_wait()) also end, with -ECANCELED, once fd is readable:
  * an eventfd written at shutdown abandons a connection attempt in flight.
- * -1 turns it off. Name resolution (getaddrinfo) is not interrupted.
+ * -1 turns it off. Name resolution (resolve.h) ends there too.
  */
 void tls_cancel_on(int fd);
 

@@ -30,13 +30,15 @@ class Agent:
     start_s = 0.0
     stop_s = 0.0
 
-    def __init__(self, kerno, cleanup, interval=1, duration=SAFETY_DURATION_S, extra_args=()):
+    def __init__(self, kerno, cleanup, interval=1, duration=SAFETY_DURATION_S, extra_args=(),
+                 prefix=()):
         if not os.path.exists(kerno):
             FATAL(f"kerno binary not found: {kerno} (build it with make)")
         self.data_dir = tempfile.mkdtemp(prefix="kerno-test-")
         cleanup.callback(subprocess.run, ["rm", "-rf", "--", self.data_dir], check=False)
         self.stderr_path = os.path.join(self.data_dir, "agent.stderr")
-        argv = [kerno, "run", "--data-dir", self.data_dir, "--interval", str(interval),
+        # prefix: a command that execs the agent in place (its pid stays the agent's).
+        argv = [*prefix, kerno, "run", "--data-dir", self.data_dir, "--interval", str(interval),
                 "--duration", str(duration), *extra_args]
         log(f"starting {' '.join(argv)}")
         env = dict(os.environ)

@@ -8,6 +8,7 @@ server does (crash, misbehave, stall) in between."""
 import glob
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -552,6 +553,41 @@ def test_uplink_ws_stop_abandons_connect(ctx):
     flush = float(said.group(1)) if said else None
     ASSERT_TRUE(flush is not None and 2.0 <= flush < 3.0,
                 "the stop's wait for the silent cloud (flush timeout 2 s)", flush)
+
+def test_uplink_ws_stop_abandons_resolve(ctx):
+    """A name lookup in flight when the agent stops (a DNS server that never
+    answers: glibc's resolver would wait 5 s per attempt) is abandoned too: the
+    stop waits --cloud-flush-timeout for the cloud, not the resolver. The agent
+    runs in a mount namespace whose /etc/resolv.conf names a silent server."""
+    _no_proxy_env(ctx)
+    dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    ctx.cleanup.callback(dns.close)
+    dns.bind(("127.0.0.77", 53))  # queries arrive; none is answered
+    conf = os.path.join(tempfile.mkdtemp(prefix="kerno-dns-"), "resolv.conf")
+    ctx.cleanup.callback(shutil.rmtree, os.path.dirname(conf), True)
+    with open(conf, "w") as f:
+        f.write("nameserver 127.0.0.77\noptions timeout:5 attempts:2\n")
+    server = WsServer(ctx.cleanup, Pki(ctx.cleanup))  # never started: its CA only
+    server.url = lambda: "wss://cloud.kerno-test.example:443/v1/uplink"
+    in_ns = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+             f'mount --bind {conf} /etc/resolv.conf && exec "$@"', "sh"]
+    agent = CloudAgentPending(ctx.kerno, ctx.cleanup, server, prefix=in_ns,
+                              extra=["--cloud-flush-timeout", "2"])
+    dns.settimeout(10)
+    query = dns.recv(512)  # the agent's first lookup has reached the silent server
+    log(f"the agent's DNS query: {len(query)} bytes")
+    start = time.monotonic()
+    agent.stop()
+    _log_stop(agent, time.monotonic() - start)
+    ASSERT_TRUE("cloud.kerno-test.example:443: cannot resolve: abandoned: stopping"
+                in agent.stderr(), "the lookup in flight abandoned at the stop",
+                agent.stderr_tail(4))
+    said = re.search(r"not acknowledged after ([\d.]+) s: kept in", agent.stderr())
+    flush = float(said.group(1)) if said else None
+    ASSERT_TRUE(flush is not None and 2.0 <= flush < 3.0,
+                "the stop's wait for the cloud whose name does not resolve (flush timeout 2 s)",
+                flush)
+
 
 SQL_CANARY = "sqlc4nary5d2"
 

@@ -225,7 +225,7 @@ class CloudAgent(Agent):
     """`kerno run --cloud-url ...`: ready once the server holds its hello."""
 
     def __init__(self, kerno, cleanup, server, data_dir=None, token_file=None, extra=(),
-                 interval=1, ping=2, heartbeat=2):
+                 interval=1, ping=2, heartbeat=2, prefix=()):
         self.server = server
         self.hello_mark = len([e for e in server.received() if e["type"] == "hello"])
         args = ["--cloud-url", server.url(), "--cloud-ca-file", server.pki.path("good-ca.pem"),
@@ -236,7 +236,8 @@ class CloudAgent(Agent):
         if data_dir:  # a later --data-dir wins over the fixture's own
             args += ["--data-dir", data_dir]
         self.cloud_dir = data_dir
-        super().__init__(kerno, cleanup, interval=interval, extra_args=[*args, *extra])
+        super().__init__(kerno, cleanup, interval=interval, extra_args=[*args, *extra],
+                         prefix=prefix)
         if not data_dir:
             self.cloud_dir = self.data_dir
 
