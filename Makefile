@@ -223,7 +223,7 @@ $(addprefix smoke-,$(SMOKE_5)): smoke-%:
 # Built from the sources (not libkerno.a) so the sanitizers and coverage see them.
 WS_FUZZ_TARGETS := ws_frame ws_handshake
 WS_FUZZ_SRCS := user/ws_conn.c user/ws_deflate.c user/ws_handshake.c user/http_head.c \
-		user/ws_client.c user/tls.c
+		user/ws_client.c user/tls.c user/resolve.c
 WS_FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
 		 -Wno-missing-field-initializers -Iuser -isystem $(BORINGSSL_INC)
@@ -362,10 +362,11 @@ fuzz-tls-elf: $(FUZZ_DIR)/fuzz_tls_elf
 .PHONY: fuzz-h2
 
 $(FUZZ_DIR)/fuzz_h2streams: selftests/fuzz/fuzz_h2streams.c user/h2streams.c user/h2hpack.c \
-			    user/ringbuf.c user/h2streams.h user/h2hpack.h user/ringbuf.h kern/proto.h
+			    user/h2spans.c user/ringbuf.c user/h2streams.h user/h2hpack.h \
+			    user/h2spans.h user/ringbuf.h kern/proto.h
 	@mkdir -p $(FUZZ_DIR)
-	$(CLANG) $(KUBE_FUZZ_FLAGS) -Ikern $< user/h2streams.c user/h2hpack.c user/ringbuf.c -o $@ \
-		-lnghttp2 -lbpf -pthread
+	$(CLANG) $(KUBE_FUZZ_FLAGS) -Ikern $< user/h2streams.c user/h2hpack.c user/h2spans.c \
+		user/ringbuf.c -o $@ -lnghttp2 -lbpf -pthread
 
 fuzz-h2: $(FUZZ_DIR)/fuzz_h2streams
 	@mkdir -p $(FUZZ_DIR)/corpus/h2streams

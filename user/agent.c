@@ -450,6 +450,11 @@ static int start_spans(struct agent *a, char *err, size_t errlen)
 	return ret;
 }
 
+static void offer_span(void *ctx, struct kerno_span_event *ev)
+{
+	spans_offer(ctx, ev);
+}
+
 /* The reader of the HTTP/2 header blocks and stream ends. */
 static int start_h2(struct agent *a, char *err, size_t errlen)
 {
@@ -459,7 +464,8 @@ static int start_h2(struct agent *a, char *err, size_t errlen)
 		.series_fd = a->cap.h2_series_fd,
 		.max_conns = a->cfg->max_conns,
 		.max_series = a->cfg->max_series,
-		.spans = a->spans,
+		.offer_span = a->spans ? offer_span : NULL,
+		.offer_ctx = a->spans,
 	};
 
 	return h2streams_start(&o, &a->h2, err, errlen);

@@ -7,13 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-#include <sys/random.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "clock.h"
 #include "h2hpack.h"
+#include "h2spans.h"
 #include "h2streams.h"
 #include "hist.h"
 #include "proto_names.h"
@@ -50,6 +49,7 @@
 struct h2_stream {
 	__u32 id;
 	struct h2_fields f;
+	struct h2_span_ids ids; /* a client stream's, drawn at its request */
 };
 
 /* One direction of a connection: its decoder and the block being put together. */
@@ -96,7 +96,7 @@ struct h2streams {
 	pthread_t thread;
 	pthread_cond_t synced; /* the reader read everything up to `want` */
 	__u64 want, done; /* reads asked for by h2streams_take() and made */
-	__u64 rng; /* span ids: a splitmix64 sequence, seeded from getrandom() */
+	struct h2spans *spans; /* NULL: no spans */
 	bool running;
 	volatile int stop;
 };
@@ -284,66 +284,15 @@ static __u8 method_of(const char *m)
 	return KERNO_M_OTHER;
 }
 
-static __u64 next_id(struct h2streams *h)
-{
-	__u64 z = h->rng += 0x9e3779b97f4a7c15ULL;
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/*
- * The span of an ended stream, whose series key is k, offered to the spans
- * module. A traceparent names the trace, and the parent of a server span; a
- * client's traceparent is its application's own span, so the client span
- * takes that span's id (as the kernel does for HTTP/1.x).
- */
-static void offer_span(struct h2streams *h, const struct kerno_h2_event *e,
-		       const struct h2_fields *f, const struct kerno_series_key *k)
-{
-	struct kerno_span_event ev;
-	__u64 id[2];
-
-	memset(&ev, 0, KERNO_SPAN_EVENT_HDR);
-	ev.start_ns = e->end_ns - e->dur_ns;
-	ev.end_ns = e->end_ns;
-	ev.cgroup_id = e->cgroup_id;
-	ev.tgid = e->tgid;
-	memcpy(ev.peer_addr, e->peer_addr, sizeof(ev.peer_addr));
-	ev.local_port = e->conn.local_port;
-	ev.peer_port = e->conn.peer_port;
-	ev.status = k->status;
-	ev.code = k->code;
-	ev.role = k->role;
-	ev.method = k->method;
-	ev.family = k->family;
-	ev.proto = k->proto;
-	memcpy(ev.path, k->path, KERNO_PATH_LEN);
-	ev.span_id = next_id(h) | 1;
-	if (f->has_traceparent) {
-		memcpy(ev.trace_id, f->trace_id, sizeof(ev.trace_id));
-		ev.flags = KERNO_SPAN_F_TRACEPARENT;
-		if (k->role == KERNO_ROLE_SERVER)
-			ev.parent_id = f->parent_id;
-		else
-			ev.span_id = f->parent_id;
-	} else {
-		id[0] = next_id(h);
-		id[1] = next_id(h);
-		memcpy(ev.trace_id, id, sizeof(ev.trace_id));
-	}
-	spans_offer(h->o.spans, &ev);
-}
-
 /*
  * The series of an ended stream: gRPC by service/method and grpc-status
  * (code: the HTTP status), plain HTTP/2 like HTTP/1.x (code 1: reset).
  */
 static void count_stream(struct h2streams *h, const struct kerno_h2_event *e,
-			 const struct h2_fields *f)
+			 const struct h2_stream *s)
 {
 	bool reset = e->kind == KERNO_H2_EV_RESET;
+	const struct h2_fields *f = &s->f;
 	struct kerno_series_key k;
 
 	/* Hashed and compared whole: every byte set. */
@@ -371,8 +320,8 @@ static void count_stream(struct h2streams *h, const struct kerno_h2_event *e,
 		k.code = reset;
 	}
 	series_add(h, &k, e->dur_ns);
-	if (h->o.spans)
-		offer_span(h, e, f, &k);
+	if (h->spans)
+		h2spans_end(h->spans, e, f, &s->ids, &k, clock_ns(CLOCK_MONOTONIC));
 }
 
 /* ---- connections and their streams ---- */
@@ -500,7 +449,7 @@ static unsigned int request_dir(__u8 role)
 }
 
 /* A whole header block of direction dir: what it says joins its stream. */
-static void block_done(struct h2_conn *c, unsigned int dir)
+static void block_done(struct h2streams *h, struct h2_conn *c, unsigned int dir)
 {
 	struct h2_dir *d = &c->dir[dir];
 	struct h2_fields f = { 0 };
@@ -522,6 +471,10 @@ static void block_done(struct h2_conn *c, unsigned int dir)
 		s = &c->streams[c->n_streams++];
 		s->id = d->block_stream;
 		s->f = f;
+		s->ids.set = false;
+		if (h->spans && c->role == KERNO_ROLE_CLIENT)
+			h2spans_request(h->spans, &c->ref, s->id, &f, &s->ids,
+					clock_ns(CLOCK_MONOTONIC));
 		return;
 	}
 	if (!s)
@@ -548,7 +501,8 @@ static void block_lost(struct h2_dir *d)
 }
 
 /* The header-block fragment of a whole frame payload (padding and priority left out). */
-static void frame_done(struct h2_conn *c, unsigned int dir, const struct kerno_h2_event *e)
+static void frame_done(struct h2streams *h, struct h2_conn *c, unsigned int dir,
+		       const struct kerno_h2_event *e)
 {
 	struct h2_dir *d = &c->dir[dir];
 	size_t start = 0, end = d->frame_len, pad = 0;
@@ -585,13 +539,13 @@ static void frame_done(struct h2_conn *c, unsigned int dir, const struct kerno_h
 	memcpy(d->block + d->block_len, d->frame + start, end - start);
 	d->block_len += end - start;
 	if (e->frame_flags & H2_END_HEADERS) {
-		block_done(c, dir);
+		block_done(h, c, dir);
 		d->block_ok = false;
 	}
 }
 
 /* One piece of a frame payload of a header block. */
-static void on_piece(struct h2_conn *c, const struct kerno_h2_event *e)
+static void on_piece(struct h2streams *h, struct h2_conn *c, const struct kerno_h2_event *e)
 {
 	unsigned int dir = e->dir & 1;
 	struct h2_dir *d = &c->dir[dir];
@@ -619,7 +573,7 @@ static void on_piece(struct h2_conn *c, const struct kerno_h2_event *e)
 	memcpy(d->frame + d->frame_len, e->data, e->len);
 	d->frame_len += e->len;
 	if (e->piece & KERNO_H2_PIECE_LAST) {
-		frame_done(c, dir, e);
+		frame_done(h, c, dir, e);
 		d->frame_ok = false;
 	}
 }
@@ -635,7 +589,7 @@ static void on_end(struct h2streams *h, struct h2_conn *c, const struct kerno_h2
 	struct h2_stream *s = c ? stream_find(c, e->stream_id) : NULL;
 
 	if (s && (s->f.status || e->kind == KERNO_H2_EV_RESET))
-		count_stream(h, e, &s->f);
+		count_stream(h, e, s);
 	else
 		h->drops[KERNO_DROP_H2_NO_HEADERS]++;
 	if (s)
@@ -663,7 +617,7 @@ int h2streams_event(struct h2streams *h, const void *data, size_t size)
 		c->last_ns = clock_ns(CLOCK_MONOTONIC);
 	if (e->kind == KERNO_H2_EV_BLOCK) {
 		if (c)
-			on_piece(c, e);
+			on_piece(h, c, e);
 	} else if (e->kind == KERNO_H2_EV_END || e->kind == KERNO_H2_EV_RESET) {
 		on_end(h, c, e);
 	}
@@ -749,6 +703,8 @@ static void *thread_main(void *arg)
 			mirrored = now;
 			mirror_flush(h, now);
 		}
+		if (h->spans)
+			h2spans_expire(h->spans, clock_ns(CLOCK_MONOTONIC), false);
 		h->done = want;
 		pthread_cond_broadcast(&h->synced);
 		pthread_mutex_unlock(&h->lock);
@@ -756,7 +712,8 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-struct h2streams *h2streams_new_detached(size_t max_conns, size_t max_series)
+struct h2streams *h2streams_new_detached(size_t max_conns, size_t max_series,
+					 h2_span_offer_fn *offer, void *offer_ctx)
 {
 	struct h2streams *h = calloc(1, sizeof(*h));
 	size_t n = 1024;
@@ -777,9 +734,11 @@ struct h2streams *h2streams_new_detached(size_t max_conns, size_t max_series)
 		;
 	h->conn_buckets = n;
 	h->conns = calloc(n, sizeof(*h->conns));
+	if (offer)
+		h->spans = h2spans_new(offer, offer_ctx);
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->synced, NULL);
-	if (!h->series || !h->out || !h->conns) {
+	if (!h->series || !h->out || !h->conns || (offer && !h->spans)) {
 		h2streams_free(h);
 		return NULL;
 	}
@@ -789,7 +748,8 @@ struct h2streams *h2streams_new_detached(size_t max_conns, size_t max_series)
 int h2streams_start(const struct h2streams_opts *o, struct h2streams **out, char *err,
 		    size_t errlen)
 {
-	struct h2streams *h = h2streams_new_detached(o->max_conns, o->max_series);
+	struct h2streams *h =
+		h2streams_new_detached(o->max_conns, o->max_series, o->offer_span, o->offer_ctx);
 	int ret;
 
 	*out = NULL;
@@ -800,9 +760,6 @@ int h2streams_start(const struct h2streams_opts *o, struct h2streams **out, char
 	h->o.events_fd = o->events_fd;
 	h->o.streams_fd = o->streams_fd;
 	h->o.series_fd = o->series_fd;
-	h->o.spans = o->spans;
-	if (getrandom(&h->rng, sizeof(h->rng), 0) != sizeof(h->rng))
-		h->rng = clock_ns(CLOCK_REALTIME) ^ (__u64)getpid() << 32;
 	h->rb = ringbuf_new(o->events_fd, on_event, h);
 	if (!h->rb) {
 		ret = -errno;
@@ -844,6 +801,7 @@ void h2streams_free(struct h2streams *h)
 	free(h->conns);
 	free(h->series);
 	free(h->out);
+	h2spans_free(h->spans);
 	pthread_cond_destroy(&h->synced);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
@@ -871,6 +829,8 @@ void h2streams_sync(struct h2streams *h)
 		return;
 	pthread_mutex_lock(&h->lock);
 	sync_locked(h);
+	if (h->spans)
+		h2spans_expire(h->spans, 0, true);
 	pthread_mutex_unlock(&h->lock);
 }
 

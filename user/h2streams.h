@@ -13,9 +13,8 @@
  * streams per connection at most H2_STREAMS_PER_CONN, series at most
  * max_series (more: series_table_full).
  *
- * With spans on, each ended stream is also offered as a span (spans_offer():
- * kept for an error, slowness or the baseline, as the kernel keeps HTTP/1.x
- * spans), with the ids of its request's traceparent header if it had one.
+ * With spans on, each ended stream is also offered as a span (h2spans.h:
+ * its ids, and the link between the two ends of a stream on this node).
  *
  * `kerno top` cannot see the agent's memory: the reader adds what each
  * series counted to its running total in the h2_series map about once a
@@ -28,8 +27,8 @@
 #include <linux/types.h>
 
 #include "capture.h"
+#include "h2spans.h"
 #include "otlp.h"
-#include "spans.h"
 
 struct h2streams;
 
@@ -39,7 +38,8 @@ struct h2streams_opts {
 	int series_fd; /* h2_series, where `kerno top` reads the series' totals; -1: none */
 	size_t max_conns;
 	size_t max_series;
-	struct spans *spans; /* where ended streams are offered as spans; NULL: no spans */
+	h2_span_offer_fn *offer_span; /* where ended streams go as spans; NULL: no spans */
+	void *offer_ctx;
 };
 
 int h2streams_start(const struct h2streams_opts *o, struct h2streams **out, char *err,
@@ -56,13 +56,16 @@ long h2streams_take(struct h2streams *h, const struct kerno_sample **out,
 		    __u64 drops[KERNO_DROP__COUNT]);
 
 /*
- * Read everything that waits on the ring buffer now (at a stop, once the
- * hooks are detached: every stream's span is offered before the spans stop).
+ * Read everything that waits on the ring buffer now, and offer the server
+ * spans still waiting for their client's ids as they are (at a stop, once
+ * the hooks are detached: every stream's span is offered before the spans
+ * stop).
  */
 void h2streams_sync(struct h2streams *h);
 
-/* One event as the kernel sends it: exported for the fuzz target. */
-struct h2streams *h2streams_new_detached(size_t max_conns, size_t max_series);
+/* One event as the kernel sends it: exported for the fuzz target (offer: NULL, or spans). */
+struct h2streams *h2streams_new_detached(size_t max_conns, size_t max_series,
+					 h2_span_offer_fn *offer, void *offer_ctx);
 int h2streams_event(struct h2streams *h, const void *data, size_t size);
 
 /* The endpoint template of an HTTP path, as the kernel makes them for HTTP/1.x. */

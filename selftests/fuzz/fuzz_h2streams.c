@@ -9,7 +9,9 @@
  *         7-byte record (kind, dir/role/conn/piece bits, frame type, frame
  *         flags, stream id, seq, length) and `length` bytes of block.
  * Whatever the bytes: no crash, no leak, fields NUL-terminated, every
- * stream end counted once (in a series or as a drop).
+ * stream end counted once (in a series or as a drop), and every stream end
+ * counted in a series offered once as a span (user/h2spans.c), if not then
+ * at the sync.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -41,9 +43,17 @@ static void one_block(const uint8_t *data, size_t size)
 	h2_hpack_free(h);
 }
 
+static void count_span(void *ctx, struct kerno_span_event *ev)
+{
+	if (ev->role != KERNO_ROLE_SERVER && ev->role != KERNO_ROLE_CLIENT)
+		abort();
+	++*(__u64 *)ctx;
+}
+
 static void events(const uint8_t *data, size_t size)
 {
-	struct h2streams *h = h2streams_new_detached(4, 64);
+	__u64 spans = 0;
+	struct h2streams *h = h2streams_new_detached(4, 64, count_span, &spans);
 	struct kerno_h2_event e;
 	const struct kerno_sample *out;
 	__u64 drops[KERNO_DROP__COUNT] = { 0 }, counted = 0, ends = 0;
@@ -77,11 +87,15 @@ static void events(const uint8_t *data, size_t size)
 			ends++;
 		h2streams_event(h, &e, KERNO_H2_EVENT_HDR + len);
 	}
+	h2streams_sync(h); /* the held server spans too */
 	n = h2streams_take(h, &out, drops);
 	for (i = 0; i < n; i++)
 		counted += out[i].count;
 	/* Each end counted once: in a series, or as a drop (series full, blocks not decoded). */
 	if (counted + drops[KERNO_DROP_SERIES_TABLE_FULL] + drops[KERNO_DROP_H2_NO_HEADERS] != ends)
+		abort();
+	/* And each one with its blocks a span, whether its series had room or not. */
+	if (spans != counted + drops[KERNO_DROP_SERIES_TABLE_FULL])
 		abort();
 	h2streams_free(h);
 }

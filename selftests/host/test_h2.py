@@ -234,13 +234,22 @@ def _spans_by_pid(spans, pid):
     return Counter(_span_view(s) for s in spans if s["resource"].get("process.pid") == pid)
 
 
+def _linked(spans, server_pid, client_pid):
+    """How many of server_pid's spans are children of one of client_pid's (same trace)."""
+    clients = {(s["traceId"], s["spanId"]) for s in spans
+               if s["resource"].get("process.pid") == client_pid}
+    return sum((s["traceId"], s["parentSpanId"]) in clients for s in spans
+               if s["resource"].get("process.pid") == server_pid)
+
+
 def test_h2_spans(ctx):
     """HTTP/2 streams and gRPC calls become spans in userspace, where their header
     blocks are decoded, sampled by the kernel's rules. With no baseline and a slow
     threshold out of reach, exactly the failed ones are kept, at both ends: the
     404s of h2load against nghttpd and the NOT_FOUND calls of a gRPC caller. The
     caller's traceparent names each call's trace, the server span's parent and the
-    client span's own id. With a full baseline, every call is kept."""
+    client span's own id; without one, the server end of a stream on this node is
+    the child of its client end. With a full baseline, every call is kept."""
     n, calls, failing = 96, 60, 12  # h2load -c 4: 24 requests a connection, half of them 404
     agent = ctx.agent(extra_args=["--span-baseline", "0", "--span-slow-ms", "600000",
                                   "--span-rate-cap", "0"])
@@ -259,12 +268,13 @@ def test_h2_spans(ctx):
     spans = read_spans(agent.data_dir)
     _, _, stored = span_counters(agent.points())
     log(f"spans stored {len(spans)}, events {stored}")
-    miss = ("GET /items/{id}", "/items/{id}", 404, None, None, None, None, "client_error",
-            "none")
-    ASSERT_EQ(_spans_by_pid(spans, server.pid), {(2, *miss, 0, "2"): n // 2},
-              "nghttpd's spans: its 404s, a client's error (status unset)")
-    ASSERT_EQ(_spans_by_pid(spans, res.pid), {(3, *miss, 2, "2"): n // 2},
+    miss = ("GET /items/{id}", "/items/{id}", 404, None, None, None, None, "client_error")
+    ASSERT_EQ(_spans_by_pid(spans, server.pid), {(2, *miss, "connection", 0, "2"): n // 2},
+              "nghttpd's spans: its 404s, a client's error (status unset), each linked")
+    ASSERT_EQ(_spans_by_pid(spans, res.pid), {(3, *miss, "none", 2, "2"): n // 2},
               "h2load's spans: its 404s, errors of the client")
+    ASSERT_EQ(_linked(spans, server.pid, res.pid), n // 2,
+              "nghttpd's spans that are children of h2load's (same stream)")
     call = ("kerno.test.Echo/Get", None, None, "kerno.test.Echo", "Get", 5, "NOT_FOUND",
             "client_error", "traceparent")
     ASSERT_EQ(_spans_by_pid(spans, grpc_pid), {(2, *call, 0, "2"): failing},
@@ -287,13 +297,16 @@ def test_h2_spans(ctx):
     caller, got = _grpc_calls(port, 20, 0)
     agent.stop()
     spans = read_spans(agent.data_dir)
-    kinds = Counter((s["kind"], s["name"], s["attrs"].get("kerno.sample.reason"))
+    kinds = Counter((s["kind"], s["name"], s["attrs"].get("kerno.sample.reason"),
+                     s["attrs"].get("kerno.parent.source"))
                     for s in spans if s["resource"].get("process.pid") in (grpc_pid, caller))
-    ASSERT_EQ(kinds, {(2, "kerno.test.Echo/Get", "baseline"): 20,
-                      (3, "kerno.test.Echo/Get", "baseline"): 20,
-                      (2, "kerno.test.Echo/Watch", "baseline"): 1,
-                      (3, "kerno.test.Echo/Watch", "baseline"): 1},
-              "a full baseline: every call, at both ends")
+    ASSERT_EQ(kinds, {(2, "kerno.test.Echo/Get", "baseline", "connection"): 20,
+                      (3, "kerno.test.Echo/Get", "baseline", "none"): 20,
+                      (2, "kerno.test.Echo/Watch", "baseline", "connection"): 1,
+                      (3, "kerno.test.Echo/Watch", "baseline", "none"): 1},
+              "a full baseline: every call, at both ends, the server's linked")
+    ASSERT_EQ(_linked(spans, grpc_pid, caller), 21,
+              "the gRPC server's spans that are children of the caller's (same stream)")
 
 
 def test_top_h2(ctx):
