@@ -20,4 +20,12 @@ static inline long long mono_ms(void)
 	return (long long)(clock_ns(CLOCK_MONOTONIC) / 1000000);
 }
 
+/* Milliseconds until a mono_ms() deadline, 0 once it has passed: a timeout for poll(). */
+static inline int ms_until(long long deadline)
+{
+	long long left = deadline - mono_ms();
+
+	return left < 0 ? 0 : (int)left;
+}
+
 #endif /* KERNO_CLOCK_H */

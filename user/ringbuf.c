@@ -148,6 +148,13 @@ fail:
 	return NULL;
 }
 
+int ringbuf_wake_on(struct ringbuf *rb, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(rb->epoll_fd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
 int ringbuf_consume(struct ringbuf *rb)
 {
 	return ringbuf_mem_consume(&rb->mem, &rb->bounce, rb->fn, rb->ctx);

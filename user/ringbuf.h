@@ -49,6 +49,12 @@ struct ringbuf;
 struct ringbuf *ringbuf_new(int map_fd, ringbuf_fn fn, void *ctx);
 /* Wait up to timeout_ms for the kernel's wakeup, then consume: records passed, or -errno. */
 int ringbuf_poll(struct ringbuf *rb, int timeout_ms);
+/*
+ * Also end ringbuf_poll()'s wait once fd is readable: an eventfd its owner
+ * writes when it has work of its own for the reading thread (and reads
+ * itself). 0 or -errno.
+ */
+int ringbuf_wake_on(struct ringbuf *rb, int fd);
 /* Consume what is there without waiting. */
 int ringbuf_consume(struct ringbuf *rb);
 void ringbuf_free(struct ringbuf *rb);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -32,6 +33,8 @@
 #define NAMES 256 /* direct-mapped slots of process names */
 /* HTTP/2 and gRPC spans kept and waiting for the reader thread (spans_offer()). */
 #define H2_QUEUE 1024
+/* The reader is woken once this many wait (before that, its poll timeout takes them). */
+#define H2_QUEUE_WAKE (H2_QUEUE / 8)
 
 struct example {
 	struct kerno_series_key key; /* cgroup_id, family and peer_addr not compared */
@@ -77,6 +80,7 @@ struct spans {
 	struct span_caps *caps;
 	struct queued_span *queue; /* H2_QUEUE, a ring */
 	size_t q_head, q_len;
+	int wake_fd; /* an eventfd that ends the reader's poll: the queue fills */
 	bool closed; /* stopped: nothing is taken any more */
 	struct kerno_span_event dequeued; /* reader thread only (drain_queue()) */
 };
@@ -596,8 +600,10 @@ static int on_event(void *ctx, void *data, size_t len)
 static void drain_queue(struct spans *s)
 {
 	struct kerno_span_event *ev = &s->dequeued;
+	eventfd_t wakes;
 	size_t n;
 
+	eventfd_read(s->wake_fd, &wakes); /* non-blocking: only resets a wakeup */
 	for (;;) {
 		pthread_mutex_lock(&s->lock);
 		n = s->q_len;
@@ -643,7 +649,8 @@ void spans_offer(struct spans *s, struct kerno_span_event *ev)
 		s->stats.h2_lost++;
 	} else {
 		memcpy(s->queue[(s->q_head + s->q_len) % H2_QUEUE].head, ev, KERNO_SPAN_EVENT_HDR);
-		s->q_len++;
+		if (++s->q_len == H2_QUEUE_WAKE)
+			eventfd_write(s->wake_fd, 1);
 		s->stats.h2_sampled++;
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -686,6 +693,7 @@ int spans_start(const struct spans_opts *o, struct spans **out, char *err, size_
 	if (!s)
 		return -ENOMEM;
 	s->o = *o;
+	s->wake_fd = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	s->realtime_offset = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
 	s->baseline = span_baseline_bound(o->baseline_bp);
@@ -701,6 +709,12 @@ int spans_start(const struct spans_opts *o, struct spans **out, char *err, size_
 	if (!s->rb) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot read the span ring buffer: %s", strerror(-ret));
+		goto cleanup;
+	}
+	s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	ret = s->wake_fd < 0 ? -errno : ringbuf_wake_on(s->rb, s->wake_fd);
+	if (ret) {
+		snprintf(err, errlen, "cannot set up the span reader's wakeup: %s", strerror(-ret));
 		goto cleanup;
 	}
 	ret = -pthread_create(&s->thread, NULL, thread_main, s);
@@ -744,6 +758,8 @@ void spans_free(struct spans *s)
 	span_late_free(s->late);
 	span_caps_free(s->caps);
 	free(s->queue);
+	if (s->wake_fd >= 0)
+		close(s->wake_fd);
 	for (i = 0; i < KERNO_SPAN_ENDPOINTS; i++)
 		free(s->hists[i]);
 	pthread_mutex_destroy(&s->lock);

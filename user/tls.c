@@ -35,13 +35,6 @@ struct tls_conn {
 	short want; /* what the last incomplete write waits for: POLLIN or POLLOUT */
 };
 
-static int remaining_ms(long long deadline)
-{
-	long long left = deadline - mono_ms();
-
-	return left < 0 ? 0 : (int)left;
-}
-
 /* The reason of the oldest queued BoringSSL error, or `fallback`. */
 static const char *ssl_reason(const char *fallback)
 {
@@ -135,7 +128,7 @@ int tls_wait(int fd, short events, long long deadline)
 	int r;
 
 	for (;;) {
-		r = poll(p, cancel_fd >= 0 ? 2 : 1, remaining_ms(deadline));
+		r = poll(p, cancel_fd >= 0 ? 2 : 1, ms_until(deadline));
 		if (r > 0)
 			return cancel_fd >= 0 && p[1].revents ? -ECANCELED : 0;
 		if (r == 0)

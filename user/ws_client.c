@@ -37,13 +37,6 @@ __attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, 
 	return code;
 }
 
-static int left_ms(long long deadline)
-{
-	long long left = deadline - mono_ms();
-
-	return left < 0 ? 0 : (int)left;
-}
-
 /* "host[:port]" or "[v6][:port]" into host and port (default_port when absent). */
 static int split_host_port(const char *s, size_t len, const char *default_port, char *host,
 			   size_t hsize, char *port, size_t psize, bool *ipv6)
@@ -250,7 +243,7 @@ static int proxy_tunnel(const struct ws_proxy *p, const struct ws_url *u, long l
 	char req[2048], perr[256];
 	int fd, n, r;
 
-	fd = tls_tcp_connect(p->host, p->port, left_ms(deadline), perr, sizeof(perr));
+	fd = tls_tcp_connect(p->host, p->port, ms_until(deadline), perr, sizeof(perr));
 	if (fd < 0) {
 		snprintf(err, errlen, "proxy %s", perr);
 		return -1;
@@ -318,7 +311,7 @@ static int upgrade(struct ws_client *c, const struct ws_client_opts *o,
 	n = ws_request_build(&rq, key, req, sizeof(req));
 	if (n < 0)
 		return fail(err, errlen, n, "cannot build the upgrade request: %s", strerror(-n));
-	r = tls_write_all(c->tls, req, n, left_ms(deadline));
+	r = tls_write_all(c->tls, req, n, ms_until(deadline));
 	if (r)
 		return fail(err, errlen, (int)r, "sending the upgrade request: %s",
 			    tls_error(c->tls));
@@ -327,7 +320,7 @@ static int upgrade(struct ws_client *c, const struct ws_client_opts *o,
 			return fail(err, errlen, -EPROTO,
 				    "handshake refused: answer head too long");
 		r = tls_read(c->tls, c->pre + c->pre_len, sizeof(c->pre) - c->pre_len,
-			     left_ms(deadline));
+			     ms_until(deadline));
 		if (r <= 0)
 			return fail(err, errlen, r ? (int)r : -ECONNRESET,
 				    "no answer to the upgrade request: %s",
@@ -363,9 +356,9 @@ int ws_client_connect(const struct ws_client_opts *o, struct ws_client **out, ch
 		fd = proxy_tunnel(&proxy, o->url, deadline, err, errlen);
 		c->tls = fd < 0 ? NULL :
 				  tls_connect_fd(o->tls, fd, o->url->host, o->url->port,
-						 left_ms(deadline), err, errlen);
+						 ms_until(deadline), err, errlen);
 	} else {
-		c->tls = tls_connect(o->tls, o->url->host, o->url->port, left_ms(deadline), err,
+		c->tls = tls_connect(o->tls, o->url->host, o->url->port, ms_until(deadline), err,
 				     errlen);
 	}
 	ret = -ECONNREFUSED;

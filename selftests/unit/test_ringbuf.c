@@ -12,6 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <bpf/bpf.h>
 #include <linux/bpf.h>
 
 #include "ringbuf.h"
@@ -164,12 +168,55 @@ static void test_callback_error(void **state)
 	assert_record(&s, 1, 1, 2);
 }
 
+static int count_records(void *ctx, void *data, size_t size)
+{
+	++*(int *)ctx;
+	return 0;
+}
+
+static double since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) + (t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/*
+ * A real ring buffer map (the suite runs as root): an empty ring's poll waits
+ * out its timeout, unless the fd given to ringbuf_wake_on() is written.
+ */
+static void test_wake_on(void **state)
+{
+	int map = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "kerno_test_rb", 0, 0, 4096, NULL);
+	int n = 0, efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	struct ringbuf *rb;
+	struct timespec t0;
+
+	assert_true(map >= 0); /* needs CAP_BPF: the suite runs as root */
+	assert_true(efd >= 0);
+	rb = ringbuf_new(map, count_records, &n);
+	assert_non_null(rb);
+	assert_int_equal(ringbuf_wake_on(rb, efd), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(ringbuf_poll(rb, 300), 0);
+	assert_true(since(&t0) >= 0.29); /* nothing to end the wait */
+	eventfd_write(efd, 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(ringbuf_poll(rb, 5000), 0);
+	assert_true(since(&t0) < 2.5); /* woken, not timed out */
+	assert_int_equal(n, 0);
+	ringbuf_free(rb);
+	close(efd);
+	close(map);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_in_order),       cmocka_unit_test(test_wrapped_payload),
 		cmocka_unit_test(test_busy_stops),     cmocka_unit_test(test_discarded_skipped),
-		cmocka_unit_test(test_callback_error),
+		cmocka_unit_test(test_callback_error), cmocka_unit_test(test_wake_on),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
