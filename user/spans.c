@@ -44,7 +44,6 @@ struct example {
 
 struct endpoint_hist {
 	__u64 total;
-	__u64 threshold; /* as last written to the kernel */
 	__u64 buckets[KERNO_HIST_BUCKETS];
 };
 
@@ -73,7 +72,7 @@ struct spans {
 	struct example by_pid[EXAMPLES];
 	struct proc_name names[NAMES]; /* reader thread only */
 	struct endpoint_hist *hists[KERNO_SPAN_ENDPOINTS]; /* agent thread only */
-	/* Each endpoint's threshold as the kernel has it, for spans_offer() (atomic). */
+	/* Each endpoint's threshold as last written to the kernel; spans_offer() reads it (atomic). */
 	__u64 thresholds[KERNO_SPAN_ENDPOINTS];
 	__u64 baseline; /* span_baseline_bound() of o.baseline_bp */
 	/* Under lock: */
@@ -285,11 +284,6 @@ static json_t *db_span_attributes(const struct kerno_span_event *ev, struct strb
  * reset; HTTP/2's code says a reset. No payload, no thread: a connection
  * multiplexes streams, and its header blocks are decoded, not kept.
  */
-static bool is_h2_span(const struct kerno_span_event *ev)
-{
-	return ev->proto == KERNO_P_HTTP2 || ev->proto == KERNO_P_GRPC;
-}
-
 static json_t *h2_span_attributes(const struct kerno_span_event *ev)
 {
 	char path[KERNO_PATH_LEN + 1], tmpl[3 * KERNO_PATH_LEN + 1], peer[64], reason[48], buf[12];
@@ -399,14 +393,11 @@ json_t *spans_event_json(const struct kerno_span_event *ev, size_t len, const ch
 	} else if (ev->proto == KERNO_P_GRPC) {
 		snprintf(name, sizeof(name), "%.*s", KERNO_PATH_LEN, ev->path);
 		attrs = h2_span_attributes(ev);
-	} else if (is_h2_span(ev)) {
-		otlp_escape_path(ev->path, strnlen(ev->path, KERNO_PATH_LEN), tmpl);
-		snprintf(name, sizeof(name), "%s %s", method ? method : "HTTP", tmpl);
-		attrs = h2_span_attributes(ev);
 	} else {
 		otlp_escape_path(ev->path, strnlen(ev->path, KERNO_PATH_LEN), tmpl);
 		snprintf(name, sizeof(name), "%s %s", method ? method : "HTTP", tmpl);
-		attrs = span_attributes(ev, &red);
+		attrs = ev->proto == KERNO_P_HTTP2 ? h2_span_attributes(ev) :
+						     span_attributes(ev, &red);
 	}
 	sb_free(&red);
 	if (!attrs)
@@ -816,19 +807,10 @@ void spans_observe(struct spans *s, const struct kerno_sample *samples, long n)
 		if (!h || h->total < THRESHOLD_MIN_COUNT)
 			continue;
 		thr = p99_bound(h);
-		if (thr != h->threshold &&
-		    !bpf_map_update_elem(s->o.slow_fd, &slot, &thr, BPF_ANY)) {
-			h->threshold = thr;
+		if (thr != s->thresholds[slot] &&
+		    !bpf_map_update_elem(s->o.slow_fd, &slot, &thr, BPF_ANY))
 			__atomic_store_n(&s->thresholds[slot], thr, __ATOMIC_RELAXED);
-		}
 	}
-}
-
-__u64 spans_threshold_of(struct spans *s, const struct kerno_series_key *key)
-{
-	struct endpoint_hist *h = s ? s->hists[sample_slot(key)] : NULL;
-
-	return h ? h->threshold : 0;
 }
 
 static json_t *stat_point(const char *attr, const char *name, __u64 v, __u64 start, __u64 end)

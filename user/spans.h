@@ -78,9 +78,6 @@ void spans_get_stats(struct spans *s, struct spans_stats *out);
  */
 void spans_observe(struct spans *s, const struct kerno_sample *samples, long n);
 
-/* The threshold derived for an endpoint so far, in ns (0: none yet). */
-__u64 spans_threshold_of(struct spans *s, const struct kerno_series_key *key);
-
 /*
  * For error groups (issue 5, point 1): the trace id (32 lowercase hex
  * digits and a NUL) of the latest sampled span of this series (process,
